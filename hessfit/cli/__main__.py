@@ -1,0 +1,5 @@
+import sys
+
+from hessfit.cli import main
+
+sys.exit(main())

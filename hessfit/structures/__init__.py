@@ -1,0 +1,13 @@
+"""Structures and Hessians in: readers, writers, element data and validation."""
+
+from hessfit.structures._elements import CROSS_SECTIONS_BARN, DEUTERIUM_MASS, cross_sections, standard_mass
+from hessfit.structures._hessian import HessfitWarning, read_hessian, validate_hessian, write_hessian
+from hessfit.structures._structure import Structure, read_structure, read_structures, write_xyz
+from hessfit.structures._dataset import HessianDataset, load_dataset, save_dataset
+
+__all__ = [
+    "Structure", "read_structure", "read_structures", "write_xyz",
+    "read_hessian", "write_hessian", "validate_hessian", "HessfitWarning",
+    "cross_sections", "standard_mass", "CROSS_SECTIONS_BARN", "DEUTERIUM_MASS",
+    "HessianDataset", "load_dataset", "save_dataset",
+]

@@ -1,0 +1,1 @@
+"""One reader per file format; each returns plain arrays in hessfit's internal units."""
