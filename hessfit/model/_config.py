@@ -1,0 +1,92 @@
+"""`ModelConfig`: the hyper-parameters of the NequIP energy model (one frozen, keyword-only dataclass)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from hessfit.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Hyper-parameters of the NequIP energy model.
+
+    Attributes:
+        n_layers: number of interaction layers (published: 3).
+        n_scalars: channels of 0e features (published: 32).
+        n_vectors: channels of 1o features (published: 32).
+        n_tensors: channels of 2e features (published: 32; 0 drops l=2 features).
+        max_ell: highest degree of the edge spherical harmonics (published: 2).
+        cutoff_angstrom: neighbour cutoff in Å (published: 5.0).
+        n_radial_basis: Bessel radial functions (published: 8).
+        radial_hidden: hidden widths of the radial MLP (published: (64, 64)).
+        avg_num_neighbors: normalisation of the neighbour sum (mean neighbours per atom in the training data).
+        elements: atomic numbers the model knows; species index = position in this tuple.
+        dtype: "float32" (fast) or "float64" computation and parameter dtype.
+    """
+
+    n_layers: int = 3
+    n_scalars: int = 32
+    n_vectors: int = 32
+    n_tensors: int = 32
+    max_ell: int = 2
+    cutoff_angstrom: float = 5.0
+    n_radial_basis: int = 8
+    radial_hidden: tuple[int, ...] = (64, 64)
+    avg_num_neighbors: float = 18.0
+    elements: tuple[int, ...] = (1, 6, 7, 8)
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        object.__setattr__(self, "radial_hidden", tuple(int(h) for h in self.radial_hidden))
+        object.__setattr__(self, "elements", tuple(int(z) for z in self.elements))
+        if self.n_layers < 1:
+            raise ConfigError(f"ModelConfig.n_layers must be >= 1, got {self.n_layers}")
+        if self.n_scalars < 1:
+            raise ConfigError(f"ModelConfig.n_scalars must be >= 1 (the energy readout needs scalars), got {self.n_scalars}")
+        if self.cutoff_angstrom <= 0:
+            raise ConfigError(f"ModelConfig.cutoff_angstrom must be positive, got {self.cutoff_angstrom}")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"ModelConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if not self.elements or len(set(self.elements)) != len(self.elements):
+            raise ConfigError(f"ModelConfig.elements must be distinct atomic numbers, got {self.elements}")
+
+    @property
+    def hidden_irreps(self) -> str:
+        parts = [f"{self.n_scalars}x0e"]
+        if self.n_vectors:
+            parts.append(f"{self.n_vectors}x1o")
+        if self.n_tensors:
+            parts.append(f"{self.n_tensors}x2e")
+        return " + ".join(parts)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["radial_hidden"] = list(self.radial_hidden)
+        d["elements"] = list(self.elements)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown ModelConfig fields {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "ModelConfig":
+        """Load from a JSON or TOML file (a table ``[model]`` in TOML, or top-level keys)."""
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: model config file not found")
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            d = tomllib.loads(path.read_text())
+            d = d.get("model", d)
+        else:
+            d = json.loads(path.read_text())
+        return cls.from_dict(d)

@@ -1,0 +1,89 @@
+"""Hessians of the energy model: forward-over-reverse Hessian-vector products.
+
+``make_hvp_fn(config)`` gives ``hvp(params, positions, graph, tangents) -> H·tangents``; tangents may be
+batched (K, n_atoms_pad, 3). ``make_hessian_fn(config)`` gives the columns of the Hessians of all molecules
+packed in a graph at once: since molecules in one graph do not interact, the tangent that displaces
+atom slot ``k // 3`` along ``k % 3`` in *every* molecule returns column ``k`` of every molecule's Hessian.
+The gradient is linearised once; tangents are pushed through in chunks (`lax.map` over vmapped chunks) so
+that memory stays bounded. Shapes are static per (atom bucket, edge bucket, slot bucket): no
+recompilation for a new molecule inside a bucket.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hessfit.model._config import ModelConfig
+from hessfit.model._energy import make_energy_fn
+from hessfit.model._graph import PackedBatch, bucket_atoms
+
+
+def make_hvp_fn(config: ModelConfig):
+    """``hvp(params, positions, graph, tangents)``: tangents (n_atoms_pad, 3) or (K, n_atoms_pad, 3)."""
+    grad_fn = jax.grad(make_energy_fn(config), argnums=1)
+
+    def hvp(params, positions, graph, tangents):
+        _, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
+        if tangents.ndim == 2:
+            return lin(tangents)
+        return jax.vmap(lin)(tangents)
+
+    return hvp
+
+
+def make_hessian_fn(config: ModelConfig):
+    """``columns(params, positions, graph, slot, column_ids) -> (n_chunks*chunk, n_atoms_pad, 3)``.
+
+    ``column_ids``: (n_chunks, chunk) int; entry k displaces atom slot k // 3 along axis k % 3 in every
+    molecule (k = -1: padding column, returns 0). ``slot``: (n_atoms_pad,) index of each atom in its molecule.
+    """
+    grad_fn = jax.grad(make_energy_fn(config), argnums=1)
+
+    def columns(params, positions, graph, slot, column_ids):
+        _, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
+        axis = jnp.arange(3)
+
+        def tangent(k):  # [n_atoms_pad, 3]
+            hit = (slot[:, None] == k // 3) & (axis[None, :] == k % 3) & graph.node_mask[:, None] & (k >= 0)
+            return hit.astype(positions.dtype)
+
+        def chunk(ks):  # ks: [chunk]
+            return jax.vmap(lambda k: lin(tangent(k)))(ks)
+
+        out = jax.lax.map(chunk, column_ids)  # [n_chunks, chunk, n_atoms_pad, 3]
+        return out.reshape((-1,) + positions.shape)
+
+    return columns
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted_columns(config: ModelConfig):
+    return jax.jit(make_hessian_fn(config))
+
+
+def column_ids(max_atoms: int, *, chunk_size: int) -> np.ndarray:
+    """Column indices for molecules of up to ``max_atoms`` atoms, padded to the slot bucket, in chunks."""
+    n_cols = 3 * bucket_atoms(max_atoms)
+    chunk_size = min(chunk_size, n_cols)
+    n_chunks = -(-n_cols // chunk_size)
+    ids = np.full(n_chunks * chunk_size, -1, np.int32)
+    ids[: 3 * max_atoms] = np.arange(3 * max_atoms)
+    return ids.reshape(n_chunks, chunk_size)
+
+
+def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *, chunk_size: int = 48) -> list[np.ndarray]:
+    """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (symmetrised)."""
+    fn = _jitted_columns(config)
+    ids = column_ids(batch.max_atoms, chunk_size=chunk_size)
+    cols = fn(params, jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids)
+    cols = np.asarray(cols, np.float64)
+    out = []
+    for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):
+        n3 = 3 * int(b - a)
+        h = cols[:n3, a:b, :].reshape(n3, n3).T  # h[i, k] = (H e_k)_i
+        out.append(0.5 * (h + h.T))
+    return out

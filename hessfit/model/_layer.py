@@ -1,0 +1,114 @@
+"""A NequIP interaction layer on e3nn-jax: one framework-free core (`nequip_layer`), one thin flax shell.
+
+The layer maps node features ``[n_atoms, irreps_in]`` to ``[n_atoms, hidden_irreps]``:
+species-indexed self-connection, spherical harmonics of the edge vectors, Bessel radial basis times a
+smooth polynomial cutoff envelope feeding a radial MLP, tensor-product convolution normalised by the
+average neighbour count, gated nonlinearity. Padding edges (``edge_mask == False``) contribute exactly 0.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import e3nn_jax as e3nn
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def radial_basis(lengths_angstrom: jnp.ndarray, *, n_basis: int, cutoff_angstrom: float) -> jnp.ndarray:
+    """Bessel functions times the polynomial envelope u_6 (zero with 2 derivatives at the cutoff).
+
+    Args:
+        lengths_angstrom: (n_edges,) float, edge lengths in Å, strictly positive.
+    Returns:
+        (n_edges, n_basis) float; exactly 0 for lengths >= cutoff.
+    """
+    basis = e3nn.bessel(lengths_angstrom, n_basis, cutoff_angstrom)
+    envelope = e3nn.poly_envelope(5, 2, cutoff_angstrom)(lengths_angstrom)
+    return basis * envelope[:, None]
+
+
+def nequip_layer(
+    Linear: Callable,
+    MLP: Callable,
+    *,
+    vectors: jnp.ndarray,  # [n_edges, 3] Å, receiver - sender
+    edge_mask: jnp.ndarray,  # [n_edges] bool
+    node_feats: e3nn.IrrepsArray,  # [n_atoms, irreps_in]
+    species: jnp.ndarray,  # [n_atoms] int in [0, n_species)
+    senders: jnp.ndarray,  # [n_edges] int
+    receivers: jnp.ndarray,  # [n_edges] int
+    hidden_irreps: e3nn.Irreps,
+    n_species: int,
+    max_ell: int,
+    n_radial_basis: int,
+    radial_hidden: tuple[int, ...],
+    cutoff_angstrom: float,
+    avg_num_neighbors: float,
+) -> e3nn.IrrepsArray:
+    """The NequIP interaction (see module docstring). Returns [n_atoms, hidden_irreps]."""
+    n_atoms = node_feats.shape[0]
+    n_edges = vectors.shape[0]
+    assert vectors.shape == (n_edges, 3)
+    assert edge_mask.shape == senders.shape == receivers.shape == (n_edges,)
+    assert species.shape == (n_atoms,)
+    hidden_irreps = e3nn.Irreps(hidden_irreps).regroup()
+
+    # padding edges get a unit dummy vector so that norms and spherical harmonics stay finite (and so do their
+    # derivatives); their messages are multiplied by 0 below.
+    safe = jnp.where(edge_mask[:, None], vectors, jnp.array([1.0, 0.0, 0.0], vectors.dtype))  # [n_edges, 3]
+    lengths = jnp.sqrt(jnp.sum(safe**2, axis=-1))  # [n_edges]
+
+    # angular part: features of the sender times spherical harmonics of the edge
+    x = Linear(node_feats.irreps, name="linear_up")(node_feats)
+    x_send = x[senders]  # [n_edges, irreps_in]
+    sh = e3nn.spherical_harmonics(list(range(1, max_ell + 1)), e3nn.IrrepsArray("1o", safe), normalize=True,
+                                normalization="component")
+    target = hidden_irreps + "0e"
+    messages = e3nn.concatenate(
+        [x_send.filter(target), e3nn.tensor_product(x_send, sh, filter_ir_out=target)]
+    ).regroup()  # [n_edges, irreps_msg]
+    assert messages.shape == (n_edges, messages.irreps.dim)
+
+    # radial part: one weight per message irrep from the radial MLP
+    basis = radial_basis(lengths, n_basis=n_radial_basis, cutoff_angstrom=cutoff_angstrom)  # [n_edges, n_basis]
+    mix = MLP(tuple(radial_hidden) + (messages.irreps.num_irreps,), jax.nn.silu, output_activation=False)(basis)
+    mix = jnp.where(edge_mask[:, None], mix, 0.0)  # [n_edges, n_irreps_msg]
+    messages = messages * mix
+
+    # gate input: hidden irreps plus one extra scalar per gated (non-scalar) irrep
+    irreps_out = hidden_irreps.filter(keep=messages.irreps)
+    n_gates = irreps_out.filter(drop="0e + 0o").num_irreps
+    gate_irreps = (irreps_out + e3nn.Irreps(f"{n_gates}x0e")).regroup() if n_gates else irreps_out
+
+    skip = Linear(gate_irreps, num_indexed_weights=n_species, name="self_connection",
+                  force_irreps_out=True)(species, node_feats)  # [n_atoms, gate_irreps]
+    agg = e3nn.scatter_sum(messages, dst=receivers, output_size=n_atoms) / jnp.sqrt(avg_num_neighbors)
+    agg = Linear(gate_irreps, name="linear_down", force_irreps_out=True)(agg)
+    out = e3nn.gate(agg + skip, even_act=jax.nn.silu, odd_act=jnp.tanh, even_gate_act=jax.nn.silu)
+    assert out.shape == (n_atoms, out.irreps.dim)
+    return out
+
+
+class NequIPLayer(nn.Module):
+    """Flax shell around `nequip_layer`: holds the hyper-parameters, delegates the maths."""
+
+    hidden_irreps: str
+    n_species: int
+    max_ell: int = 2
+    n_radial_basis: int = 8
+    radial_hidden: tuple[int, ...] = (64, 64)
+    cutoff_angstrom: float = 5.0
+    avg_num_neighbors: float = 18.0
+
+    @nn.compact
+    def __call__(self, vectors, edge_mask, node_feats, species, senders, receivers):
+        return nequip_layer(
+            e3nn.flax.Linear, e3nn.flax.MultiLayerPerceptron,
+            vectors=vectors, edge_mask=edge_mask, node_feats=node_feats, species=species,
+            senders=senders, receivers=receivers, hidden_irreps=e3nn.Irreps(self.hidden_irreps),
+            n_species=self.n_species, max_ell=self.max_ell, n_radial_basis=self.n_radial_basis,
+            radial_hidden=self.radial_hidden, cutoff_angstrom=self.cutoff_angstrom,
+            avg_num_neighbors=self.avg_num_neighbors,
+        )

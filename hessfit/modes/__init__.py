@@ -1,0 +1,6 @@
+"""Normal modes from a Cartesian Hessian (mass weighting, Eckart projection, safe eigendecomposition)."""
+
+from hessfit.modes._eigh import safe_eigh
+from hessfit.modes._solve import Modes, internal_basis, modes_from_hessian, normal_modes, rigid_body_basis
+
+__all__ = ["Modes", "normal_modes", "modes_from_hessian", "internal_basis", "rigid_body_basis", "safe_eigh"]

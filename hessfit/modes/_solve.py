@@ -1,0 +1,103 @@
+"""Normal-mode analysis: mass weighting, Eckart projection, frequencies and displacement vectors.
+
+Conventions (as Abins, abinslib and OCLIMAX): mass-weighted eigenvectors e_ν are orthonormal,
+Σ_i |e_νi|² = 1; the Cartesian displacement pattern of atom i is e_νi/√m_i. Frequencies are
+ν̃ = 521.4709·√λ cm⁻¹ for λ in eV Å⁻² amu⁻¹; imaginary modes are reported as negative ν̃.
+Translations and rotations are removed exactly by diagonalising in the orthonormal complement of
+the rigid-body vectors (3N−6 modes, 3N−5 for linear molecules), which makes the result invariant
+to rigid motions of the input and free of spurious near-zero modes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hessfit.modes._eigh import safe_eigh
+from hessfit.structures._hessian import validate_hessian
+from hessfit.units import FREQ_FACTOR_EV_A2
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Modes:
+    """Internal normal modes of a molecule (a JAX pytree).
+
+    Attributes:
+        frequencies_cm1: (M,) float, cm⁻¹, ascending; imaginary modes negative.
+        vectors: (M, N, 3) float, orthonormal mass-weighted eigenvectors (dimensionless).
+        masses: (N,) float, amu.
+    """
+
+    frequencies_cm1: jax.Array
+    vectors: jax.Array
+    masses: jax.Array
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.frequencies_cm1.shape[0])
+
+    @property
+    def cartesian_displacements(self) -> jax.Array:
+        """(M, N, 3) Cartesian displacement patterns e_νi/√m_i, each normalised to unit length (Å per unit)."""
+        u = self.vectors / jnp.sqrt(self.masses)[None, :, None]
+        return u / jnp.linalg.norm(u.reshape(u.shape[0], -1), axis=1)[:, None, None]
+
+    @property
+    def frequencies_mev(self) -> jax.Array:
+        from hessfit.units import CM1_PER_MEV
+
+        return self.frequencies_cm1 / CM1_PER_MEV
+
+
+def rigid_body_basis(positions: np.ndarray, masses: np.ndarray, *, rel_tol: float = 1e-6) -> np.ndarray:
+    """Orthonormal mass-weighted translation/rotation vectors, (3N, k) with k = 6 (5 if linear, 3 for an atom)."""
+    positions = np.asarray(positions, float)
+    masses = np.asarray(masses, float)
+    n = len(masses)
+    sqm = np.sqrt(masses)
+    com = (masses[:, None] * positions).sum(0) / masses.sum()
+    r = positions - com
+    vecs = []
+    for k in range(3):
+        t = np.zeros((n, 3))
+        t[:, k] = sqm
+        vecs.append(t.ravel())
+    for k in range(3):
+        axis = np.zeros(3)
+        axis[k] = 1.0
+        vecs.append((np.cross(axis, r) * sqm[:, None]).ravel())
+    u, s, _ = np.linalg.svd(np.array(vecs).T, full_matrices=False)
+    return u[:, s > rel_tol * s.max()]
+
+
+def internal_basis(positions: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (3N, 3N−k) of the mass-weighted space orthogonal to rigid-body motion."""
+    rb = rigid_body_basis(positions, masses)
+    q, _ = np.linalg.qr(np.concatenate([rb, np.eye(rb.shape[0])], axis=1))
+    return q[:, rb.shape[1]:]
+
+
+def modes_from_hessian(hessian: jax.Array, masses: jax.Array, basis: jax.Array) -> Modes:
+    """Differentiable core: (3N, 3N) Hessian (eV/Å²), masses (N,) amu, internal basis (3N, M) → Modes."""
+    inv_sqrt_m = jnp.repeat(1.0 / jnp.sqrt(masses), 3)
+    h = 0.5 * (hessian + hessian.T)
+    d = h * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
+    w, v = safe_eigh(basis.T @ d @ basis)
+    freqs = FREQ_FACTOR_EV_A2 * jnp.sign(w) * jnp.sqrt(jnp.maximum(jnp.abs(w), 1e-30))
+    vectors = (basis @ v).T.reshape(w.shape[0], -1, 3)
+    return Modes(frequencies_cm1=freqs, vectors=vectors, masses=jnp.asarray(masses))
+
+
+def normal_modes(structure, hessian) -> Modes:
+    """Normal modes of ``structure`` (hessfit.structures.Structure) with ``hessian`` (3N, 3N) in eV/Å².
+
+    The Hessian is validated (shape, atom count, finiteness, symmetry) unless it is a JAX tracer.
+    """
+    if not isinstance(hessian, jax.core.Tracer):
+        hessian = validate_hessian(hessian, n_atoms=structure.n_atoms, source=f"Hessian of {structure.name}")
+    basis = jnp.asarray(internal_basis(structure.positions, structure.masses))
+    return modes_from_hessian(jnp.asarray(hessian), jnp.asarray(structure.masses), basis)
