@@ -64,12 +64,24 @@ def mode_tensors(modes: Modes, *, temperature_k: float, cutoff_cm1: float):
     return w, b, p, a_tensor
 
 
+#: modes closer than this (cm⁻¹) form one degenerate group in the order-1 exponent
+DEGENERACY_TOL_CM1 = 1e-3
+
+
 def _order1_sticks(w, b, p, e, a_tensor, sigma_xs, q2_fn):
-    """Order-1 intensities (M,) at energies w (one bank)."""
+    """Order-1 intensities (M,) at energies w (one bank).
+
+    The exponent's B:A / tr B depends on the eigenvector's direction inside a degenerate subspace; we
+    evaluate it with B summed over each degenerate group (ins-physics.md §1), which makes the result
+    exactly invariant to the arbitrary basis chosen by the eigensolver and its derivative well defined.
+    """
     tr_a = jnp.trace(a_tensor, axis1=1, axis2=2)
     e_a_e = jnp.einsum("mni,nij,mnj->mn", e, a_tensor, e)
-    p_safe = jnp.where(p > 1e-300, p, 1.0)
-    ratio = jnp.where(p > 1e-300, e_a_e / p_safe, tr_a[None, :] / 3.0)  # B:A / tr B
+    group = jax.lax.stop_gradient((jnp.abs(w[:, None] - w[None, :]) < DEGENERACY_TOL_CM1).astype(w.dtype))
+    num = group @ (b * e_a_e)  # Σ_group B:A
+    den = group @ (b * p)  # Σ_group tr B
+    den_ok = den > 1e-300
+    ratio = jnp.where(den_ok, num / jnp.where(den_ok, den, 1.0), tr_a[None, :] / 3.0)  # B:A / tr B
     alpha = (tr_a[None, :] + 2.0 * ratio) / 5.0
     q2 = q2_fn(w)
     return jnp.sum(sigma_xs[None, :] * q2[:, None] * b * p / 3.0 * jnp.exp(-q2[:, None] * alpha), axis=1)

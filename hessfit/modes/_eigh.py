@@ -21,7 +21,8 @@ def safe_eigh(a: jax.Array, rel_tol: float = 1e-9):
 
     ``rel_tol`` sets degeneracy: pairs with |λ_i − λ_j| ≤ rel_tol·max|λ| are not coupled in the JVP.
     """
-    return jnp.linalg.eigh(a)
+    w, v = jnp.linalg.eigh(a)
+    return w, v
 
 
 @safe_eigh.defjvp

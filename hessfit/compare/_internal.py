@@ -1,0 +1,267 @@
+"""Describe normal modes in words via an internal-coordinate decomposition (a potential-energy distribution).
+
+Contract::
+
+    coords = internal_coordinates(structure)           # bonds, bends, torsions, out-of-plane (from covalent radii)
+    ped = potential_energy_distribution(structure, hessian, modes, coords)   # (M, K) shares, rows sum to 1
+    text = describe_modes(structure, hessian, modes)    # list of M one-line descriptions
+
+PED (Pulay/VEDA-style, diagonal terms): with the Wilson matrix B (K, 3N) = ∂q/∂x of the (redundant) internal
+coordinates and the internal force constants F = B⁺ᵀ H B⁺ (B⁺ = pseudo-inverse), mode ν with Cartesian
+displacement x_ν = e_ν/√m changes coordinate k by Δq_k = (B x_ν)_k and stores the energy F_kk Δq_k²/2 in it;
+the shares are these energies normalised over k (negative F_kk clipped to 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+
+import numpy as np
+
+#: atoms i, j are bonded when |r_ij| < BOND_SCALE · (r_cov,i + r_cov,j).
+BOND_SCALE = 1.2
+#: bends closer than this to 180° (degrees) are skipped (ill-defined derivative); torsions over them too.
+LINEAR_DEG = 175.0
+
+
+@dataclasses.dataclass(frozen=True)
+class InternalCoordinate:
+    """One internal coordinate.
+
+    Attributes:
+        kind: 'stretch' (i, j), 'bend' (i, centre j, k), 'torsion' (j, k: the bond it twists about),
+            'out-of-plane' (centre i; j out of the plane of i, k, l).
+        atoms: 0-based atom indices.
+        terms: for 'torsion', the dihedrals (i, j, k, l) it averages: one torsion per bond, the mean of all its
+            dihedrals (a natural internal coordinate, so H scissoring that twists single dihedrals in opposite
+            senses does not count as torsion); empty for other kinds.
+        category: plain-language class shared by equivalent coordinates, e.g. 'C–H stretch (CH3)', 'CH3 torsion'.
+        label: this coordinate with 1-based atom numbers, e.g. 'C1–H7 stretch'.
+    """
+
+    kind: str
+    atoms: tuple[int, ...]
+    category: str
+    label: str
+    terms: tuple[tuple[int, ...], ...] = ()
+
+
+def bonds_from_radii(structure, *, scale: float = BOND_SCALE) -> list[tuple[int, int]]:
+    """Pairs (i < j) closer than ``scale`` × the sum of covalent radii (ase.data.covalent_radii)."""
+    from ase.data import covalent_radii
+
+    pos = np.asarray(structure.positions)
+    r = covalent_radii[np.asarray(structure.numbers)]
+    d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+    i, j = np.nonzero(np.triu(d < scale * (r[:, None] + r[None, :]), k=1))
+    return list(zip(i.tolist(), j.tolist()))
+
+
+def atom_groups(structure, bonds=None) -> list[tuple[str, tuple[int, ...]]]:
+    """Chemical groups: each heavy atom with its hydrogens, e.g. ('CH3(C1)', (0, 6, 7, 8)); lone H on their own."""
+    sym = structure.symbols
+    bonds = bonds_from_radii(structure) if bonds is None else bonds
+    neigh = defaultdict(set)
+    for i, j in bonds:
+        neigh[i].add(j)
+        neigh[j].add(i)
+    groups, used = [], set()
+    for i, s in enumerate(sym):
+        if s in ("H", "D"):
+            continue
+        hs = sorted(j for j in neigh[i] if sym[j] in ("H", "D") and j not in used)
+        used.update(hs)
+        counts = Counter(sym[j] for j in hs)
+        formula = s + "".join(f"{h}{counts[h] if counts[h] > 1 else ''}" for h in ("H", "D") if counts[h])
+        groups.append((f"{formula}({s}{i + 1})", tuple([i] + hs)))
+    for i, s in enumerate(sym):
+        if s in ("H", "D") and i not in used:
+            groups.append((f"{s}{i + 1}", (i,)))
+    return groups
+
+
+def _norm(v):
+    return np.linalg.norm(v, axis=-1)
+
+
+def _dot(u, v):
+    return np.sum(u * v, axis=-1)
+
+
+def _angle(a, b, c):
+    """Bend angle at b (rad); arrays (..., 3)."""
+    u, v = a - b, c - b
+    return np.arccos(np.clip(_dot(u, v) / (_norm(u) * _norm(v)), -1.0, 1.0))
+
+
+def _dihedral(a, b, c, d):
+    """Dihedral a–b–c–d (rad, −π..π)."""
+    b0, b1, b2 = a - b, c - b, d - c
+    n1 = np.cross(b0, b1)
+    n2 = np.cross(b1, b2)
+    m1 = np.cross(n1, b1 / _norm(b1)[..., None])
+    return np.arctan2(_dot(m1, n2), _dot(n1, n2))
+
+
+def _oop(c, j, k, l):
+    """Angle (rad) of bond c→j out of the plane (c, k, l)."""
+    n = np.cross(k - c, l - c)
+    u = j - c
+    return np.arcsin(np.clip(_dot(n, u) / (_norm(n) * _norm(u)), -1.0, 1.0))
+
+
+_KIND_FN = {
+    "stretch": lambda p: _norm(p[:, 1] - p[:, 0]),
+    "bend": lambda p: _angle(p[:, 0], p[:, 1], p[:, 2]),
+    "torsion": lambda p: _dihedral(p[:, 0], p[:, 1], p[:, 2], p[:, 3]),
+    "out-of-plane": lambda p: _oop(p[:, 0], p[:, 1], p[:, 2], p[:, 3]),
+}
+#: central-difference step for the Wilson B matrix, Å (errors ~ step² ≈ 1e-10 relative).
+_FD_STEP = 1e-5
+
+
+def internal_coordinates(structure, *, bonds=None) -> list[InternalCoordinate]:
+    """All stretches, bends, proper torsions and out-of-plane coordinates of planar 3-coordinate centres."""
+    sym = structure.symbols
+    pos = np.asarray(structure.positions)
+    bonds = bonds_from_radii(structure) if bonds is None else bonds
+    neigh = defaultdict(set)
+    for i, j in bonds:
+        neigh[i].add(j)
+        neigh[j].add(i)
+    group_of = {}
+    for name, members in atom_groups(structure, bonds):
+        for a in members:
+            group_of[a] = name.split("(")[0]
+
+    def lab(i):
+        return f"{sym[i]}{i + 1}"
+
+    def angle_deg(i, j, k):
+        return float(np.degrees(_angle(pos[i], pos[j], pos[k])))
+
+    coords = []
+    for i, j in bonds:
+        pair = "–".join(sorted((sym[i], sym[j]), key=lambda s: (s in ("H", "D"), s)))
+        heavy = i if sym[i] not in ("H", "D") else j
+        where = f" ({group_of[heavy]})" if ("H" in pair or "D" in pair) and group_of.get(heavy, "") != sym[heavy] else ""
+        coords.append(InternalCoordinate("stretch", (i, j), f"{pair} stretch{where}", f"{lab(i)}–{lab(j)} stretch"))
+    for j in range(len(sym)):
+        nb = sorted(neigh[j])
+        for a in range(len(nb)):
+            for b in range(a + 1, len(nb)):
+                i, k = nb[a], nb[b]
+                if angle_deg(i, j, k) > LINEAR_DEG:
+                    continue
+                ends = sorted((sym[i], sym[k]), key=lambda s: (s in ("H", "D"), s))
+                where = f" ({group_of[j]})" if group_of.get(j, sym[j]) != sym[j] else ""
+                coords.append(InternalCoordinate("bend", (i, j, k), f"{ends[0]}–{sym[j]}–{ends[1]} bend{where}",
+                                                 f"{lab(i)}–{lab(j)}–{lab(k)} bend"))
+    for j, k in bonds:
+        terms = tuple((i, j, k, l) for i in sorted(neigh[j] - {k}) for l in sorted(neigh[k] - {j})
+                      if i != l and angle_deg(i, j, k) <= LINEAR_DEG - 5 and angle_deg(j, k, l) <= LINEAR_DEG - 5)
+        if not terms:
+            continue
+        rotor = [g for g in (group_of.get(j), group_of.get(k)) if g and g[1:] in ("H3", "D3")]
+        central = "–".join(sorted((sym[j], sym[k])))
+        cat = f"{rotor[0]} torsion" if rotor else f"{central} torsion"
+        coords.append(InternalCoordinate("torsion", (j, k), cat, f"torsion about {lab(j)}–{lab(k)}", terms))
+    for c in range(len(sym)):
+        nb = sorted(neigh[c])
+        if len(nb) != 3:
+            continue
+        total = angle_deg(nb[0], c, nb[1]) + angle_deg(nb[0], c, nb[2]) + angle_deg(nb[1], c, nb[2])
+        if total < 350.0:
+            continue
+        for o in nb:
+            k, l = [a for a in nb if a != o]
+            coords.append(InternalCoordinate("out-of-plane", (c, o, k, l), f"out-of-plane at {sym[c]}",
+                                             f"{lab(o)} out of plane at {lab(c)}"))
+    return coords
+
+
+def wilson_b(structure, coords) -> np.ndarray:
+    """Wilson B matrix (K, 3N): derivatives of each coordinate (Å or rad) with respect to Cartesians (Å).
+
+    Central differences of the closed-form coordinates (vectorised per kind; torsion differences are wrapped).
+    """
+    pos = np.asarray(structure.positions, float)
+    bmat = np.zeros((len(coords), 3 * structure.n_atoms))
+    for kind, fn in _KIND_FN.items():
+        prim = [(k, t, 1.0 / len(c.terms)) for k, c in enumerate(coords) if c.kind == kind and kind == "torsion"
+                for t in c.terms]
+        prim += [(k, c.atoms, 1.0) for k, c in enumerate(coords) if c.kind == kind and kind != "torsion"]
+        if not prim:
+            continue
+        rows = np.array([p[0] for p in prim])
+        atoms = np.array([p[1] for p in prim])                       # (P, n_atoms_of_kind)
+        weight = np.array([p[2] for p in prim])
+        base = pos[atoms]                                            # (P, n_atoms_of_kind, 3)
+        for a in range(atoms.shape[1]):
+            for x in range(3):
+                plus, minus = base.copy(), base.copy()
+                plus[:, a, x] += _FD_STEP
+                minus[:, a, x] -= _FD_STEP
+                diff = fn(plus) - fn(minus)
+                if kind == "torsion":
+                    diff = (diff + np.pi) % (2.0 * np.pi) - np.pi
+                np.add.at(bmat, (rows, 3 * atoms[:, a] + x), weight * diff / (2.0 * _FD_STEP))
+    return bmat
+
+
+def potential_energy_distribution(structure, hessian, modes, coords=None) -> np.ndarray:
+    """(M, K) diagonal PED: share of each mode's potential energy in each internal coordinate (rows sum to 1).
+
+    Args:
+        structure: Structure. hessian: (3N, 3N) eV/Å². modes: hessfit.modes.Modes of them.
+        coords: list of InternalCoordinate (default `internal_coordinates(structure)`).
+    """
+    coords = internal_coordinates(structure) if coords is None else coords
+    bmat = wilson_b(structure, coords)
+    if bmat.shape[0] == 0:
+        return np.zeros((np.asarray(modes.frequencies_cm1).shape[0], 0))
+    h = np.asarray(hessian, float)
+    b_pinv = np.linalg.pinv(bmat, rcond=1e-8)
+    f_diag = np.clip(np.einsum("ik,ij,jk->k", b_pinv, h, b_pinv), 0.0, None)
+    x = np.asarray(modes.vectors) / np.sqrt(np.asarray(modes.masses))[None, :, None]
+    dq = x.reshape(x.shape[0], -1) @ bmat.T
+    energy = f_diag[None, :] * dq * dq
+    norm = energy.sum(axis=1, keepdims=True)
+    return np.divide(energy, norm, out=np.zeros_like(energy), where=norm > 0)
+
+
+def group_motion(structure, modes, groups=None) -> np.ndarray:
+    """(M, G) share of each mode's kinetic energy carried by each group (mass-weighted |e_νi|² summed over it)."""
+    groups = atom_groups(structure) if groups is None else groups
+    p = np.sum(np.asarray(modes.vectors) ** 2, axis=-1)
+    return np.stack([p[:, list(members)].sum(1) for _, members in groups], axis=1)
+
+
+def describe_modes(structure, hessian, modes, *, coords=None, max_terms: int = 3, min_share: float = 0.1,
+                   max_groups: int = 4) -> list[str]:
+    """One plain-language line per mode, e.g. 'CH3 torsion 61%, C–C–C bend 18%; moving: CH3(C1) 44%, CH3(C6) 44%'.
+
+    Terms are PED shares summed over equivalent coordinates (same category), largest first; groups are
+    those carrying ≥ ``min_share`` of the mode's kinetic energy.
+    """
+    coords = internal_coordinates(structure) if coords is None else coords
+    ped = potential_energy_distribution(structure, hessian, modes, coords)
+    groups = atom_groups(structure)
+    motion = group_motion(structure, modes, groups)
+    cats = sorted({c.category for c in coords})
+    cat_index = {c: k for k, c in enumerate(cats)}
+    member = np.zeros((len(coords), len(cats)))
+    for k, c in enumerate(coords):
+        member[k, cat_index[c.category]] = 1.0
+    by_cat = ped @ member if len(coords) else np.zeros((ped.shape[0], 0))
+    out = []
+    for nu in range(ped.shape[0]):
+        order = np.argsort(-by_cat[nu])
+        terms = [f"{cats[k]} {100 * by_cat[nu, k]:.0f}%" for k in order[:max_terms]
+                 if by_cat[nu, k] >= min_share] or ([f"{cats[order[0]]} {100 * by_cat[nu, order[0]]:.0f}%"]
+                                                    if len(cats) else ["no internal coordinates"])
+        g_order = np.argsort(-motion[nu])
+        moving = [f"{groups[g][0]} {100 * motion[nu, g]:.0f}%" for g in g_order[:max_groups] if motion[nu, g] >= min_share]
+        out.append(", ".join(terms) + ("; moving: " + ", ".join(moving) if moving else ""))
+    return out

@@ -1,0 +1,88 @@
+"""`Model` (config + parameters + metadata) and its on-disk form: a folder with ``model.json`` and
+``params.msgpack`` (flax serialisation). ``load_model(None)`` loads the weights shipped in the package."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from hessfit.errors import ConfigError, InputFormatError
+from hessfit.model._config import ModelConfig
+
+#: the pretrained model shipped inside the package
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "nequip_qm9"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Model:
+    """A trained energy model.
+
+    Attributes:
+        config: the architecture.
+        params: flax parameter tree (arrays in ``config.dtype``).
+        metadata: training data summary (element set, molecule sizes, shortest distances per element pair in Å),
+            training settings and test metrics; free-form JSON-able dict.
+    """
+
+    config: ModelConfig
+    params: dict
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+
+def save_model(path: str | Path, model: Model) -> Path:
+    """Write ``model.json`` and ``params.msgpack`` into folder ``path`` (created; files replaced)."""
+    from flax import serialization
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    params = jax.tree_util.tree_map(np.asarray, model.params)
+    (path / "params.msgpack").write_bytes(serialization.msgpack_serialize(params))
+    doc = {"format": "hessfit-nequip-1", "config": model.config.to_dict(), "metadata": model.metadata}
+    (path / "model.json").write_text(json.dumps(doc, indent=2, default=_jsonable))
+    return path
+
+
+def _jsonable(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def load_model(path: str | Path | None = None) -> Model:
+    """Load a model folder (or its ``model.json``); None loads the shipped default weights."""
+    from flax import serialization
+
+    path = DEFAULT_WEIGHTS if path is None else Path(path)
+    if path.is_file() and path.name == "model.json":
+        path = path.parent
+    if not (path / "model.json").exists() or not (path / "params.msgpack").exists():
+        hint = " (the package ships no trained weights yet)" if path == DEFAULT_WEIGHTS else ""
+        raise InputFormatError(f"{path}: not a hessfit model folder: expected model.json and params.msgpack{hint}")
+    try:
+        doc = json.loads((path / "model.json").read_text())
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"{path / 'model.json'}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
+    if doc.get("format") != "hessfit-nequip-1":
+        raise InputFormatError(f"{path / 'model.json'}: unknown model format {doc.get('format')!r}")
+    config = ModelConfig.from_dict(doc["config"])
+    try:
+        raw = serialization.msgpack_restore((path / "params.msgpack").read_bytes())
+    except Exception as exc:  # msgpack raises several types
+        raise InputFormatError(f"{path / 'params.msgpack'}: cannot read parameters ({type(exc).__name__})") from None
+    params = jax.tree_util.tree_map(lambda a: np.asarray(a, config.dtype), raw)
+    return Model(config=config, params=params, metadata=doc.get("metadata", {}))
+
+
+def check_config_compatible(saved: dict, current: ModelConfig) -> None:
+    if saved != current.to_dict():
+        diff = {k: (saved.get(k), v) for k, v in current.to_dict().items() if saved.get(k) != v}
+        raise ConfigError(f"model config differs from the one saved with the run (saved, requested): {diff}; "
+                          "use a new --out folder or the same settings")

@@ -1,0 +1,103 @@
+"""Hessians of structures from a trained model: `predict_hessian` (one) and `predict_hessians` (many, batched)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from hessfit.model._graph import neighbour_pairs, pack, species_index
+from hessfit.model._hessian import batch_hessians
+from hessfit.model._io import Model, load_model
+
+_DEFAULT: Model | None = None
+
+
+def _default_model() -> Model:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_model(None)
+    return _DEFAULT
+
+
+def check_domain(structure, model: Model, pairs=None) -> None:
+    """Warn loudly when a structure lies outside the training data (unknown elements raise in species_index)."""
+    from hessfit.structures import HessfitWarning
+
+    meta = model.metadata.get("training_data", {})
+    name = getattr(structure, "name", "molecule")
+    max_atoms = meta.get("max_atoms")
+    if max_atoms and structure.n_atoms > 2 * max_atoms:
+        warnings.warn(f"{name}: {structure.n_atoms} atoms, the model was trained on molecules of "
+                      f"{meta.get('min_atoms')}–{max_atoms} atoms; the Hessian is an extrapolation", HessfitWarning,
+                      stacklevel=3)
+    dmin = meta.get("min_distance_angstrom", {})
+    if dmin and structure.n_atoms > 1:
+        pos = structure.positions
+        d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+        iu = np.triu_indices(len(pos), 1)
+        for i, j, dij in zip(iu[0], iu[1], d[iu]):
+            a, b = sorted((int(structure.numbers[i]), int(structure.numbers[j])))
+            ref = dmin.get(f"{a}-{b}")
+            if ref is None:
+                if dij < 1.0:
+                    warnings.warn(f"{name}: atoms {i} and {j} ({a}-{b}) at {dij:.2f} Å, a pair never seen in "
+                                  "training at short range; the Hessian is unreliable", HessfitWarning, stacklevel=3)
+                    return
+            elif dij < 0.85 * ref:
+                warnings.warn(f"{name}: atoms {i} and {j} are {dij:.2f} Å apart, shorter than any {a}-{b} "
+                              f"distance in the training data ({ref:.2f} Å); the Hessian is unreliable",
+                              HessfitWarning, stacklevel=3)
+                return
+        if len(pos) > 1:
+            np.fill_diagonal(d, np.inf)
+            lonely = np.flatnonzero(d.min(axis=1) > model.config.cutoff_angstrom)
+            if lonely.size:
+                warnings.warn(f"{name}: atom(s) {lonely.tolist()} have no neighbour within the "
+                              f"{model.config.cutoff_angstrom} Å cutoff; their Hessian rows are zero", HessfitWarning,
+                              stacklevel=3)
+
+
+def predict_hessians(structures: Sequence, model: Model | None = None, *, max_atoms_per_batch: int = 400,
+                     chunk_size: int = 48, progress: bool = False) -> list[np.ndarray]:
+    """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.
+
+    Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule
+    per graph if it is larger); graphs are padded to size buckets so compiled code is reused.
+    """
+    model = model or _default_model()
+    cfg = model.config
+    prepared = []
+    for s in structures:
+        sp = species_index(s.numbers, cfg.elements, name=getattr(s, "name", "molecule"))
+        check_domain(s, model)
+        prepared.append((sp, np.asarray(s.positions, float), neighbour_pairs(s.positions, cfg.cutoff_angstrom)))
+    order = np.argsort([len(p[0]) for p in prepared], kind="stable")
+    groups, current, atoms = [], [], 0
+    for i in order:
+        n = len(prepared[i][0])
+        if current and atoms + n > max_atoms_per_batch:
+            groups.append(current)
+            current, atoms = [], 0
+        current.append(int(i))
+        atoms += n
+    if current:
+        groups.append(current)
+    out: list[np.ndarray | None] = [None] * len(prepared)
+    it = groups
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(groups, desc="predict", unit="batch")
+    for g in it:
+        batch = pack([prepared[i][0] for i in g], [prepared[i][1] for i in g], cutoff_angstrom=cfg.cutoff_angstrom,
+                     pairs_list=[prepared[i][2] for i in g])
+        for i, h in zip(g, batch_hessians(cfg, model.params, batch, chunk_size=chunk_size)):
+            out[i] = h
+    return out
+
+
+def predict_hessian(structure, model: Model | None = None) -> np.ndarray:
+    """Hessian (3N, 3N) float64 in eV/Å² of one structure; ``model=None`` uses the shipped default weights."""
+    return predict_hessians([structure], model)[0]

@@ -1,0 +1,34 @@
+"""Hessian sources: physics backends (xtb, mmff, dft), files, the network; optimisation; dataset building.
+
+    from hessfit.sources import get_source, optimize
+    opt = optimize(structure, "xtb")                       # ASE BFGS with GFN2-xTB forces
+    result = get_source("xtb").hessian(opt.structure)      # HessianResult, eV/Å²
+
+See docs/sources.md.
+"""
+
+from hessfit.sources import _dft, _file, _mmff, _xtb  # noqa: F401  (register the sources)
+from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source, source_names
+from hessfit.sources._dft import DftSource
+from hessfit.sources._fd import DEFAULT_STEP_ANGSTROM, finite_difference_hessian
+from hessfit.sources._file import FileSource, NequipSource
+from hessfit.sources._mmff import MmffSource
+from hessfit.sources._optimize import (DEFAULT_FMAX_EV_A, MAX_FORCE_WARN_EV_A, OptimizeResult, check_max_force,
+                                       max_force, optimize)
+from hessfit.sources._xtb import XtbSource
+
+__all__ = [
+    "HessianSource", "HessianResult", "get_source", "register_source", "source_names",
+    "XtbSource", "MmffSource", "DftSource", "FileSource", "NequipSource",
+    "finite_difference_hessian", "DEFAULT_STEP_ANGSTROM",
+    "optimize", "OptimizeResult", "max_force", "check_max_force", "DEFAULT_FMAX_EV_A", "MAX_FORCE_WARN_EV_A",
+    "build_dataset", "BuildReport",
+]
+
+
+def __getattr__(name):  # the dataset builder imports dask lazily
+    if name in ("build_dataset", "BuildReport"):
+        from hessfit.sources import _dataset_build
+
+        return getattr(_dataset_build, name)
+    raise AttributeError(f"module 'hessfit.sources' has no attribute {name!r}")

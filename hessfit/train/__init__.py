@@ -1,0 +1,12 @@
+"""Training and evaluation of the NequIP Hessian model (a side branch only `hessfit.model` users need).
+
+Public API: `TrainConfig`, `train`, `TrainResult`, `split_indices`, `make_probe_loss_fn`, `evaluate`.
+"""
+
+from hessfit.train._config import TrainConfig
+from hessfit.train._data import split_indices
+from hessfit.train._loss import make_full_hessian_loss_fn, make_probe_loss_fn
+from hessfit.train._trainer import TrainResult, train
+
+__all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "make_probe_loss_fn",
+           "make_full_hessian_loss_fn"]

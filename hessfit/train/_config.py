@@ -1,0 +1,90 @@
+"""`TrainConfig`: training settings (one frozen, keyword-only dataclass)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from hessfit.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Settings of `hessfit.train.train`.
+
+    Attributes:
+        seed: seeds the split, the initial parameters, the batch order and the probes.
+        split_fractions: (train, validation, test) fractions of the dataset.
+        max_atoms_per_batch: real atoms packed into one padded graph (several molecules per step).
+        probes_per_molecule: random Rademacher vectors v per molecule; loss = mean ||(H_pred - H_ref) v||² / (3N)²,
+            an unbiased estimate of the per-element mean squared Hessian error (eV/Å²)².
+        max_epochs: epochs of the cosine learning-rate schedule (and the stopping point).
+        learning_rate: peak Adam learning rate (after a linear warm-up of ``warmup_steps``).
+        final_lr_fraction: learning rate at the end of the cosine schedule, as a fraction of the peak.
+        weight_decay: AdamW decoupled weight decay.
+        grad_clip_norm: global gradient-norm clip.
+        patience_epochs: early stopping: stop when the validation loss has not improved for this many epochs.
+        checkpoint_every_s: seconds between mid-epoch checkpoints.
+        force_weight: weight of the optional force term (forces should vanish at the DFT-minimum geometries);
+            0 disables it.
+        max_train_molecules: use only the first molecules of the training split (None: all).
+        max_val_molecules: validate on the first molecules of the validation split (None: all).
+        time_limit_s: stop (after checkpointing) when this wall time has passed (None: no limit).
+    """
+
+    seed: int = 0
+    split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
+    max_atoms_per_batch: int = 383
+    probes_per_molecule: int = 1
+    max_epochs: int = 40
+    learning_rate: float = 3e-3
+    warmup_steps: int = 200
+    final_lr_fraction: float = 0.02
+    weight_decay: float = 0.0
+    grad_clip_norm: float = 10.0
+    patience_epochs: int = 8
+    checkpoint_every_s: float = 300.0
+    force_weight: float = 0.0
+    max_train_molecules: int | None = None
+    max_val_molecules: int | None = None
+    time_limit_s: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+        f = self.split_fractions
+        if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
+            raise ConfigError(f"TrainConfig.split_fractions must be 3 non-negative numbers summing to 1, got {f}")
+        for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["split_fractions"] = list(self.split_fractions)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        """Load from JSON, or TOML (table ``[train]`` or top-level keys)."""
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: training config file not found")
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            d = tomllib.loads(path.read_text())
+            d = d.get("train", d)
+        else:
+            d = json.loads(path.read_text())
+        return cls.from_dict(d)

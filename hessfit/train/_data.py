@@ -1,0 +1,123 @@
+"""Training data: the seeded split, per-molecule preprocessing, packing into padded batches with probes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from hessfit.model._graph import Graph, bucket_atoms, bucket_edges, neighbour_pairs, pack, species_index
+
+
+def split_indices(n: int, *, seed: int, fractions: Sequence[float] = (0.9, 0.05, 0.05)) -> dict[str, np.ndarray]:
+    """Seeded random split of range(n) into train/val/test (sorted index arrays)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(fractions[1] * n))
+    n_test = int(round(fractions[2] * n))
+    n_train = n - n_val - n_test
+    return {"train": np.sort(perm[:n_train]), "val": np.sort(perm[n_train:n_train + n_val]),
+            "test": np.sort(perm[n_train + n_val:])}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MoleculeSet:
+    """Preprocessed molecules: species indices, positions (Å), neighbour pairs, Hessians (float32, eV/Å²)."""
+
+    indices: np.ndarray  # (M,) dataset indices
+    species: list
+    positions: list
+    pairs: list
+    hessians: list
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def n_atoms(self, k: int) -> int:
+        return len(self.species[k])
+
+    def n_edges(self, k: int) -> int:
+        return len(self.pairs[k][0])
+
+
+def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float) -> MoleculeSet:
+    """Preprocess molecules ``indices`` of a HessianDataset."""
+    idx = np.asarray(indices, int)
+    species, positions, pairs, hessians = [], [], [], []
+    for i in idx:
+        species.append(species_index(dataset.numbers(i), elements, name=f"dataset molecule {i}"))
+        pos = dataset.positions(i)
+        positions.append(pos)
+        pairs.append(neighbour_pairs(pos, cutoff_angstrom))
+        hessians.append(dataset.hessian(i).astype(np.float32))
+    return MoleculeSet(idx, species, positions, pairs, hessians)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shapes:
+    """Static padded shapes of training batches."""
+
+    n_atoms_pad: int
+    n_edges_pad: int
+
+
+def batch_shapes(mols: MoleculeSet, max_atoms_per_batch: int) -> Shapes:
+    """Padded shapes large enough for greedy packing of ``max_atoms_per_batch`` atoms."""
+    max_atoms = max(max_atoms_per_batch, max(mols.n_atoms(k) for k in range(len(mols))))
+    per_atom = max(mols.n_edges(k) / mols.n_atoms(k) for k in range(len(mols)))
+    return Shapes(bucket_atoms(max_atoms + 1), bucket_edges(int(np.ceil(per_atom * max_atoms))))
+
+
+def plan_batches(mols: MoleculeSet, order: Sequence[int], shapes: Shapes, max_atoms_per_batch: int) -> list[list[int]]:
+    """Greedy packing of molecules (positions in ``mols``) in the given order into batches that fit."""
+    batches, cur, atoms, edges = [], [], 0, 0
+    cap_atoms = min(max_atoms_per_batch, shapes.n_atoms_pad - 1)
+    for k in order:
+        n, e = mols.n_atoms(k), mols.n_edges(k)
+        if cur and (atoms + n > max(cap_atoms, n) or edges + e > shapes.n_edges_pad):
+            batches.append(cur)
+            cur, atoms, edges = [], 0, 0
+        cur.append(int(k))
+        atoms += n
+        edges += e
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """One training step's arrays (numpy).
+
+    Attributes:
+        positions: (n_atoms_pad, 3) Å.
+        graph: padded Graph.
+        probes: (K, n_atoms_pad, 3) Rademacher ±1 on real atoms, 0 on padding.
+        targets: (K, n_atoms_pad, 3) reference H·probe, eV/Å².
+        weights: (n_atoms_pad,) 1 / ((3N)² · n_molecules) per atom of an N-atom molecule, 0 on padding.
+    """
+
+    positions: np.ndarray
+    graph: Graph
+    probes: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+
+
+def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_probes: int,
+               rng: np.random.Generator, dtype=np.float32) -> Batch:
+    packed = pack([mols.species[k] for k in members], [mols.positions[k] for k in members],
+                  cutoff_angstrom=0.0, n_atoms_pad=shapes.n_atoms_pad, n_edges_pad=shapes.n_edges_pad,
+                  pairs_list=[mols.pairs[k] for k in members])
+    a_pad = shapes.n_atoms_pad
+    probes = np.zeros((n_probes, a_pad, 3), dtype)
+    targets = np.zeros((n_probes, a_pad, 3), dtype)
+    weights = np.zeros(a_pad, dtype)
+    for j, k in enumerate(members):
+        a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
+        n3 = 3 * int(b - a)
+        v = rng.choice(np.array([-1.0, 1.0], np.float32), size=(n_probes, n3))
+        probes[:, a:b] = v.reshape(n_probes, -1, 3)
+        targets[:, a:b] = (v @ mols.hessians[k]).reshape(n_probes, -1, 3)  # H symmetric: v H = H v
+        weights[a:b] = 1.0 / (n3**2 * len(members))
+    return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights)

@@ -1,0 +1,267 @@
+"""The training loop: optax AdamW with warm-up + cosine schedule, HVP-probe loss, checkpoints and resume,
+early stopping on the validation loss, a tqdm progress bar and a loss-curve plot.
+
+Run folder layout (``out``): ``split.json`` (seeded split, dataset path and size), ``config.json`` (model and
+training configs), ``checkpoint.msgpack`` (full state, rewritten every few minutes and each epoch),
+``best/`` (the best model so far by validation loss, a loadable model folder), ``history.json`` and
+``loss_curve.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from hessfit.errors import ConfigError
+from hessfit.model._config import ModelConfig
+from hessfit.model._energy import init_params
+from hessfit.model._io import Model, check_config_compatible, save_model
+from hessfit.train._config import TrainConfig
+from hessfit.train._data import batch_shapes, make_batch, plan_batches, prepare, split_indices
+from hessfit.train._loss import make_probe_loss_fn
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """Outcome of `train`: the best model, the history and the run folder."""
+
+    model: Model
+    history: list
+    out_dir: Path
+    stopped: str  # "max_epochs", "early_stopping", "time_limit"
+
+
+def training_data_summary(dataset, indices) -> dict:
+    """Element set, molecule sizes and shortest distance per element pair (Å) of the training molecules."""
+    dmin: dict[str, float] = {}
+    sizes = []
+    for i in indices:
+        z = dataset.numbers(i)
+        pos = dataset.positions(i)
+        sizes.append(len(z))
+        d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+        iu = np.triu_indices(len(z), 1)
+        a = np.minimum(z[iu[0]], z[iu[1]])
+        b = np.maximum(z[iu[0]], z[iu[1]])
+        for key in set(zip(a.tolist(), b.tolist())):
+            m = float(d[iu][(a == key[0]) & (b == key[1])].min())
+            k = f"{key[0]}-{key[1]}"
+            dmin[k] = min(dmin.get(k, np.inf), m)
+    return {"n_molecules": len(sizes), "min_atoms": int(min(sizes)), "max_atoms": int(max(sizes)),
+            "min_distance_angstrom": {k: round(v, 4) for k, v in sorted(dmin.items())}}
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:
+    total = max(cfg.max_epochs * steps_per_epoch, cfg.warmup_steps + 1)
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=cfg.learning_rate * 0.01, peak_value=cfg.learning_rate, warmup_steps=cfg.warmup_steps,
+        decay_steps=total, end_value=cfg.learning_rate * cfg.final_lr_fraction)
+    return optax.chain(optax.clip_by_global_norm(cfg.grad_clip_norm),
+                       optax.adamw(schedule, weight_decay=cfg.weight_decay)), schedule
+
+
+def plot_loss_curve(history: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ep = [h["epoch"] for h in history]
+    ax.semilogy(ep, [h["train_loss"] for h in history], label="train (probe estimate)")
+    ax.semilogy(ep, [h["val_loss"] for h in history], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("Hessian MSE per element (eV/Å²)²")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = None,
+          train_config: TrainConfig | None = None, dataset_path: str | None = None, resume: bool = True,
+          progress: bool = True) -> TrainResult:
+    """Train an energy model on the Hessians of ``dataset`` (a HessianDataset), writing the run to ``out_dir``.
+
+    An existing run in ``out_dir`` is resumed (``resume=True``) when its configs match, else ConfigError.
+    """
+    mcfg = model_config or ModelConfig()
+    tcfg = train_config or TrainConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.msgpack"
+    cfg_path = out / "config.json"
+
+    # --- split (stored with the run) ---
+    split_path = out / "split.json"
+    if split_path.exists() and resume:
+        saved = json.loads(split_path.read_text())
+        if saved["n_molecules"] != len(dataset):
+            raise ConfigError(f"{split_path}: run was made on a dataset of {saved['n_molecules']} molecules, "
+                              f"this one has {len(dataset)}; use a new --out folder")
+        split = {k: np.asarray(saved[k], int) for k in ("train", "val", "test")}
+    else:
+        split = split_indices(len(dataset), seed=tcfg.seed, fractions=tcfg.split_fractions)
+        split_path.write_text(json.dumps({"seed": tcfg.seed, "fractions": list(tcfg.split_fractions),
+                                          "dataset": dataset_path, "n_molecules": len(dataset),
+                                          **{k: v.tolist() for k, v in split.items()}}))
+    if cfg_path.exists() and resume:
+        saved = json.loads(cfg_path.read_text())
+        check_config_compatible(saved["model"], mcfg)
+        if saved["train"] != tcfg.to_dict():
+            diff = {k: (saved["train"].get(k), v) for k, v in tcfg.to_dict().items() if saved["train"].get(k) != v}
+            allowed = {"time_limit_s", "checkpoint_every_s", "patience_epochs", "max_epochs"}
+            if set(diff) - allowed:
+                raise ConfigError(f"{cfg_path}: training config differs from the saved run {diff}; "
+                                  "use a new --out folder")
+    cfg_path.write_text(json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict(), "dataset": dataset_path},
+                                   indent=2))
+
+    train_idx = split["train"][: tcfg.max_train_molecules]
+    val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx[:1]
+    tr = prepare(dataset, train_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
+    va = prepare(dataset, val_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
+    shapes = batch_shapes(tr, tcfg.max_atoms_per_batch)
+    shapes = dataclasses.replace(shapes, n_atoms_pad=max(shapes.n_atoms_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_atoms_pad),
+                                 n_edges_pad=max(shapes.n_edges_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_edges_pad))
+    dtype = np.dtype(mcfg.dtype)
+    steps_per_epoch = len(plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch))
+    optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
+    summary = training_data_summary(dataset, train_idx)
+
+    loss_fn = make_probe_loss_fn(mcfg, force_weight=tcfg.force_weight)
+
+    @jax.jit
+    def step_fn(params, opt_state, positions, graph, probes, targets, weights):
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, positions, graph, probes, targets,
+                                                                        weights)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, aux
+
+    eval_fn = jax.jit(loss_fn)
+
+    # fixed validation batches and probes
+    val_rng = np.random.default_rng(12345)
+    val_batches = [make_batch(va, m, shapes, n_probes=4, rng=val_rng, dtype=dtype)
+                   for m in plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)]
+
+    def validate(params) -> float:
+        tot, n = 0.0, 0
+        for b, members in zip(val_batches, plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)):
+            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights)
+            tot += float(aux["hessian_mse"]) * len(members)
+            n += len(members)
+        return tot / n
+
+    # --- state: fresh or resumed ---
+    from flax import serialization
+
+    params = init_params(mcfg, jax.random.PRNGKey(tcfg.seed))
+    state = {"params": params, "opt_state": optimizer.init(params), "epoch": 0, "batch": 0, "step": 0,
+             "best_val": float("inf"), "best_epoch": -1, "elapsed_s": 0.0, "epoch_loss_sum": 0.0, "epoch_loss_n": 0}
+    history: list = []
+    if resume and ckpt_path.exists():
+        state = serialization.from_bytes(state, ckpt_path.read_bytes())
+        history = json.loads((out / "history.json").read_text()) if (out / "history.json").exists() else []
+    else:
+        # calibrate the per-element energy scale so the initial H·v has the reference magnitude
+        b = make_batch(tr, plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch)[0], shapes,
+                       n_probes=1, rng=np.random.default_rng(0), dtype=dtype)
+        from hessfit.model._hessian import make_hvp_fn
+
+        hv = np.asarray(jax.jit(make_hvp_fn(mcfg))(params, b.positions, b.graph, b.probes))
+        ratio = float(np.sqrt(np.sum(b.targets**2) / max(np.sum(hv**2), 1e-30)))
+        params = jax.tree_util.tree_map(lambda x: x, params)
+        params["params"]["energy_scale"] = params["params"]["energy_scale"] * ratio
+        state["params"] = params
+        state["opt_state"] = optimizer.init(params)
+
+    def save_checkpoint():
+        _atomic_write(ckpt_path, serialization.to_bytes(state))
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+
+    def save_best(params, epoch, val):
+        meta = {"training_data": summary, "train_config": tcfg.to_dict(), "dataset": dataset_path,
+                "best_epoch": epoch, "val_hessian_mse": val, "split_seed": tcfg.seed,
+                "training_time_s": state["elapsed_s"]}
+        save_model(out / "best", Model(mcfg, jax.tree_util.tree_map(np.asarray, params), meta))
+
+    t_start = time.time() - float(state["elapsed_s"])
+    last_ckpt = time.time()
+    stopped = "max_epochs"
+    pbar = None
+    if progress:
+        from tqdm import tqdm
+
+        pbar = tqdm(total=steps_per_epoch, unit="step", dynamic_ncols=True, mininterval=2.0)
+    while int(state["epoch"]) < tcfg.max_epochs:
+        epoch = int(state["epoch"])
+        order = np.random.default_rng([tcfg.seed, epoch]).permutation(len(tr))
+        plan = plan_batches(tr, order, shapes, tcfg.max_atoms_per_batch)
+        if pbar is not None:
+            pbar.reset(total=len(plan))
+            pbar.update(int(state["batch"]))
+            pbar.set_description(f"epoch {epoch + 1}/{tcfg.max_epochs}")
+        rng = np.random.default_rng([tcfg.seed, epoch, int(state["batch"]), 7])
+        for bi in range(int(state["batch"]), len(plan)):
+            b = make_batch(tr, plan[bi], shapes, n_probes=tcfg.probes_per_molecule, rng=rng, dtype=dtype)
+            params, opt_state, loss, aux = step_fn(state["params"], state["opt_state"], b.positions, b.graph,
+                                                   b.probes, b.targets, b.weights)
+            loss = float(loss)
+            if not np.isfinite(loss):
+                raise ConfigError(f"training diverged (loss {loss}) at epoch {epoch + 1}, step {bi}; "
+                                  "lower --lr or raise grad_clip_norm")
+            state.update(params=params, opt_state=opt_state, batch=bi + 1, step=int(state["step"]) + 1,
+                         epoch_loss_sum=float(state["epoch_loss_sum"]) + float(aux["hessian_mse"]),
+                         epoch_loss_n=int(state["epoch_loss_n"]) + 1, elapsed_s=time.time() - t_start)
+            if pbar is not None:
+                pbar.update(1)
+                pbar.set_postfix(loss=f"{float(state['epoch_loss_sum']) / int(state['epoch_loss_n']):.4g}",
+                                 refresh=False)
+            if time.time() - last_ckpt > tcfg.checkpoint_every_s:
+                save_checkpoint()
+                last_ckpt = time.time()
+            if tcfg.time_limit_s is not None and time.time() - t_start > tcfg.time_limit_s:
+                stopped = "time_limit"
+                break
+        if stopped == "time_limit":
+            save_checkpoint()
+            break
+        val = validate(state["params"])
+        train_loss = float(state["epoch_loss_sum"]) / max(int(state["epoch_loss_n"]), 1)
+        history.append({"epoch": epoch + 1, "step": int(state["step"]), "train_loss": train_loss, "val_loss": val,
+                        "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start})
+        if val < float(state["best_val"]):
+            state.update(best_val=val, best_epoch=epoch + 1)
+            save_best(state["params"], epoch + 1, val)
+        state.update(epoch=epoch + 1, batch=0, epoch_loss_sum=0.0, epoch_loss_n=0, elapsed_s=time.time() - t_start)
+        if pbar is not None:
+            pbar.write(f"epoch {epoch + 1}: train {train_loss:.4g}  val {val:.4g}  (best {float(state['best_val']):.4g}"
+                       f" @ {int(state['best_epoch'])})  {time.time() - t_start:.0f} s")
+        save_checkpoint()
+        last_ckpt = time.time()
+        plot_loss_curve(history, out / "loss_curve.png")
+        if epoch + 1 - int(state["best_epoch"]) >= tcfg.patience_epochs:
+            stopped = "early_stopping"
+            break
+    if pbar is not None:
+        pbar.close()
+    if not (out / "best" / "model.json").exists():  # stopped before the first epoch ended
+        save_best(state["params"], int(state["epoch"]), float("nan"))
+    from hessfit.model._io import load_model
+
+    return TrainResult(load_model(out / "best"), history, out, stopped)

@@ -1,0 +1,54 @@
+"""predict_hessian: errors and warnings on inputs outside the training domain; the shipped model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hessfit.errors import InputFormatError, ValidationError
+from hessfit.model import DEFAULT_WEIGHTS, load_model, predict_hessian, save_model
+from hessfit.structures import HessfitWarning, Structure
+
+
+def test_unknown_element_is_a_clear_error(tiny_model):
+    s = Structure.from_numbers([6, 16], [[0, 0, 0], [1.8, 0, 0]], name="CS")
+    with pytest.raises(ValidationError, match=r"CS: element\(s\) S unknown to the model"):
+        predict_hessian(s, tiny_model)
+
+
+def test_too_short_distance_warns(tiny_model):
+    s = Structure.from_numbers([6, 1], [[0, 0, 0], [0.7, 0, 0]], name="squashed")
+    with pytest.warns(HessfitWarning, match="shorter than any 1-6 distance"):
+        predict_hessian(s, tiny_model)
+
+
+def test_save_load_roundtrip(tiny_model, tmp_path):
+    save_model(tmp_path / "m", tiny_model)
+    back = load_model(tmp_path / "m" / "model.json")
+    assert back.config == tiny_model.config
+    s = Structure.from_numbers([6, 1, 1], [[0, 0, 0], [1.09, 0, 0], [-0.3, 1.0, 0.1]])
+    np.testing.assert_allclose(predict_hessian(s, back), predict_hessian(s, tiny_model), atol=1e-12)
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(InputFormatError, match="not a hessfit model folder"):
+        load_model(tmp_path)
+    (tmp_path / "model.json").write_text("{bad")
+    (tmp_path / "params.msgpack").write_bytes(b"")
+    with pytest.raises(InputFormatError, match="invalid JSON"):
+        load_model(tmp_path)
+
+
+@pytest.mark.skipif(not (DEFAULT_WEIGHTS / "model.json").exists(), reason="no shipped weights yet")
+def test_shipped_model_reproduces_stored_metrics(data_dir):
+    from hessfit.structures import read_hessian, read_structure
+    from hessfit.train import hessian_metrics
+
+    model = load_model()
+    assert sum(f.stat().st_size for f in DEFAULT_WEIGHTS.iterdir()) < 10e6
+    stored = model.metadata["bundled_molecule_metrics"]
+    s = read_structure(data_dir / "qm9" / stored["file"])
+    ref = read_hessian(data_dir / "qm9" / stored["hessian_file"], n_atoms=s.n_atoms)
+    got = hessian_metrics(s, predict_hessian(s, model), ref)
+    for key in ("hessian_r2", "hessian_mae", "frequency_mae_cm1"):
+        assert got[key] == pytest.approx(stored[key], rel=1e-3, abs=1e-6), key

@@ -1,0 +1,57 @@
+"""CLI: hessfit optimize, hessfit dataset build / info (errors are one line)."""
+
+import numpy as np
+import pytest
+
+from hessfit.cli import main
+from hessfit.structures import load_dataset, read_structure, write_xyz
+
+from .conftest import needs_rdkit
+
+
+@pytest.fixture
+def distorted_xyz(tmp_path, ethanol):
+    rng = np.random.default_rng(3)
+    s = type(ethanol).from_numbers(ethanol.numbers, ethanol.positions + rng.normal(scale=0.05, size=(9, 3)),
+                                   name="ethanol")
+    write_xyz(tmp_path / "eth.xyz", s)
+    return tmp_path / "eth.xyz"
+
+
+@needs_rdkit
+def test_optimize_command(distorted_xyz, tmp_path, capsys):
+    out = tmp_path / "opt.xyz"
+    assert main(["optimize", str(distorted_xyz), "--method", "mmff", "-o", str(out), "--fmax", "0.005"]) == 0
+    msg = capsys.readouterr().out
+    assert "optimised with MMFF94 (BFGS)" in msg and "final max force" in msg
+    assert read_structure(out).n_atoms == 9
+    # output exists: one-line error naming the fix
+    assert main(["optimize", str(distorted_xyz), "--method", "mmff", "-o", str(out)]) == 1
+    assert capsys.readouterr().err.strip().endswith("file exists; pass --overwrite (overwrite=True) to replace it")
+
+
+@needs_rdkit
+def test_optimize_not_converged_and_bad_option(distorted_xyz, tmp_path, capsys):
+    out = tmp_path / "o.xyz"
+    assert main(["optimize", str(distorted_xyz), "-m", "mmff", "-o", str(out), "--steps", "1", "--fmax", "1e-5"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not converged in 1 steps" in err and out.exists()
+    assert main(["optimize", str(distorted_xyz), "-m", "mmff", "-o", str(out), "--basis", "sto-3g"]) == 1
+    assert "source 'mmff' has no option(s) basis" in capsys.readouterr().err
+
+
+@needs_rdkit
+def test_dataset_build_and_info(tmp_path, capsys):
+    smi = tmp_path / "m.smi"
+    smi.write_text("O water\nCO methanol\nXX bad\n")
+    out = tmp_path / "d.npz"
+    assert main(["dataset", "build", str(smi), "-m", "mmff", "-o", str(out), "--workers", "0", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "2 added, 1 failed, 0 skipped" in text and "failures and their reasons" in text
+    assert len(load_dataset(out)) == 2
+    assert main(["dataset", "info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert "2 molecules" in info and "atoms per molecule: 3–6" in info and "MMFF94 (2)" in info
+    assert "elements (atoms): H 6, C 1, O 2" in info and "1 failures recorded" in info
+    assert main(["dataset", "info", str(tmp_path / "missing.npz")]) == 1
+    assert capsys.readouterr().err.strip().endswith("missing.npz: file not found")
