@@ -67,6 +67,8 @@ def compare(
     rank_weight: float = typer.Option(1.0, "--rank-weight", help="weight of the intensity-rank term"),
     frequency_scale: float = typer.Option(1.0, "--frequency-scale", help="scale calculated peaks before matching"),
     min_prominence: float = typer.Option(0.02, "--min-prominence", help="measured peaks: fraction of the range"),
+    smooth: float = typer.Option(0.0, "--smooth", help="smooth the measured spectrum by this many σ(E) before "
+                                 "peak finding (0.5-1 for noisy data)"),
     animate: Optional[str] = typer.Option(None, "--animate", help="modes for the xyz animation, e.g. 7,12 "
                                           "(default: the main mode of each assigned peak)"),
     output: Path = typer.Option(Path("compare_out"), "-o", "--output", help="output directory"),
@@ -88,8 +90,8 @@ def compare(
                     e_max_cm1=max(4000.0, float(math.ceil(e_max)) + 100.0))
     cmp_cfg = CompareConfig(window_cm1=(e_min, e_max), grid=grid, background=background,
                             background_degree=background_degree, normalize=normalize)
-    peaks = PeakSettings(min_prominence=min_prominence, max_cost=max_cost, rank_weight=rank_weight,
-                         frequency_scale=frequency_scale)
+    peaks = PeakSettings(min_prominence=min_prominence, smooth_measured=smooth, max_cost=max_cost,
+                         rank_weight=rank_weight, frequency_scale=frequency_scale)
     animate_modes = _mode_list(animate)
     check_report_writable(output, overwrite)
     spec = read_spectrum(measured, energy_units=energy_units, bank=bank, check_units=unit_check)

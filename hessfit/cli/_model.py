@@ -1,1 +1,166 @@
-"""CLI commands (registered on hessfit.cli.app)."""
+"""CLI commands `train`, `evaluate` and `predict` (the NequIP Hessian model). Thin: options → configs → API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from hessfit.cli import app
+from hessfit.errors import ConfigError
+
+#: the size trained for the shipped weights on the 2-core CPU (see docs/model_card.md); "published" = Han et al.
+PRESETS = {
+    "cpu": dict(n_layers=2, n_scalars=32, n_vectors=16, n_tensors=8, radial_hidden=(32,), cutoff_angstrom=4.0,
+                avg_num_neighbors=14.6),
+    "published": dict(n_layers=3, n_scalars=32, n_vectors=32, n_tensors=32, radial_hidden=(64, 64),
+                      cutoff_angstrom=5.0, avg_num_neighbors=18.0),
+}
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="Hessian dataset .npz (shared/data/hessians format)"),
+    out: Path = typer.Option(..., "--out", help="run folder (created; an existing run there is resumed)"),
+    preset: str = typer.Option("cpu", "--preset", help="model size: 'cpu' (shipped) or 'published'"),
+    model_config: Optional[Path] = typer.Option(None, "--model-config", help="ModelConfig .json/.toml (overrides --preset)"),
+    train_config: Optional[Path] = typer.Option(None, "--train-config", help="TrainConfig .json/.toml"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="max epochs (cosine schedule length)"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed of split, initialisation, batches and probes"),
+    batch_atoms: Optional[int] = typer.Option(None, "--batch-atoms", help="atoms per padded batch"),
+    probes: Optional[int] = typer.Option(None, "--probes", help="Hessian-vector probes per molecule"),
+    force_weight: Optional[float] = typer.Option(None, "--force-weight", help="weight of the zero-force term"),
+    max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="use only this many training molecules"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop after this many seconds (resumable)"),
+    no_resume: bool = typer.Option(False, "--no-resume", help="refuse to continue an existing run in --out"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+):
+    """Train the NequIP energy model on Hessians with the Hessian-vector-probe loss (resumable)."""
+    from hessfit.model import ModelConfig
+    from hessfit.structures import load_dataset
+    from hessfit.train import TrainConfig, train as run_train
+
+    if preset not in PRESETS:
+        raise ConfigError(f"--preset {preset!r}: use one of {', '.join(PRESETS)}")
+    mcfg = ModelConfig.from_file(model_config) if model_config else ModelConfig(**PRESETS[preset])
+    tcfg = TrainConfig.from_file(train_config) if train_config else TrainConfig()
+    overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "max_atoms_per_batch": batch_atoms,
+                 "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
+                 "time_limit_s": time_limit}
+    tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
+    if no_resume and (out / "checkpoint.msgpack").exists():
+        raise ConfigError(f"{out}: holds a run already; remove --no-resume to continue it or choose another --out")
+    ds = load_dataset(data)
+    result = run_train(ds, out, model_config=mcfg, train_config=tcfg, dataset_path=str(data),
+                       progress=not no_progress)
+    best = result.history and min(h["val_loss"] for h in result.history)
+    typer.echo(f"stopped ({result.stopped}); best validation Hessian MSE {best}; best model in {out / 'best'}")
+
+
+def _split_indices(split_file: Optional[Path], subset: str, n: int) -> tuple[list[int], str]:
+    if subset not in ("test", "val", "train", "all"):
+        raise ConfigError(f"--subset {subset!r}: use test, val, train or all")
+    if subset == "all":
+        return list(range(n)), "all molecules"
+    if split_file is None:
+        raise ConfigError(f"--subset {subset} needs --split (the run's split.json, e.g. runs/NAME/split.json); "
+                          "or use --subset all")
+    if not split_file.exists():
+        raise ConfigError(f"{split_file}: split file not found")
+    split = json.loads(split_file.read_text())
+    if split.get("n_molecules") != n:
+        raise ConfigError(f"{split_file}: split of {split.get('n_molecules')} molecules, dataset has {n}")
+    return [int(i) for i in split[subset]], f"{subset} split of {split_file}"
+
+
+@app.command()
+def evaluate(
+    data: Path = typer.Option(..., "--data", help="Hessian dataset .npz with reference Hessians"),
+    model: Optional[Path] = typer.Option(None, "--model", help="model folder (default: the shipped weights)"),
+    split: Optional[Path] = typer.Option(None, "--split", help="split.json of the training run"),
+    subset: str = typer.Option("test", "--subset", help="test, val, train or all"),
+    max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="evaluate only the first molecules"),
+    baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="also evaluate a physics source (xtb, mmff); repeatable"),
+    baseline_max_molecules: Optional[int] = typer.Option(None, "--baseline-max-molecules", help="cap for baselines"),
+    no_spectra: bool = typer.Option(False, "--no-spectra", help="skip INS Spearman metrics"),
+    out: Path = typer.Option(Path("evaluation"), "--out", help="folder for metrics.json, CSVs and plots"),
+):
+    """Hessian MAE/RMSE/R², frequency MAE and INS Spearman of the model (and baselines) on reference Hessians."""
+    from hessfit.model import load_model, predict_hessians
+    from hessfit.structures import load_dataset
+    from hessfit.train import evaluate as run_eval, write_evaluation
+
+    m = load_model(model)
+    ds = load_dataset(data)
+    if split is None and model is not None and (model.parent / "split.json").exists():
+        split = model.parent / "split.json"  # a run's best/ folder: use that run's split
+    idx, what = _split_indices(split, subset, len(ds))
+    idx = idx[:max_molecules]
+    results = [run_eval(lambda ss: predict_hessians(ss, m), ds, idx, source="nequip", spectra=not no_spectra,
+                        progress=True)]
+    for name in baseline or []:
+        from hessfit.sources import get_source
+
+        src = get_source(name)
+
+        def physics(structures, src=src):
+            out_h = []
+            for s in structures:
+                try:
+                    out_h.append(src.hessian(s).hessian)
+                except Exception as exc:  # a molecule without parameters is skipped and counted
+                    from hessfit.errors import HessfitError
+
+                    if not isinstance(exc, HessfitError):
+                        raise
+                    out_h.append(None)
+            return out_h
+
+        results.append(run_eval(physics, ds, idx[:baseline_max_molecules], source=name, spectra=not no_spectra,
+                                progress=True))
+    path = write_evaluation(results, out)
+    for r in results:
+        s = r.summary
+        typer.echo(f"{r.source:>7}: {s['n_molecules']} molecules ({what}); Hessian R² {s.get('hessian_r2', float('nan')):.5f}, "
+                   f"MAE {s.get('hessian_mae', float('nan')):.4f} eV/Å², frequency MAE {s.get('frequency_mae_cm1', float('nan')):.1f} cm⁻¹"
+                   + (f", Spearman(order 1) median {s['spearman_order1_median']:.3f}, > 0.6: "
+                      f"{100 * s['spearman_order1_fraction_above_0.6']:.1f} %" if "spearman_order1_median" in s else ""))
+    typer.echo(f"wrote {path} and plots in {out}")
+
+
+@app.command()
+def predict(
+    structures: list[Path] = typer.Argument(..., help="structure files (.xyz, multi-frame .xyz/.extxyz, ...)"),
+    output: Path = typer.Option(..., "-o", "--output", help=".npy (one molecule) or .npz (dataset format, any number)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="model folder (default: the shipped weights)"),
+    batch_atoms: int = typer.Option(400, "--batch-atoms", help="atoms packed per padded graph"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
+):
+    """Predict Hessians (eV/Å²) with the network; several molecules are batched into one .npz."""
+    from hessfit.model import load_model, predict_hessians
+    from hessfit.structures import read_structures, save_dataset, write_hessian
+    from hessfit.structures._dataset import from_arrays
+    from hessfit.structures._files import check_writable
+
+    suffix = output.suffix.lower()
+    if suffix not in (".npy", ".npz"):
+        raise ConfigError(f"{output}: output must end in .npy (one molecule) or .npz (dataset format)")
+    check_writable(output, overwrite)
+    mols = [s for path in structures for s in read_structures(path)]
+    if suffix == ".npy" and len(mols) != 1:
+        raise ConfigError(f"{len(mols)} structures given but {output} is a single-Hessian .npy; use -o NAME.npz")
+    m = load_model(model)
+    hs = predict_hessians(mols, m, max_atoms_per_batch=batch_atoms, progress=len(mols) > 20)
+    if suffix == ".npy":
+        write_hessian(output, hs[0], structure=mols[0], overwrite=overwrite)
+    else:
+        import numpy as np
+
+        ds = from_arrays([s.numbers for s in mols], [s.positions for s in mols], hs,
+                         extra={"name": np.array([s.name for s in mols]),
+                                "meta_source": np.array("hessfit nequip network")})
+        save_dataset(output, ds, overwrite=overwrite)
+    typer.echo(f"wrote {len(hs)} Hessian(s) to {output}")

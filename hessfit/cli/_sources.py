@@ -56,7 +56,8 @@ def optimize_cmd(
 
 @dataset_app.command("build")
 def dataset_build_cmd(
-    input: Path = typer.Argument(..., help="SMILES file ('SMILES [name]' per line), directory of .xyz, or dataset .npz"),
+    input: Path = typer.Argument(..., help="SMILES file ('SMILES name' per line, name optional), directory of .xyz, "
+                                 "or dataset .npz"),
     output: Path = typer.Option(..., "-o", "--output", help="dataset .npz to create or extend (resumable)"),
     method: str = typer.Option("xtb", "--method", "-m", help=_METHOD_HELP),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="address of an existing Dask scheduler "
@@ -83,6 +84,17 @@ def dataset_build_cmd(
                f"of {r.n_input}; {r.n_total} molecules in the dataset; {r.wall_time_s:.1f} s")
     if r.n_failed:
         typer.echo(f"failures and their reasons: {r.failures_path}")
+    if r.n_lost:
+        typer.echo(f"{r.n_lost} molecules were lost with their workers or the scheduler; rerun to compute them")
+    if r.n_above_max_force:
+        import warnings
+
+        from hessfit.sources import MAX_FORCE_WARN_EV_A
+        from hessfit.structures import HessfitWarning
+
+        warnings.warn(f"{r.n_above_max_force} molecules were added at geometries with a maximum force above "
+                      f"{MAX_FORCE_WARN_EV_A:g} eV/Å (see max_force_eV_A); drop --no-optimize to optimise them",
+                      HessfitWarning, stacklevel=1)
 
 
 @dataset_app.command("info")

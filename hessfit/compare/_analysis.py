@@ -25,7 +25,7 @@ from hessfit.ins import InsConfig, load_instrument, simulate
 from hessfit.modes import normal_modes
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class PeakSettings:
     """Peak detection and assignment settings (see `detect_peaks`, `assign_peaks`).
 
@@ -49,6 +49,13 @@ class PeakSettings:
     max_cost: float = 4.0
     frequency_scale: float = 1.0
 
+    def __post_init__(self):
+        from hessfit.errors import ConfigError
+
+        if min(self.min_prominence, self.min_prominence_calculated, self.min_width_fwhm, self.min_snr,
+               self.smooth_measured, self.rank_weight) < 0 or self.max_cost <= 0 or self.frequency_scale <= 0:
+            raise ConfigError("PeakSettings: thresholds and weights must be ≥ 0, max_cost and frequency_scale > 0")
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ComparisonResult:
@@ -63,6 +70,7 @@ class ComparisonResult:
         assignment: Assignment. contributions: per calculated peak, from `peak_contributions`.
         frequencies_cm1: (M,) mode frequencies. descriptions: (M,) plain-language mode descriptions.
         sticks: order-1/2 Sticks. settings: dict of every setting used (JSON-serialisable).
+        modes: hessfit.modes.Modes of ``structure``/``hessian`` (for the viewers).
     """
 
     structure: Any
@@ -85,8 +93,8 @@ class ComparisonResult:
         """Assignment table: one row per matched pair, then unassigned measured and calculated peaks.
 
         Columns: measured, measured_cm1, calculated, calculated_cm1, shift_cm1, shift_sigma, cost,
-        modes ('ν12 fundamental 1021 cm-1 62% | ν3+ν9 combination 1030 cm-1 12%'), main_mode, main_mode_cm1,
-        main_mode_description, higher_order_share.
+        modes ('ν12 fundamental 1021 cm-1 62% | ν3+ν9 combination 1030 cm-1 12%'), main_mode (the largest
+        share, e.g. 'ν12' or 'ν3+ν9'), main_mode_cm1, main_mode_description, higher_order_share.
         """
         labels = {lab: k for k, lab in enumerate(self.assignment.calculated.labels)}
         rows = []
@@ -101,8 +109,7 @@ class ComparisonResult:
                 parts = [f"{'+'.join(f'ν{m}' for m in t['modes'])} {t['kind']} {t['energy_cm1']:.0f} cm-1 "
                          f"{100 * t['share']:.0f}%" for t in c["contributions"]]
                 row["modes"] = " | ".join(parts)
-                fund = [t for t in c["contributions"] if t["order"] == 1]
-                main = fund[0] if fund else (c["contributions"][0] if c["contributions"] else None)
+                main = c["contributions"][0] if c["contributions"] else None   # the largest share
                 if main is None:
                     row.update(main_mode="", main_mode_cm1=np.nan, main_mode_description="")
                 else:

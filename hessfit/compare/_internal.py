@@ -21,6 +21,10 @@ import numpy as np
 
 #: atoms i, j are bonded when |r_ij| < BOND_SCALE · (r_cov,i + r_cov,j).
 BOND_SCALE = 1.2
+#: bond drawn as double ('=') / triple ('≡') when |r_ij| / (r_cov,i + r_cov,j) is below these ratios
+#: (C=O 0.85, C=C 0.88, C=N 0.87, C≡C and C≡N 0.79–0.81; single bonds and aromatic C–C 0.91–1.02).
+DOUBLE_BOND_RATIO = 0.895
+TRIPLE_BOND_RATIO = 0.83
 #: bends closer than this to 180° (degrees) are skipped (ill-defined derivative); torsions over them too.
 LINEAR_DEG = 175.0
 
@@ -142,8 +146,13 @@ def internal_coordinates(structure, *, bonds=None) -> list[InternalCoordinate]:
         return float(np.degrees(_angle(pos[i], pos[j], pos[k])))
 
     coords = []
+    from ase.data import covalent_radii
+
+    radii = covalent_radii[np.asarray(structure.numbers)]
     for i, j in bonds:
-        pair = "–".join(sorted((sym[i], sym[j]), key=lambda s: (s in ("H", "D"), s)))
+        ratio = np.linalg.norm(pos[i] - pos[j]) / (radii[i] + radii[j])
+        link = "≡" if ratio < TRIPLE_BOND_RATIO else "=" if ratio < DOUBLE_BOND_RATIO else "–"
+        pair = link.join(sorted((sym[i], sym[j]), key=lambda s: (s in ("H", "D"), s)))
         heavy = i if sym[i] not in ("H", "D") else j
         where = f" ({group_of[heavy]})" if ("H" in pair or "D" in pair) and group_of.get(heavy, "") != sym[heavy] else ""
         coords.append(InternalCoordinate("stretch", (i, j), f"{pair} stretch{where}", f"{lab(i)}–{lab(j)} stretch"))

@@ -59,11 +59,15 @@ def _draw(axis, result, *, emax=None, fs=6.5, labels=True, legend=False):
     if legend:
         axis.plot([], [], color="tab:blue", ls="--", lw=0.6, label="assignment")
         axis.plot([], [], "v", color="tab:orange", ms=3.5, label="unassigned peak")
-        axis.legend(loc="upper right", frameon=False, fontsize=7, ncols=4)
+        _legend(axis, loc="upper right")
 
 
-def plot_comparison(result, *, ax=None, inset_max_cm1: float | None = 1000.0, label_peaks: bool = True,
-                    title: str | None = None):
+def _legend(axis, loc, ncols=4):
+    axis.legend(loc=loc, frameon=False, fontsize=7, ncols=ncols)
+
+
+def plot_comparison(result, *, ax=None, inset_max_cm1: float | None = 1000.0, zoom: str = "inset",
+                    label_peaks: bool = True, title: str | None = None):
     """Measured (black, top) over calculated (red) spectrum, peaks P*/M* labelled, assigned pairs linked.
 
     Each trace is scaled to its own maximum inside the plotted range (the absolute scale is arbitrary; the
@@ -71,27 +75,33 @@ def plot_comparison(result, *, ax=None, inset_max_cm1: float | None = 1000.0, la
 
     Args:
         result: ComparisonResult from `assign_spectrum`.
-        ax: Axes to draw the full-range panel into (then no zoom panel is drawn). By default a new figure
-            with the full window on top and a zoom panel from the window start to ``inset_max_cm1`` below.
-        inset_max_cm1: upper energy of the zoom panel (None: no zoom panel).
+        ax: Axes to draw the full-range plot into (a new 11×7 in figure otherwise).
+        inset_max_cm1: upper energy of the zoom (window start to this); None: no zoom.
+        zoom: 'inset' (default: a zoomed inset in the empty upper part of the axes, above the high-energy
+            region) or 'panel' (a second, full-size panel below; needs ``ax=None``).
         label_peaks: write the P/M labels.
-        title: figure title (default: molecule, instrument, the four scores and the assignment count).
+        title: axes title (default: molecule, instrument, window, the four scores and the assignment count).
 
     Returns:
-        The full-range Axes (the zoom panel, if drawn, is ``ax.figure.axes[1]``).
+        The full-range Axes (the zoom is ``ax.child_axes[0]`` for an inset, ``ax.figure.axes[1]`` for a panel).
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from hessfit.errors import ConfigError
+
+    if zoom not in ("inset", "panel"):
+        raise ConfigError(f"zoom must be 'inset' or 'panel', got {zoom!r}")
     lo, hi = result.scores["window_cm1"]
-    zoom = ax is None and inset_max_cm1 is not None and lo + 50 < inset_max_cm1 < hi
+    want_zoom = inset_max_cm1 is not None and lo + 50 < inset_max_cm1 < hi
+    zax = None
     if ax is None:
-        if zoom:
-            fig, (ax, zax) = plt.subplots(2, 1, figsize=(11, 8), layout="constrained", height_ratios=[1, 1])
+        if want_zoom and zoom == "panel":
+            fig, (ax, zax) = plt.subplots(2, 1, figsize=(11, 8), layout="constrained")
         else:
-            fig, ax = plt.subplots(figsize=(11, 4.5), layout="constrained")
+            fig, ax = plt.subplots(figsize=(11, 7), layout="constrained")
     _draw(ax, result, labels=label_peaks, legend=True)
     ax.set_xlim(lo, hi)
     ax.set_xlabel("energy transfer (cm$^{-1}$)")
@@ -104,12 +114,22 @@ def plot_comparison(result, *, ax=None, inset_max_cm1: float | None = 1000.0, la
                  f"{s['window_cm1'][1]:.0f} cm$^{{-1}}$: Spearman {s['spearman']:.2f}, Pearson {s['pearson']:.2f}, "
                  f"cosine {s['cosine']:.2f}, W$_1$ {s['wasserstein_cm1']:.0f} cm$^{{-1}}$; "
                  f"{a.n_assigned}/{len(a.measured)} measured peaks assigned", fontsize=9)
-    if zoom:
-        _draw(zax, result, emax=inset_max_cm1, fs=7, labels=label_peaks)
-        zax.set_xlim(lo, inset_max_cm1)
+    if not want_zoom:
+        return ax
+    if zax is None:  # inset: make head room above the traces and put the zoom there
+        ax.set_ylim(-0.05, 4.3)
+        ax.get_legend().remove()
+        _legend(ax, loc="upper left", ncols=1)
+        zax = ax.inset_axes([0.27, 0.585, 0.72, 0.36])
+        fs = 5.5
+    else:
+        fs = 7
         zax.set_xlabel("energy transfer (cm$^{-1}$)")
         zax.set_ylabel("S (arb. units)")
-        zax.set_title(f"zoom {lo:.0f}–{inset_max_cm1:.0f} cm$^{{-1}}$ (each trace rescaled to its maximum here)",
-                      fontsize=8)
-        ax.axvspan(lo, inset_max_cm1, color="0.92", zorder=0)
+    _draw(zax, result, emax=inset_max_cm1, fs=fs, labels=label_peaks)
+    zax.set_xlim(lo, inset_max_cm1)
+    zax.tick_params(labelsize=7)
+    zax.set_title(f"zoom {lo:.0f}–{inset_max_cm1:.0f} cm$^{{-1}}$ (traces rescaled to their maxima here)",
+                  fontsize=7, pad=2)
+    ax.axvspan(lo, inset_max_cm1, ymax=0.56 if zoom == "inset" else 1.0, color="0.93", zorder=0)
     return ax

@@ -111,10 +111,13 @@ class PreparedSpectra:
 # ----------------------------------------------------------------------------- pieces
 
 def simulated_arrays(simulated, variable: str = "total") -> tuple[np.ndarray, np.ndarray]:
-    """(energy_cm1, intensity per cm⁻¹) from a `hessfit.ins.simulate` Dataset (cm⁻¹ or meV axis) or an (E, I) pair."""
+    """(energy_cm1, intensity per cm⁻¹) from a `hessfit.ins.simulate` Dataset (cm⁻¹ or meV axis), an (E, I) pair
+    in cm⁻¹, or anything with ``energy_cm1`` and ``intensity`` (e.g. another MeasuredSpectrum)."""
     if isinstance(simulated, tuple) and len(simulated) == 2:
         e, y = (np.asarray(v, float).reshape(-1) for v in simulated)
         return e, y
+    if hasattr(simulated, "energy_cm1") and hasattr(simulated, "intensity"):
+        return np.asarray(simulated.energy_cm1, float), np.asarray(simulated.intensity, float)
     try:
         e = np.asarray(simulated["energy"].values, float)
         y = np.asarray(simulated[variable].values, float)
@@ -186,7 +189,8 @@ def preprocess(measured, simulated, config: CompareConfig | None = None, **overr
 
     Args:
         measured: `hessfit.structures.readers.spectrum.MeasuredSpectrum` (energies in cm⁻¹).
-        simulated: Dataset from `hessfit.ins.simulate` (uses ``config.variable``) or an (energy_cm1, intensity) pair.
+        simulated: Dataset from `hessfit.ins.simulate` (uses ``config.variable``), an (energy_cm1, intensity) pair
+            (e.g. the bin centres and ``fn(H).sum(0)`` of `hessfit.ins.spectrum_fn_for`) or a MeasuredSpectrum.
         config: CompareConfig; keyword ``overrides`` replace its fields (e.g. ``background='baseline'``).
 
     Raises:

@@ -288,3 +288,18 @@ def make_modes_spectrum_fn(config: InsConfig):
 
     core.energies_cm1 = grid.out_centres
     return core
+
+
+def make_order1_intensity_fn(config: InsConfig):
+    """Return ``fn(modes, cross_sections_barn) -> (M,)`` order-1 stick intensities averaged over banks."""
+    instrument = load_instrument(config.instrument)
+
+    def fn(modes: Modes, sigma_xs):
+        w, b, p, a_tensor = mode_tensors(modes, temperature_k=config.temperature_k, cutoff_cm1=config.mode_cutoff_cm1)
+        total = 0.0
+        for angle in instrument.angles_deg:
+            q2_fn = partial(q2_indirect, final_energy_cm1=instrument.final_energy_cm1, angle_deg=angle)
+            total = total + _order1_sticks(w, b, p, modes.vectors, a_tensor, sigma_xs, q2_fn)
+        return total / len(instrument.angles_deg)
+
+    return fn

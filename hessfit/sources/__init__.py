@@ -9,6 +9,7 @@ See docs/sources.md.
 
 from hessfit.sources import _dft, _file, _mmff, _xtb  # noqa: F401  (register the sources)
 from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source, source_names
+from hessfit.sources._dataset_build import BuildReport, build_dataset
 from hessfit.sources._dft import DftSource
 from hessfit.sources._fd import DEFAULT_STEP_ANGSTROM, finite_difference_hessian
 from hessfit.sources._file import FileSource, NequipSource
@@ -25,10 +26,3 @@ __all__ = [
     "build_dataset", "BuildReport",
 ]
 
-
-def __getattr__(name):  # the dataset builder imports dask lazily
-    if name in ("build_dataset", "BuildReport"):
-        from hessfit.sources import _dataset_build
-
-        return getattr(_dataset_build, name)
-    raise AttributeError(f"module 'hessfit.sources' has no attribute {name!r}")

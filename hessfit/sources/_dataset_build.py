@@ -4,7 +4,8 @@
     build_dataset("mols.smi", "out.npz", method="dft", scheduler="tcp://head:8786")
 
 INPUT is a SMILES file (one ``SMILES [name]`` per line, separated by spaces, tabs or a comma; lines
-starting with ``#`` are comments; a ``smiles`` header line is skipped), a directory of .xyz files, or an existing dataset .npz. Each molecule goes
+starting with ``#`` are comments; a ``smiles`` header line is skipped), a directory of .xyz files,
+or an existing dataset .npz. Each molecule goes
 SMILES → 3D (RDKit ETKDGv3, fixed seed, then MMFF94 pre-optimisation) → optimisation with the
 method (ASE BFGS, max force ≤ fmax) → Hessian, and is appended to OUT.
 
@@ -15,6 +16,9 @@ reason to ``OUT.failures.jsonl``. A rerun merges leftover parts, skips molecules
 OUT or in the failure log (``retry_failed=True`` retries them), so an interrupted run loses at
 most the molecules in flight. Molecules are identified by a key: the name from the SMILES file
 (else the SMILES string), the xyz file stem, or ``<dataset stem>:<index>`` (``qm9_<index>``).
+
+Dask starts local workers with OMP_NUM_THREADS=1 (its ``distributed.nanny.pre-spawn-environ``
+default), and xtb runs one displacement thread per worker, so a local cluster of n workers uses n cores.
 
 Extra per-molecule arrays written: ``key``, ``smiles``, ``level_of_theory``, ``energy_eV``,
 ``max_force_eV_A``. Appending a different level of theory to an existing OUT is refused.
@@ -57,6 +61,10 @@ class BuildReport:
         n_total: molecules in OUT after the run.
         failures_path: the JSON-lines failure log.
         wall_time_s: duration of the run, s.
+        n_lost: molecules whose task was lost (cancelled, scheduler connection lost); not recorded as
+            failures, so the next run retries them.
+        n_above_max_force: molecules added whose max force exceeds ``MAX_FORCE_WARN_EV_A`` (only possible
+            with ``optimize=False``): their low modes may be wrong.
     """
 
     out: Path
@@ -67,6 +75,8 @@ class BuildReport:
     n_total: int
     failures_path: Path
     wall_time_s: float
+    n_lost: int = 0
+    n_above_max_force: int = 0
 
 
 # ----------------------------------------------------------------------------- paths
@@ -87,7 +97,8 @@ def read_build_input(path: str | Path) -> list[dict]:
     """Work items from a SMILES file, an xyz directory or a dataset .npz: dicts with key, smiles, numbers, positions."""
     path = Path(path)
     if not path.exists():
-        raise InputFormatError(f"{path}: not found (expected a SMILES file, a directory of .xyz files or a .npz dataset)")
+        raise InputFormatError(f"{path}: not found (expected a SMILES file, a directory of .xyz files "
+                               "or a .npz dataset)")
     items: list[dict] = []
     if path.is_dir():
         files = sorted(path.glob("*.xyz"))
@@ -160,7 +171,6 @@ def smiles_to_structure(smiles: str, *, name: str = "molecule", seed: int = EMBE
 def compute_entry(item: dict, method: str, options: dict, *, do_optimize: bool = True, fmax_eV_A: float = 0.01,
                   max_steps: int = 500) -> dict:
     """One molecule: structure → optimise → Hessian. Never raises: failures come back with ``ok=False``."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from hessfit.sources._base import get_source
     from hessfit.sources._optimize import optimize
 
@@ -305,7 +315,7 @@ def merge_parts(out: str | Path) -> int:
 # ----------------------------------------------------------------------------- driver
 
 def _iter_results(todo: list[dict], run_args: tuple, *, scheduler: str | None, n_workers: int,
-                  progress: bool) -> Iterator[dict]:
+                  progress: bool, connect_timeout_s: float = 30.0) -> Iterator[dict]:
     """Yield worker results as they finish (serial when ``n_workers == 0`` and no scheduler)."""
     from tqdm.auto import tqdm
 
@@ -324,6 +334,7 @@ def _iter_results(todo: list[dict], run_args: tuple, *, scheduler: str | None, n
 
     require("dask.distributed", extra="dataset", what="parallel dataset building")
     from dask.distributed import Client, LocalCluster, as_completed
+    from distributed.scheduler import KilledWorker
 
     cluster = None
     if scheduler is None:
@@ -332,7 +343,7 @@ def _iter_results(todo: list[dict], run_args: tuple, *, scheduler: str | None, n
         client = Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout="30s")
+            client = Client(scheduler, timeout=f"{connect_timeout_s}s")
         except OSError as exc:
             raise ConfigError(f"cannot connect to the Dask scheduler at {scheduler!r} ({exc})") from None
     try:
@@ -354,9 +365,12 @@ def _iter_results(todo: list[dict], run_args: tuple, *, scheduler: str | None, n
             item = by_key.pop(fut.key)
             try:
                 res = fut.result()
-            except Exception as exc:  # a killed worker or lost connection must not stop the run
+            except KilledWorker as exc:  # the molecule crashed workers repeatedly (segfault, memory): record it
                 res = {"key": item["key"], "ok": False, "smiles": item.get("smiles", ""),
-                       "error": f"worker failed: {type(exc).__name__}: {exc}"}
+                       "error": f"worker killed while computing it: {exc}"}
+            except Exception as exc:  # cancelled / lost connection: not the molecule's fault, retried next run
+                res = {"key": item["key"], "ok": False, "transient": True, "smiles": item.get("smiles", ""),
+                       "error": f"{type(exc).__name__}: {exc}"}
             fut.release()
             nxt = next(it, None)
             if nxt is not None:
@@ -373,7 +387,7 @@ def _iter_results(todo: list[dict], run_args: tuple, *, scheduler: str | None, n
 def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", options: dict | None = None,
                   scheduler: str | None = None, n_workers: int = 2, optimize: bool = True, fmax_eV_A: float = 0.01,
                   max_steps: int = 500, merge_every: int = 50, retry_failed: bool = False,
-                  progress: bool = True) -> BuildReport:
+                  progress: bool = True, connect_timeout_s: float = 30.0) -> BuildReport:
     """Compute Hessians for every molecule of INPUT not yet in OUT and append them to OUT.
 
     Args:
@@ -382,6 +396,7 @@ def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", op
         method: source name with forces: "xtb", "mmff" or "dft".
         options: source options (e.g. ``{"basis": "6-311++G(d,p)"}``).
         scheduler: address of an existing Dask scheduler; ``None`` starts a local cluster.
+        connect_timeout_s: how long to try reaching ``scheduler`` before giving up.
         n_workers: local cluster size (processes, one thread each); 0 runs serially in this process.
         optimize: optimise each structure with the method before the Hessian.
         fmax_eV_A, max_steps: optimiser convergence (eV/Å) and step limit; unconverged molecules are failures.
@@ -394,6 +409,8 @@ def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", op
     t0 = time.perf_counter()
     out = Path(out)
     options = {k: v for k, v in dict(options or {}).items() if v is not None}
+    if method.strip().lower() == "xtb":
+        options.setdefault("n_workers", 1)  # parallel over molecules, not over displacements within one
     source = get_source(method, **options)  # fail early on a bad name, option or missing backend
     if not source.has_forces and optimize:
         raise ConfigError(f"method {method!r} gives no forces; use xtb, mmff or dft")
@@ -415,16 +432,21 @@ def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", op
         done = dataset_keys(ds)
     failed = {r["key"] for r in read_failures(out)} if not retry_failed else set()
     todo = [it for it in items if it["key"] not in done and it["key"] not in failed]
-    n_done = n_failed = pending = 0
+    from hessfit.sources._optimize import MAX_FORCE_WARN_EV_A
+
+    n_done = n_failed = n_lost = pending = n_high_force = 0
     for res in _iter_results(todo, (method, options, optimize, fmax_eV_A, max_steps), scheduler=scheduler,
-                             n_workers=n_workers, progress=progress):
+                             n_workers=n_workers, progress=progress, connect_timeout_s=connect_timeout_s):
         if res["ok"]:
             _write_part(out, res)
             n_done += 1
+            n_high_force += res["max_force_eV_A"] > MAX_FORCE_WARN_EV_A
             pending += 1
             if pending >= merge_every:
                 merge_parts(out)
                 pending = 0
+        elif res.get("transient"):
+            n_lost += 1
         else:
             _record_failure(out, res, level)
             n_failed += 1
@@ -435,7 +457,8 @@ def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", op
     n_total = len(load_dataset(out)) if out.exists() else 0
     return BuildReport(out=out, n_input=len(items), n_skipped=len(items) - len(todo), n_done=n_done,
                        n_failed=n_failed, n_total=n_total, failures_path=failures_path(out),
-                       wall_time_s=time.perf_counter() - t0)
+                       wall_time_s=time.perf_counter() - t0, n_lost=n_lost,
+                       n_above_max_force=int(n_high_force))
 
 
 def dataset_summary(path: str | Path) -> dict:

@@ -132,6 +132,7 @@ class DftSource(HessianSource):
         # PySCF's DFT Hessian is slightly asymmetric (grid terms, CPHF tolerance; ~1e-5 relative): symmetrise
         asym = float(np.max(np.abs(h - h.T)) / np.max(np.abs(h)))
         h = 0.5 * (h + h.T)
-        return self._result(h, structure, method="analytic", asymmetry=asym, backend="gpu4pyscf" if self.uses_gpu else "pyscf",
+        return self._result(h, structure, method="analytic", asymmetry=asym,
+                            backend="gpu4pyscf" if self.uses_gpu else "pyscf",
                             energy_eV=float(mf.e_tot) * HARTREE_EV, charge=self.charge, spin=self.spin,
                             grid_level=self.grid_level, wall_time_s=time.perf_counter() - t0)

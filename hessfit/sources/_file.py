@@ -75,8 +75,8 @@ class FileSource(HessianSource):
         else:
             return None
         masses = d.get("masses")
-        if structure is not None:
-            masses = structure.masses
+        if structure is not None and np.array_equal(np.asarray(d["numbers"]), structure.numbers):
+            masses = structure.masses  # the caller's isotopes win over the file's
         return Structure.from_numbers(d["numbers"], d["positions"], masses=masses,
                                       name=d.get("name") or (structure.name if structure is not None else p.stem))
 

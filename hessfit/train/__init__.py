@@ -10,3 +10,7 @@ from hessfit.train._trainer import TrainResult, train
 
 __all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "make_probe_loss_fn",
            "make_full_hessian_loss_fn"]
+
+from hessfit.train._evaluate import EvalResult, evaluate, hessian_metrics, plot_evaluation, summarise, write_evaluation  # noqa: E402
+
+__all__ += ["evaluate", "EvalResult", "hessian_metrics", "summarise", "plot_evaluation", "write_evaluation"]

@@ -132,7 +132,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                                    indent=2))
 
     train_idx = split["train"][: tcfg.max_train_molecules]
-    val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx[:1]
+    val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx  # no val split: overfit check
     tr = prepare(dataset, train_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
     va = prepare(dataset, val_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
     shapes = batch_shapes(tr, tcfg.max_atoms_per_batch)
@@ -202,6 +202,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     t_start = time.time() - float(state["elapsed_s"])
     last_ckpt = time.time()
+    last_plot = 0.0
     stopped = "max_epochs"
     pbar = None
     if progress:
@@ -254,12 +255,16 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                        f" @ {int(state['best_epoch'])})  {time.time() - t_start:.0f} s")
         save_checkpoint()
         last_ckpt = time.time()
-        plot_loss_curve(history, out / "loss_curve.png")
+        if time.time() - last_plot > 60 or int(state["epoch"]) >= tcfg.max_epochs:
+            plot_loss_curve(history, out / "loss_curve.png")
+            last_plot = time.time()
         if epoch + 1 - int(state["best_epoch"]) >= tcfg.patience_epochs:
             stopped = "early_stopping"
             break
     if pbar is not None:
         pbar.close()
+    if history:
+        plot_loss_curve(history, out / "loss_curve.png")
     if not (out / "best" / "model.json").exists():  # stopped before the first epoch ended
         save_best(state["params"], int(state["epoch"]), float("nan"))
     from hessfit.model._io import load_model

@@ -65,6 +65,7 @@ def test_compare_spectra_identical_and_defaults():
     assert r["window_cm1"] == [50.0, 3500.0]
     assert r["preprocessing"]["grid"]["kind"] == "measured"
     assert r["n_points"] == int(np.sum((e_meas >= 50) & (e_meas <= 3500)))
+    assert compare_spectra(meas, meas)["spearman"] == pytest.approx(1.0)    # measured vs measured works too
     # the spearman reported is scipy's on the prepared vectors
     p = preprocess(meas, (e_sim, y_sim))
     assert r["spearman"] == pytest.approx(stats.spearmanr(p.measured, p.calculated).statistic, abs=1e-12)

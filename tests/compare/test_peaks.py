@@ -48,6 +48,17 @@ def test_detect_on_coarse_nonuniform_grid_rejects_spikes_and_noise():
     assert detect_peaks(e, noisy, SIGMA, max_peaks=3).labels == ("P1", "P2", "P3")
 
 
+def test_settings_errors():
+    from hessfit.compare import PeakSettings
+
+    with pytest.raises(ConfigError, match="min_prominence and min_width_fwhm"):
+        detect_peaks(np.arange(5.0), np.array([0, 1, 0, 1, 0.0]), SIGMA, min_prominence=-1)
+    with pytest.raises(ConfigError, match="PeakSettings"):
+        PeakSettings(max_cost=0)
+    with pytest.raises(ConfigError, match="PeakSettings"):
+        PeakSettings(smooth_measured=-0.5)
+
+
 def test_detect_errors_and_empty():
     with pytest.raises(ValidationError, match="strictly increasing"):
         detect_peaks([3.0, 2.0, 1.0], [1.0, 2.0, 1.0], SIGMA)

@@ -91,8 +91,16 @@ def test_packed_batch_equals_single_molecules_and_reuses_compilation(tiny_model)
     batched = predict_hessians(mols, tiny_model, max_atoms_per_batch=1000)
     for a, b in zip(singles, batched):
         np.testing.assert_allclose(a, b, atol=1e-10)
-    # a new molecule of a new size inside the same buckets does not trigger a recompilation
+    # a molecule of another size inside the same (atom, edge) buckets does not trigger a recompilation
+    from hessfit.model import bucket_atoms, bucket_edges, neighbour_pairs
+
+    def key(m):
+        return bucket_atoms(m.n_atoms + 1), bucket_edges(len(neighbour_pairs(m.positions, 4.0)[0]))
+
+    first = mols[1]
+    other = next(m for m in (_molecule(s, n_heavy=4, n_h=h) for s in range(10, 40) for h in (5, 6, 7))
+                 if m.n_atoms != first.n_atoms and key(m) == key(first))
     fn = _jitted_columns(tiny_model.config)
     before = fn._cache_size()
-    predict_hessian(_molecule(7, n_heavy=4, n_h=7), tiny_model)
+    predict_hessian(other, tiny_model)
     assert fn._cache_size() == before

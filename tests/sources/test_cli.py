@@ -55,3 +55,20 @@ def test_dataset_build_and_info(tmp_path, capsys):
     assert "elements (atoms): H 6, C 1, O 2" in info and "1 failures recorded" in info
     assert main(["dataset", "info", str(tmp_path / "missing.npz")]) == 1
     assert capsys.readouterr().err.strip().endswith("missing.npz: file not found")
+
+
+@needs_rdkit
+def test_dataset_build_warns_about_unoptimised_geometries(tmp_path, distorted_xyz, capsys):
+    d = tmp_path / "in"
+    d.mkdir()
+    distorted_xyz.rename(d / "eth.xyz")
+    out = tmp_path / "d.npz"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["dataset", "build", str(d), "-m", "mmff", "-o", str(out), "--workers", "0", "--no-progress",
+                     "--no-optimize"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 molecules were added at geometries with a maximum force above 0.05 eV/Å" in err
+    assert load_dataset(out).extra["max_force_eV_A"][0] > 0.05

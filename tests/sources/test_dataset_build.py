@@ -37,11 +37,17 @@ def test_local_cluster_build_then_resume(tmp_path):
     direct = get_source("mmff").hessian(s).hessian
     np.testing.assert_allclose(ds.hessian(i), direct, atol=1e-5 * np.abs(direct).max())
     assert frequencies(s, ds.hessian(i)).min() > 1000
-    # rerun: everything finished or failed is skipped, nothing recomputed
+    # rerun on an existing cluster (--scheduler ADDRESS): finished and failed molecules are skipped
+    from dask.distributed import LocalCluster
+
     smi.write_text(SMILES + "CC ethane\n")
-    r2 = build_dataset(smi, out, method="mmff", n_workers=0, progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        r2 = build_dataset(smi, out, method="mmff", scheduler=cluster.scheduler_address, progress=False)
     assert (r2.n_done, r2.n_failed, r2.n_skipped, r2.n_total) == (1, 0, 4, 4)
     assert len(read_failures(out)) == 1
+    with pytest.raises(ConfigError, match="cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'"):
+        build_dataset(smi, tmp_path / "new.npz", method="mmff",
+                      scheduler="tcp://127.0.0.1:1", progress=False, connect_timeout_s=1)
 
 
 @needs_rdkit

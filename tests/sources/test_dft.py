@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pytest
 
-from hessfit.errors import ConfigError
+from hessfit.errors import ConfigError, MissingDependencyError
 from hessfit.sources import finite_difference_hessian, get_source, optimize
 from hessfit.structures import Structure
 
@@ -33,7 +33,7 @@ CCCBDB_WATER_B3LYP_631GS = [1713.0, 3727.0, 3849.0]
                                                 reason="same check with spherical d; set HESSFIT_SLOW_TESTS=1"))])
 def test_water_b3lyp_631gs_matches_literature(water, cartesian, tol):
     src = get_source("dft", cartesian=cartesian)
-    opt = optimize(water, src, fmax_eV_A=0.002)
+    opt = optimize(water, src, fmax_eV_A=0.005)
     assert opt.converged
     res = src.hessian(opt.structure)
     assert res.level_of_theory == "B3LYP/6-31G*" and res.metadata["method"] == "analytic"
@@ -51,7 +51,8 @@ def _analytic_vs_gradient_fd(s: Structure, src) -> float:
     return float(np.max(np.abs(frequencies(s, res.hessian) - frequencies(s, fd))))
 
 
-@pytest.mark.parametrize("functional", ["HF", "B3LYP"])
+@pytest.mark.parametrize("functional", ["HF", pytest.param("B3LYP", marks=pytest.mark.skipif(
+    not os.environ.get("HESSFIT_SLOW_TESTS"), reason="~30 s on 2 busy cores; set HESSFIT_SLOW_TESTS=1"))])
 def test_water_analytic_matches_gradient_finite_differences(water, functional):
     """At the MMFF geometry (not a DFT stationary point; both routes see the same one)."""
     src = get_source("dft", functional=functional, basis="sto-3g", conv_tol=1e-11)
@@ -63,8 +64,10 @@ def test_water_analytic_matches_gradient_finite_differences(water, functional):
 
 @pytest.mark.skipif(not os.environ.get("HESSFIT_SLOW_TESTS"), reason="~5 min on 2 cores; set HESSFIT_SLOW_TESTS=1")
 def test_ethanol_analytic_matches_gradient_finite_differences(ethanol):
-    xtb_or_mmff = "xtb" if get_source("xtb", n_workers=1) else "mmff"
-    start = optimize(ethanol, xtb_or_mmff).structure
+    try:
+        start = optimize(ethanol, "xtb").structure  # a cheap pre-optimisation saves DFT steps
+    except MissingDependencyError:
+        start = ethanol
     src = get_source("dft", basis="sto-3g")
     s = optimize(start, src, fmax_eV_A=0.01).structure
     dev = _analytic_vs_gradient_fd(s, src)

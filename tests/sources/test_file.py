@@ -119,3 +119,26 @@ def test_raw_directory_source(tmp_path, water, ethanol):
         np.testing.assert_allclose(res.hessian, _spring_hessian(s), rtol=1e-10, atol=1e-10)
     with pytest.raises(ConfigError, match="holds 2 molecules"):
         src.load()
+
+
+def _gaussian_log_block(h_hartree_bohr2: np.ndarray) -> str:
+    """Gaussian's '#p freq' layout: lower triangle in blocks of 5 columns, Fortran D exponents."""
+    n = h_hartree_bohr2.shape[0]
+    lines = [" Force constants in Cartesian coordinates: "]
+    for c0 in range(0, n, 5):
+        cols = range(c0, min(c0 + 5, n))
+        lines.append("      " + "".join(f"{c + 1:14d}" for c in cols))
+        for r in range(c0, n):
+            vals = [f"{h_hartree_bohr2[r, c]:14.6E}".replace("E", "D") for c in cols if c <= r]
+            lines.append(f"{r + 1:7d}" + "".join(vals))
+    lines.append(" FormGI is forming the generalized inverse of G from B-inverse, IUseBI=4.")
+    return "\n".join(lines) + "\n"
+
+
+def test_gaussian_log_layout(tmp_path, ethanol):
+    """Hand-built sample in Gaussian's layout (27 coordinates → 6 column blocks); 7 significant digits."""
+    h = _spring_hessian(ethanol)
+    text = " Entering Link 1\n" + _gaussian_log_block(h / HESSIAN_UNITS["hartree/bohr^2"]) + " Normal termination\n"
+    (tmp_path / "eth.log").write_text(text)
+    res = get_source("file", path=str(tmp_path / "eth.log")).hessian(ethanol)
+    np.testing.assert_allclose(res.hessian, h, rtol=1e-6, atol=1e-6 * np.abs(h).max())

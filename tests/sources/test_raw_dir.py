@@ -44,7 +44,7 @@ def test_errors(tmp_path, water, ethanol):
     with pytest.raises(InputFormatError, match="no raw/ folder and no hessian_<name>.npy"):
         raw_dir(tmp_path)
     write_raw_entry(tmp_path, "w", water, np.eye(9))
-    with pytest.raises(InputFormatError, match="hessian_x.npy: file not found"):
+    with pytest.raises(InputFormatError, match=r"x.xyz: file not found \(raw layout needs x.xyz and hessian_x.npy\)"):
         read_raw_entry(tmp_path, "x")
     np.save(tmp_path / "raw" / "hessian_w.npy", np.eye(27))
     with pytest.raises(InputFormatError, match=r"shape \(27, 27\), but w.xyz has 3 atoms"):

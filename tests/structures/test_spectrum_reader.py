@@ -118,6 +118,13 @@ def test_mantid_saveascii2_banks(tmp_path):
         read_spectrum(p, energy_units="meV", bank="forward")
 
 
+def test_mantid_dx_column_is_ignored(tmp_path):
+    rows = "\n".join(f"{a:.5f},{b:.5f},0.01,0.5" for a, b in zip(E, Y))
+    s = read_spectrum(_write(tmp_path, "# X , Y , E , DX\n" + rows))
+    assert s.metadata["format"] == "mantid-ascii" and s.metadata["n_banks"] == 1
+    np.testing.assert_allclose(s.error, 0.01)
+
+
 def test_mantid_saveascii_v1_side_by_side_and_different_grids(tmp_path):
     rows = "\n".join(f"{a:.5f} , {b:.5f} , 0.01 , {2 * b:.5f} , 0.02" for a, b in zip(E, Y))
     p = _write(tmp_path, "# X , Y0 , E0 , Y1 , E1\n" + rows)

@@ -309,3 +309,7 @@ def read_spectrum(path: str | Path, *, energy_units: str = "cm-1", bank: int | s
                     bank=("sum" if n_banks > 1 and str(bank).lower() == "sum" else (int(bank) if n_banks > 1 else 0)),
                     n_dropped_nan=n_bad, header="\n".join(header))
     return MeasuredSpectrum(energy_cm1=e * factor, intensity=y, error=err, source=str(path), metadata=metadata)
+
+
+#: the per-format reader entry point (``hessfit.structures.readers.<format>.read``).
+read = read_spectrum

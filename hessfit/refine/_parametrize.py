@@ -1,0 +1,179 @@
+"""Parametrisations of a refined Hessian: H = apply(params) from a seed Hessian H0 (eV/Å²).
+
+Each builder returns a `Parametrization`: initial parameters, bounds, names and a pure JAX
+``apply(params) -> H``. Scale parameters are dimensionless factors (1 = seed).
+
+* ``global``    H = s·H0 (the classic frequency scale factor is √s).
+* ``classes``   off-diagonal atom-pair blocks scaled per class (element pair × topological distance 1-2,
+                1-3, 1-4, beyond), diagonal blocks rebuilt from the translational sum rule H_ii = −Σ_j H_ij.
+* ``internal``  Pulay SQM: F'_kl = √(c_k c_l) F_kl in redundant internal coordinates (X–H stretch, X–Y stretch,
+                bend, torsion, out-of-plane), H = H0 + Bᵀ(F' − F)B with F = B⁺ᵀ H0 B⁺ (B: Wilson matrix).
+* ``free``      H = H0 + P Δ P, Δ symmetric, P the Cartesian projector removing rigid-body motion;
+                a prior ‖Δ‖²/‖H0‖² keeps it near the seed (strength in the recipe).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax.numpy as jnp
+import numpy as np
+from scipy.sparse.csgraph import shortest_path
+
+from hessfit.errors import ConfigError
+
+SQM_TYPES = ("X-H stretch", "X-Y stretch", "bend", "torsion", "out-of-plane")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Parametrization:
+    """A refinement parametrisation.
+
+    Attributes:
+        kind: 'global', 'classes', 'internal' or 'free'.
+        names: one label per scalar parameter (empty for 'free').
+        init: initial parameters (1-D array).
+        lower, upper: bounds (same shape as init), or None when unbounded.
+        apply: pure function params → (3N, 3N) Hessian in eV/Å².
+        prior: pure function params → dimensionless penalty (0 at the seed).
+    """
+
+    kind: str
+    names: tuple[str, ...]
+    init: np.ndarray
+    lower: np.ndarray | None
+    upper: np.ndarray | None
+    apply: Callable
+    prior: Callable
+
+
+def topological_distance(structure) -> np.ndarray:
+    """(N, N) number of bonds on the shortest path (inf if disconnected); bonds from covalent radii."""
+    from hessfit.compare import bonds_from_radii
+
+    n = structure.n_atoms
+    adj = np.zeros((n, n))
+    for i, j in bonds_from_radii(structure):
+        adj[i, j] = adj[j, i] = 1
+    return shortest_path(adj, unweighted=True, directed=False)
+
+
+def _class_label(si: str, sj: str, dist: float) -> str:
+    pair = "-".join(sorted((si, sj)))
+    topo = {1: "1-2", 2: "1-3", 3: "1-4"}.get(int(dist) if np.isfinite(dist) else 0, "far")
+    return f"{pair} {topo}"
+
+
+def _zero_prior(params):
+    return 0.0
+
+
+def global_scale(h0, *, bounds=(0.7, 1.3)) -> Parametrization:
+    h0 = jnp.asarray(h0)
+    return Parametrization("global", ("global scale",), np.ones(1), np.array([bounds[0]]), np.array([bounds[1]]),
+                           lambda p: p[0] * h0, _zero_prior)
+
+
+def class_scales(structure, h0, *, bounds=(0.5, 2.0)) -> Parametrization:
+    """Scale factors per atom-pair class; the translational sum rule rebuilds the diagonal blocks."""
+    n = structure.n_atoms
+    dist = topological_distance(structure)
+    sym = structure.symbols
+    labels = {}
+    idx = np.zeros((n, n), dtype=int)
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            lab = _class_label(sym[i], sym[j], dist[i, j])
+            idx[i, j] = labels.setdefault(lab, len(labels))
+    names = tuple(sorted(labels, key=labels.get))
+    h0 = jnp.asarray(h0)
+    off = 1.0 - np.kron(np.eye(n), np.ones((3, 3)))
+    expand = jnp.asarray(np.kron(idx, np.ones((3, 3), dtype=int)))
+    off = jnp.asarray(off)
+
+    def apply(p):
+        h = h0 * p[expand] * off
+        blocks = h.reshape(n, 3, n, 3)
+        diag = -blocks.sum(axis=2)  # (n, 3, 3): H_ii = −Σ_{j≠i} H_ij
+        diag = 0.5 * (diag + jnp.swapaxes(diag, 1, 2))
+        full = blocks + jnp.einsum("iab,ij->iajb", diag, jnp.eye(n))
+        return full.reshape(3 * n, 3 * n)
+
+    k = len(names)
+    return Parametrization("classes", names, np.ones(k), np.full(k, bounds[0]), np.full(k, bounds[1]), apply,
+                           _zero_prior)
+
+
+def sqm_type(coord, symbols) -> str:
+    if coord.kind == "stretch":
+        return "X-H stretch" if "H" in (symbols[coord.atoms[0]], symbols[coord.atoms[1]]) or "D" in (
+            symbols[coord.atoms[0]], symbols[coord.atoms[1]]) else "X-Y stretch"
+    return {"bend": "bend", "torsion": "torsion", "out-of-plane": "out-of-plane"}[coord.kind]
+
+
+def internal_scales(structure, h0, *, bounds=(0.5, 1.5)) -> Parametrization:
+    """Pulay-type scale factors per internal-coordinate type (only types present in the molecule)."""
+    from hessfit.compare import internal_coordinates, wilson_b
+
+    coords = internal_coordinates(structure)
+    if not coords:
+        raise ConfigError(f"{structure.name}: no internal coordinates (bonds not perceived)")
+    types = [sqm_type(c, structure.symbols) for c in coords]
+    names = tuple(t for t in SQM_TYPES if t in types)
+    which = jnp.asarray([names.index(t) for t in types])
+    b = np.asarray(wilson_b(structure, coords))
+    b_pinv = np.linalg.pinv(b, rcond=1e-8)
+    h0_np = np.asarray(h0)
+    f0 = b_pinv.T @ h0_np @ b_pinv
+    b_j, f0_j, h0_j = jnp.asarray(b), jnp.asarray(f0), jnp.asarray(h0_np)
+
+    def apply(p):
+        d = jnp.sqrt(p[which])
+        return h0_j + b_j.T @ ((d[:, None] * d[None, :] - 1.0) * f0_j) @ b_j
+
+    k = len(names)
+    return Parametrization("internal", names, np.ones(k), np.full(k, bounds[0]), np.full(k, bounds[1]), apply,
+                           _zero_prior)
+
+
+def cartesian_rigid_projector(structure) -> np.ndarray:
+    """(3N, 3N) projector onto Cartesian displacements orthogonal to translations and rotations."""
+    from hessfit.modes import rigid_body_basis
+
+    q = rigid_body_basis(structure.positions, np.ones(structure.n_atoms))
+    return np.eye(3 * structure.n_atoms) - q @ q.T
+
+
+def free_elements(structure, h0, *, prior_strength: float = 1.0) -> Parametrization:
+    """Symmetric correction Δ (3N×3N, eV/Å²), projected free of rigid-body motion, prior ‖Δ‖²/‖H0‖²."""
+    n3 = 3 * structure.n_atoms
+    proj = jnp.asarray(cartesian_rigid_projector(structure))
+    h0 = jnp.asarray(h0)
+    norm2 = float(jnp.sum(h0 * h0))
+    iu = np.triu_indices(n3)
+
+    def delta(p):
+        m = jnp.zeros((n3, n3)).at[iu].set(p)
+        return m + m.T - jnp.diag(jnp.diag(m))
+
+    def apply(p):
+        return h0 + proj @ delta(p) @ proj
+
+    def prior(p):
+        d = proj @ delta(p) @ proj
+        return prior_strength * jnp.sum(d * d) / norm2 * n3
+
+    return Parametrization("free", (), np.zeros(len(iu[0])), None, None, apply, prior)
+
+
+def make_parametrization(kind: str, structure, h0, **options) -> Parametrization:
+    builders = {"global": lambda: global_scale(h0, **options),
+                "classes": lambda: class_scales(structure, h0, **options),
+                "internal": lambda: internal_scales(structure, h0, **options),
+                "free": lambda: free_elements(structure, h0, **options)}
+    if kind not in builders:
+        raise ConfigError(f"unknown parametrisation {kind!r}; use one of {', '.join(builders)}")
+    return builders[kind]()

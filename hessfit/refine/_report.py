@@ -1,0 +1,181 @@
+"""Write a refinement's outputs: Hessian, force-constant tables, plots, history, recipe, summary, NetCDF."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib  # noqa: F401  (recipes are TOML; we write them by hand below)
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from hessfit.errors import ConfigError
+from hessfit.refine._refine import RefineResult
+from hessfit.refine._tables import internal_rows, pair_blocks_dataset, pair_rows
+
+OUTPUT_FILES = ("hessian_refined.npy", "summary.json", "spectra.nc", "force_constants.nc", "force_constants_pairs.csv",
+                "force_constants_bonds.csv", "force_constants_angles.csv", "modes.csv", "scale_factors.csv",
+                "loss_history.csv", "loss_history.png", "overlay.png", "assignment_before.csv",
+                "assignment_after.csv", "recipe.toml")
+
+
+def check_outdir(outdir: Path, overwrite: bool) -> Path:
+    """Refuse to write into a directory that already holds refinement outputs unless ``overwrite``."""
+    outdir = Path(outdir)
+    clash = [f for f in OUTPUT_FILES if (outdir / f).exists()]
+    if clash and not overwrite:
+        raise ConfigError(f"{outdir}: already contains refinement outputs ({clash[0]}, ...); "
+                          "pass --overwrite or choose another -o")
+    outdir.mkdir(parents=True, exist_ok=True)
+    return outdir
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as fh:
+        if not rows:
+            fh.write("")
+            return
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def scale_factor_rows(result: RefineResult) -> list[dict]:
+    names = list(result.parametrization.names)
+    values = list(result.params) if names else []
+    if result.config.fit_resolution:
+        names.append("resolution scale")
+        values.append(result.resolution_scale)
+    if result.config.fit_wings:
+        names.append("wing A_ISO (Å²)")
+        values.append(result.wing_a_iso)
+    sig = result.uncertainties
+    return [dict(parameter=n, value=float(v), uncertainty_1sigma=float(sig[k]) if sig is not None else np.nan)
+            for k, (n, v) in enumerate(zip(names, values))]
+
+
+def mode_rows(result: RefineResult) -> list[dict]:
+    peak_of = {int(m): (lab, float(e)) for m, lab, e in zip(result.match_after.mode_index, result.match_after.peak_labels,
+                                                             result.match_after.peak_energy_cm1)}
+    rows = []
+    for k, (f0, f1) in enumerate(zip(result.frequencies_before, result.frequencies_after)):
+        lab, e = peak_of.get(k, ("", np.nan))
+        rows.append(dict(mode=k + 1, before_cm1=float(f0), after_cm1=float(f1), change_cm1=float(f1 - f0),
+                         assigned_peak=lab, peak_cm1=e))
+    return rows
+
+
+def match_rows(result: RefineResult, which: str) -> list[dict]:
+    match = result.match_before if which == "before" else result.match_after
+    freqs = result.frequencies_before if which == "before" else result.frequencies_after
+    return [dict(peak=lab, peak_cm1=float(e), mode=int(m) + 1, mode_cm1=float(freqs[m]),
+                 shift_cm1=float(freqs[m] - e), shift_sigma=float((freqs[m] - e) / s))
+            for lab, e, s, m in zip(match.peak_labels, match.peak_energy_cm1, match.peak_sigma_cm1, match.mode_index)]
+
+
+def spectra_dataset(result: RefineResult) -> xr.Dataset:
+    dims = ("energy",)
+    return xr.Dataset(
+        {"measured": (dims, result.measured), "simulated_before": (dims, result.simulated_before),
+         "simulated_after": (dims, result.simulated_after), "model_before": (dims, result.model_before,
+                                                                              {"long_name": "scaled + background"}),
+         "model_after": (dims, result.model_after, {"long_name": "scaled + background"}),
+         "frequency_before": (("mode",), result.frequencies_before, {"units": "cm-1"}),
+         "frequency_after": (("mode",), result.frequencies_after, {"units": "cm-1"})},
+        coords={"energy": ("energy", result.energy_cm1, {"units": "cm-1"}),
+                "mode": np.arange(1, len(result.frequencies_before) + 1)},
+        attrs={k: (float(v) if isinstance(v, (int, float, np.floating)) else str(v))
+               for k, v in {**result.metrics, "molecule": result.structure.name,
+                            "parametrization": result.config.parametrization,
+                            "instrument": result.config.instrument}.items()})
+
+
+def plot_overlay(result: RefineResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(11, 7), sharex=True, layout="constrained")
+    m = result.metrics
+    for ax, which, model, rho, match, freqs in (
+            (axes[0], "before", result.model_before, m["spearman_before"], result.match_before,
+             result.frequencies_before),
+            (axes[1], "after", result.model_after, m["spearman_after"], result.match_after, result.frequencies_after)):
+        ax.plot(result.energy_cm1, result.measured, color="k", lw=1.0, label="measured")
+        ax.plot(result.energy_cm1, model, color="tab:red" if which == "after" else "tab:blue", lw=1.0,
+                label=f"calculated {which} (scaled + background)")
+        top = float(np.max(result.measured))
+        for lab, e, mode in zip(match.peak_labels, match.peak_energy_cm1, match.mode_index):
+            ax.annotate(lab, (e, top * 1.02), fontsize=6, ha="center")
+            ax.plot([e, freqs[mode]], [top * 0.98, top * 0.9], color="0.5", lw=0.5)
+        ax.set_title(f"{result.structure.name}: {which} refinement — Spearman {rho:.3f}, "
+                     f"peak RMS {m['peak_rms_cm1_' + which]:.1f} cm$^{{-1}}$", fontsize=10)
+        ax.set_ylabel("intensity (arb.)")
+        ax.legend(frameon=False, fontsize=8, loc="upper right")
+    axes[1].set_xlabel("energy transfer (cm$^{-1}$)")
+    fig.savefig(path, dpi=140)
+    plt.close(fig)
+
+
+def plot_history(result: RefineResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    steps = [h["step"] for h in result.history]
+    ax.plot(steps, [h["loss"] for h in result.history], label="loss")
+    ax.set_xlabel("solver step")
+    ax.set_ylabel("loss")
+    ax2 = ax.twinx()
+    ax2.plot(steps, [h["spearman"] for h in result.history], color="tab:green", label="Spearman (true)")
+    ax2.set_ylabel("Spearman", color="tab:green")
+    fig.savefig(path, dpi=140)
+    plt.close(fig)
+
+
+def write_refinement(result: RefineResult, outdir: str | Path, *, overwrite: bool = False,
+                     seed_format: str | None = None) -> Path:
+    """Write every output file of a refinement into ``outdir`` (see OUTPUT_FILES)."""
+    from hessfit.structures import write_hessian
+
+    out = check_outdir(Path(outdir), overwrite)
+    s = result.structure
+    np.save(out / "hessian_refined.npy", result.hessian_refined)
+    if seed_format in (".fchk", ".hess"):
+        write_hessian(out / f"hessian_refined{seed_format}", result.hessian_refined, structure=s, overwrite=True)
+    _write_csv(out / "force_constants_pairs.csv", pair_rows(s, result.hessian_seed, result.hessian_refined))
+    bonds, angles = internal_rows(s, result.hessian_seed, result.hessian_refined)
+    _write_csv(out / "force_constants_bonds.csv", bonds)
+    _write_csv(out / "force_constants_angles.csv", angles)
+    _write_csv(out / "modes.csv", mode_rows(result))
+    _write_csv(out / "scale_factors.csv", scale_factor_rows(result))
+    _write_csv(out / "loss_history.csv", result.history)
+    _write_csv(out / "assignment_before.csv", match_rows(result, "before"))
+    _write_csv(out / "assignment_after.csv", match_rows(result, "after"))
+    pair_blocks_dataset(s, result.hessian_seed, result.hessian_refined).to_netcdf(out / "force_constants.nc",
+                                                                                  engine="h5netcdf")
+    spectra_dataset(result).to_netcdf(out / "spectra.nc", engine="h5netcdf")
+    plot_overlay(result, out / "overlay.png")
+    plot_history(result, out / "loss_history.png")
+    recipe = "\n".join(f"{k} = {_toml_value(v)}" for k, v in result.config.to_dict().items())
+    (out / "recipe.toml").write_text("# recipe used by hessfit refine\n[refine]\n" + recipe + "\n")
+    summary = {"molecule": s.name, "formula": s.formula, "n_atoms": s.n_atoms, **result.metrics,
+               "elapsed_s": result.elapsed_s, "resolution_scale": result.resolution_scale,
+               "wing_a_iso_A2": result.wing_a_iso, "scale_factors": scale_factor_rows(result),
+               "recipe": result.config.to_dict(), "n_steps": len(result.history)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return out

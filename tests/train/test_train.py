@@ -1,0 +1,65 @@
+"""Training: seeded split, unbiased probe loss, a tiny run that overfits 3 molecules, resume, CLI errors."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hessfit.errors import ConfigError
+from hessfit.model import ModelConfig, init_params, pack, species_index
+from hessfit.train import TrainConfig, make_probe_loss_fn, split_indices, train
+
+
+def test_split_is_seeded_disjoint_and_90_5_5():
+    a = split_indices(1000, seed=3)
+    b = split_indices(1000, seed=3)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert [len(a[k]) for k in ("train", "val", "test")] == [900, 50, 50]
+    assert len(np.unique(np.concatenate(list(a.values())))) == 1000
+    assert not np.array_equal(split_indices(1000, seed=4)["test"], a["test"])
+
+
+def test_probe_loss_is_unbiased_estimate_of_elementwise_mse(tiny_dataset):
+    cfg = ModelConfig(**{**__import__("tests.train.conftest", fromlist=["TINY32"]).TINY32, "dtype": "float64"})
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    z, r, h_ref = tiny_dataset.numbers(0), tiny_dataset.positions(0), tiny_dataset.hessian(0)
+    batch = pack([species_index(z, cfg.elements)], [r], cutoff_angstrom=cfg.cutoff_angstrom)
+    n, a_pad = len(z), batch.positions.shape[0]
+    from hessfit.model import batch_hessians
+
+    h_pred = batch_hessians(cfg, params, batch)[0]
+    exact = np.mean((h_pred - h_ref) ** 2)
+    k = 512
+    v = np.random.default_rng(0).choice([-1.0, 1.0], size=(k, 3 * n))
+    probes = np.zeros((k, a_pad, 3))
+    targets = np.zeros((k, a_pad, 3))
+    probes[:, :n] = v.reshape(k, n, 3)
+    targets[:, :n] = (v @ h_ref).reshape(k, n, 3)
+    weights = np.zeros(a_pad)
+    weights[:n] = 1.0 / (3 * n) ** 2
+    loss, aux = make_probe_loss_fn(cfg)(params, jnp.asarray(batch.positions), batch.graph, probes, targets, weights)
+    # Rademacher estimator: relative standard error ≈ sqrt(2 / k) · (off-diagonal share) < 7 % for k = 512
+    assert float(loss) == pytest.approx(exact, rel=0.15)
+
+
+def test_tiny_training_run_overfits_three_molecules_and_resumes(tiny_dataset, tiny32, tmp_path):
+    tcfg = TrainConfig(split_fractions=(1.0, 0.0, 0.0), max_epochs=60, learning_rate=1e-2, warmup_steps=5,
+                       patience_epochs=100, max_atoms_per_batch=100, probes_per_molecule=2)
+    result = train(tiny_dataset, tmp_path / "run", model_config=tiny32, train_config=tcfg, progress=False)
+    hist = result.history
+    assert len(hist) == 60
+    assert hist[-1]["val_loss"] < 0.25 * hist[0]["val_loss"], (hist[0], hist[-1])
+    for name in ("split.json", "config.json", "checkpoint.msgpack", "history.json", "loss_curve.png",
+                 "best/model.json", "best/params.msgpack"):
+        assert (tmp_path / "run" / name).exists(), name
+    assert json.loads((tmp_path / "run" / "split.json").read_text())["train"] == [0, 1, 2]
+    # resume: continues from epoch 60 with a longer schedule instead of starting again
+    more = train(tiny_dataset, tmp_path / "run", model_config=tiny32,
+                 train_config=TrainConfig(**{**tcfg.to_dict(), "max_epochs": 62}), progress=False)
+    assert [h["epoch"] for h in more.history][-3:] == [60, 61, 62]
+    # a different architecture in the same folder is refused
+    with pytest.raises(ConfigError, match="differs from the one saved"):
+        train(tiny_dataset, tmp_path / "run", model_config=ModelConfig(**{**tiny32.to_dict(), "n_scalars": 4}),
+              train_config=tcfg, progress=False)
