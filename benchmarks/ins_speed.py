@@ -20,9 +20,10 @@ Every case runs in a fresh subprocess (python <this file> --worker CASE N_CARBON
 * time: the first call (includes jit compilation for hessfit), then warm calls until ``--budget`` seconds
   (at least 3, at most 50) with ``block_until_ready``; wall median/minimum and the minimum process CPU time.
   By default every case runs with one thread for XLA and numpy (``--threads 1``) and the table uses the
-  minimum CPU time: on a shared, oversubscribed machine wall times of multi-threaded XLA programs were
-  inflated up to 10× by other load, whereas single-thread CPU time is robust and equals the wall time on
-  an idle core. ``--threads 0 --stat wall`` measures the library defaults (all cores) instead.
+  minimum CPU time: on a shared, oversubscribed 2-core machine (load average 8–9) wall times of
+  multi-threaded XLA programs were inflated by large factors (200-atom order 1: 7 s wall with all threads
+  vs 0.14 s single-thread CPU), whereas single-thread CPU time is robust and equals the wall time on an
+  idle core. ``--threads 0 --stat wall`` measures the library defaults (all cores) instead.
 * memory: RSS above the baseline taken after imports and input construction (hessfit: after building the
   jitted function, before compiling). "peak first" is VmHWM after the first call (compilation included);
   "peak warm" is VmHWM over the warm calls after resetting it (``echo 5 > /proc/self/clear_refs``).

@@ -68,7 +68,8 @@ def refine(
     write_refinement(result, outdir, overwrite=True,
                      seed_format=hessian.suffix.lower() if hessian is not None else None)
     m = result.metrics
-    typer.echo(f"Spearman {m['spearman_before']:.3f} -> {m['spearman_after']:.3f}; peak RMS "
+    typer.echo(f"Spearman {m['spearman_before']:.3f} -> {m['spearman_after']:.3f} (as measured), "
+               f"{m['spearman_fit_before']:.3f} -> {m['spearman_fit_after']:.3f} (baseline-corrected fit); peak RMS "
                f"{m['peak_rms_cm1_before']:.1f} -> {m['peak_rms_cm1_after']:.1f} cm-1 "
                f"({m['n_matched_after']} of {m['n_measured_peaks']} peaks matched); {result.elapsed_s:.1f} s")
     from hessfit.refine._report import scale_factor_rows

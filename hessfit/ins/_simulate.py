@@ -98,17 +98,21 @@ def _order2_sticks(w, b, p, e, a_iso, sigma_xs, q2_fn):
     pr = jnp.pad(p, ((0, pad), (0, 0))).reshape(n_blocks, rows, n)
     er = jnp.pad(e, ((0, pad), (0, 0), (0, 0))).reshape(n_blocks, rows, n, 3)
 
+    b_sig = b * sigma_xs[None, :]  # fold the cross section into one factor
+
     def block(args):
         w_r, b_r, p_r, e_r = args
         energy = w_r[:, None] + w[None, :]
         q2 = q2_fn(energy)
-        d = jnp.einsum("rni,mni->rmn", e_r, e)
-        poly = b_r[:, None, :] * b[None, :, :] * (p_r[:, None, :] * p[None, :, :] + 2.0 * d * d)
+        # e_r·e per atom as three elementwise products (a size-3 contraction is slow as a batched matmul on CPU)
+        d = sum(e_r[:, None, :, k] * e[None, :, :, k] for k in range(3))
+        poly = b_r[:, None, :] * b_sig[None, :, :] * (p_r[:, None, :] * p[None, :, :] + 2.0 * d * d)
         dw = jnp.exp(-q2[:, :, None] * a_iso[None, None, :])
-        inten = q2 * q2 / 30.0 * jnp.einsum("rmn,n->rm", poly * dw, sigma_xs)
+        inten = q2 * q2 / 30.0 * jnp.sum(poly * dw, axis=-1)
         return energy, inten
 
-    energy, inten = jax.lax.map(block, (wr, br, pr, er))
+    # checkpoint: the backward pass recomputes each block instead of storing all (M² × N) intermediates
+    energy, inten = jax.lax.map(jax.checkpoint(block), (wr, br, pr, er))
     return energy.reshape(-1)[: m * m], inten.reshape(-1)[: m * m]
 
 

@@ -25,8 +25,10 @@ class RefineConfig:
         softness_start, softness_end: soft-rank temperature (fraction of the spectrum's std), annealed geometrically.
         stages, steps_per_stage: outer stages (peak re-matching + annealing) × solver iterations per stage.
         learning_rate: Adam initial step (decays ×0.1 over the run).
-        background_degree: polynomial background (in normalised energy) fitted linearly with the intensity scale;
-            −1 fits the intensity scale only.
+        subtract_baseline: remove a smooth lower-envelope polynomial (ModPoly, degree baseline_degree) from the
+            measured spectrum once before fitting (multiphonon/lattice background an isolated molecule lacks).
+        background_degree: polynomial background (in normalised energy) fitted linearly, in closed form, with the
+            intensity scale at every step; −1 fits the intensity scale only.
         fit_resolution: fit a resolution-width scale (bounds resolution_bounds).
         fit_wings: fit the phonon-wing A_ISO (Å², bounds wing_bounds, start wing_a_iso).
         scale_bounds: bounds of scale factors (classes/internal; global uses ±30 %).
@@ -43,7 +45,7 @@ class RefineConfig:
     max_order: int = 2
     e_min_cm1: float = 50.0
     e_max_cm1: float = 3500.0
-    bin_width_cm1: float = 1.0
+    bin_width_cm1: float = 2.0
     w_spearman: float = 1.0
     w_peak: float = 0.05
     w_l2: float = 0.0
@@ -53,7 +55,9 @@ class RefineConfig:
     stages: int = 3
     steps_per_stage: int = 20
     learning_rate: float = 0.01
-    background_degree: int = 2
+    subtract_baseline: bool = True
+    baseline_degree: int = 3
+    background_degree: int = 0
     fit_resolution: bool = True
     resolution_bounds: tuple[float, float] = (0.5, 2.0)
     fit_wings: bool = False

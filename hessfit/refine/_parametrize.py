@@ -94,13 +94,19 @@ def class_scales(structure, h0, *, bounds=(0.5, 2.0)) -> Parametrization:
     expand = jnp.asarray(np.kron(idx, np.ones((3, 3), dtype=int)))
     off = jnp.asarray(off)
 
+    # projector removing uniform translations: P H P is symmetric and obeys Σ_j H_ij = 0 exactly
+    trans = np.kron(np.ones((n, 1)), np.eye(3)) / np.sqrt(n)
+    p_t = jnp.asarray(np.eye(3 * n) - trans @ trans.T)
+
     def apply(p):
         h = h0 * p[expand] * off
         blocks = h.reshape(n, 3, n, 3)
         diag = -blocks.sum(axis=2)  # (n, 3, 3): H_ii = −Σ_{j≠i} H_ij
         diag = 0.5 * (diag + jnp.swapaxes(diag, 1, 2))
-        full = blocks + jnp.einsum("iab,ij->iajb", diag, jnp.eye(n))
-        return full.reshape(3 * n, 3 * n)
+        full = (blocks + jnp.einsum("iab,ij->iajb", diag, jnp.eye(n))).reshape(3 * n, 3 * n)
+        # symmetrising H_ii leaves the antisymmetric part of Σ_j c_ij H_ij (zero for equal factors, by rotational
+        # invariance); the translation projector removes it so the sum rule holds exactly
+        return p_t @ full @ p_t
 
     k = len(names)
     return Parametrization("classes", names, np.ones(k), np.full(k, bounds[0]), np.full(k, bounds[1]), apply,

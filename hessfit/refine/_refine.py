@@ -218,10 +218,11 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     if window.sum() < 10:
         raise ValidationError(f"{getattr(measured, 'source', 'spectrum')}: only {int(window.sum())} points in the "
                               f"window {config.e_min_cm1}-{config.e_max_cm1} cm⁻¹; adjust --e-min/--e-max")
-    energy, y = e_all[window], y_all[window]
+    energy, y_raw = e_all[window], y_all[window]
+    baseline, _ = polynomial_background(energy, y_raw, degree=config.baseline_degree)
+    y = y_raw - baseline if config.subtract_baseline else y_raw
     prob = _Problem(structure, h0, energy, y, config)
-    baseline, _ = polynomial_background(energy, y, degree=3)
-    measured_peaks = detect_peaks(energy, y - baseline, prob.instrument.sigma_cm1, prefix="P", smooth=0.5)
+    measured_peaks = detect_peaks(energy, y_raw - baseline, prob.instrument.sigma_cm1, prefix="P", smooth=0.5)
 
     x, lo, hi = prob.initial()
     x = jnp.asarray(x)
@@ -234,7 +235,7 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     history = []
     n_total = config.stages * config.steps_per_stage
     bar = tqdm(total=n_total, desc=f"refine {structure.name} [{config.parametrization}]", disable=not progress,
-               leave=False)
+               leave=False, mininterval=0.5)
     match = match0
     previous = np.inf
     step = 0
@@ -257,9 +258,10 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     p, res, wing = prob.unpack(x)
     h1 = np.asarray(prob.param.apply(p))
     metrics = {
-        "spearman_before": spearman(np.asarray(s0), y), "spearman_after": spearman(np.asarray(s1), y),
-        "spearman_with_background_before": spearman(np.asarray(m0), y),
-        "spearman_with_background_after": spearman(np.asarray(m1), y),
+        # the field's score: simulated vs measured as measured (no background handling), as `hessfit compare`
+        "spearman_before": spearman(np.asarray(s0), y_raw), "spearman_after": spearman(np.asarray(s1), y_raw),
+        # the fitted score: model (scaled simulation + fitted background) vs baseline-corrected measurement
+        "spearman_fit_before": spearman(np.asarray(m0), y), "spearman_fit_after": spearman(np.asarray(m1), y),
         "peak_rms_cm1_before": _peak_rms(freqs0, match0), "peak_rms_cm1_after": _peak_rms(freqs1, match1),
         "n_measured_peaks": len(measured_peaks), "n_matched_before": int(match0.mode_index.size),
         "n_matched_after": int(match1.mode_index.size),

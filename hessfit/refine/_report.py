@@ -110,17 +110,18 @@ def plot_overlay(result: RefineResult, path: Path) -> None:
     fig, axes = plt.subplots(2, 1, figsize=(11, 7), sharex=True, layout="constrained")
     m = result.metrics
     for ax, which, model, rho, match, freqs in (
-            (axes[0], "before", result.model_before, m["spearman_before"], result.match_before,
+            (axes[0], "before", result.model_before, m["spearman_fit_before"], result.match_before,
              result.frequencies_before),
-            (axes[1], "after", result.model_after, m["spearman_after"], result.match_after, result.frequencies_after)):
-        ax.plot(result.energy_cm1, result.measured, color="k", lw=1.0, label="measured")
+            (axes[1], "after", result.model_after, m["spearman_fit_after"], result.match_after,
+             result.frequencies_after)):
+        ax.plot(result.energy_cm1, result.measured, color="k", lw=1.0, label="measured" + (" (baseline removed)" if result.config.subtract_baseline else ""))
         ax.plot(result.energy_cm1, model, color="tab:red" if which == "after" else "tab:blue", lw=1.0,
                 label=f"calculated {which} (scaled + background)")
         top = float(np.max(result.measured))
         for lab, e, mode in zip(match.peak_labels, match.peak_energy_cm1, match.mode_index):
             ax.annotate(lab, (e, top * 1.02), fontsize=6, ha="center")
             ax.plot([e, freqs[mode]], [top * 0.98, top * 0.9], color="0.5", lw=0.5)
-        ax.set_title(f"{result.structure.name}: {which} refinement — Spearman {rho:.3f}, "
+        ax.set_title(f"{result.structure.name}: {which} refinement — Spearman {rho:.3f} (as measured: {m['spearman_' + which]:.3f}), "
                      f"peak RMS {m['peak_rms_cm1_' + which]:.1f} cm$^{{-1}}$", fontsize=10)
         ax.set_ylabel("intensity (arb.)")
         ax.legend(frameon=False, fontsize=8, loc="upper right")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hessfit.model import NequIPLayer, neighbour_pairs, radial_basis
+from tests.helpers import rotation_matrix
 
 IRREPS_IN = e3nn.Irreps("4x0e + 3x1o + 2x2e")
 
@@ -18,7 +19,7 @@ def _random_graph(seed, n_atoms=7, n_pad_edges=0):
     s = np.concatenate([s, np.full(n_pad_edges, n_atoms - 1, np.int32)])
     r = np.concatenate([r, np.full(n_pad_edges, n_atoms - 1, np.int32)])
     mask = np.arange(len(s)) < len(s) - n_pad_edges
-    feats = e3nn.normal(IRREPS_IN, jax.random.PRNGKey(seed), (n_atoms,))
+    feats = e3nn.IrrepsArray(IRREPS_IN, rng.normal(size=(n_atoms, IRREPS_IN.dim)))  # float64
     species = rng.integers(0, 3, n_atoms).astype(np.int32)
     return pos, s, r, mask, feats, species
 
@@ -30,17 +31,18 @@ def layer_and_params():
     pos, s, r, mask, feats, species = _random_graph(0)
     vec = pos[r] - pos[s]
     params = layer.init(jax.random.PRNGKey(0), vec, mask, feats, species, s, r)
-    return layer, params
+    return layer, jax.tree_util.tree_map(lambda p: jnp.asarray(p, jnp.float64), params)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_layer_equivariant_under_rotation_and_inversion(layer_and_params, seed):
     layer, params = layer_and_params
     pos, s, r, mask, feats, species = _random_graph(seed)
-    rot = np.asarray(e3nn.rand_matrix(jax.random.PRNGKey(seed + 10), ()))
+    rot = rotation_matrix(seed + 10)  # float64, orthogonal to 1e-15
     apply = jax.jit(lambda v, f: layer.apply(params, v, mask, f, species, s, r))
     vec = pos[r] - pos[s]
     out = apply(vec, feats)
+    assert out.array.dtype == jnp.float64
     for parity in (1.0, -1.0):
         g = parity * rot
         out_rot = apply(vec @ g.T, feats.transform_by_matrix(g))
