@@ -22,6 +22,9 @@ class RefineConfig:
         e_min_cm1, e_max_cm1: fitted energy window, cm⁻¹ (clipped to the measured range).
         bin_width_cm1: simulation grid step, cm⁻¹ (the simulation is interpolated onto the measured energies).
         w_spearman, w_peak, w_l2, w_wasserstein: loss weights.
+        peak_start_stage: first stage that uses the peak loss (earlier stages align by rank correlation only).
+        peak_min_share: a calculated peak enters the peak loss only if one fundamental makes at least this share
+            of its simulated intensity.
         softness_start, softness_end: soft-rank temperature (fraction of the spectrum's std), annealed geometrically.
         stages, steps_per_stage: outer stages (peak re-matching + annealing) × solver iterations per stage.
         learning_rate: Adam initial step (decays ×0.1 over the run).
@@ -48,6 +51,8 @@ class RefineConfig:
     bin_width_cm1: float = 2.0
     w_spearman: float = 1.0
     w_peak: float = 0.05
+    peak_start_stage: int = 1
+    peak_min_share: float = 0.5
     w_l2: float = 0.0
     w_wasserstein: float = 0.0
     softness_start: float = 0.1

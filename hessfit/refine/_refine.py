@@ -181,11 +181,15 @@ class _Problem:
         assignment = assign_peaks(measured_peaks, calc, sigma_fn)
         freqs, inten = (np.asarray(v) for v in self.order1(jnp.asarray(x)))
         idx, pe, ps, labels = [], [], [], []
+        s_np = np.asarray(s)
         for i, j in assignment.pairs:
             ec = calc.energy_cm1[j]
             sig = float(sigma_fn(ec))
             weight = inten * np.exp(-0.5 * ((freqs - ec) / sig) ** 2)
-            if weight.max() <= 0:
+            # keep peaks made mostly (≥ min_share of the simulated density) by one fundamental, whose frequency
+            # then is the peak position; blended and overtone peaks carry no clean frequency information
+            density = s_np[calc.index[j]]
+            if weight.max() <= 0 or weight.max() / (np.sqrt(2 * np.pi) * sig) < self.config.peak_min_share * density:
                 continue
             idx.append(int(np.argmax(weight)))
             pe.append(float(measured_peaks.energy_cm1[i]))
@@ -244,7 +248,10 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
         softness = config.softness_start * (config.softness_end / config.softness_start) ** frac
         if stage:
             match = prob.match(x, measured_peaks)
-        args = (jnp.asarray(softness), *match.padded(max(1, len(measured_peaks))))
+        index, pe, ps, mask = match.padded(max(1, len(measured_peaks)))
+        if stage < config.peak_start_stage:  # align by rank correlation first; wrong early matches would pin modes
+            mask = jnp.zeros_like(mask)
+        args = (jnp.asarray(softness), index, pe, ps, mask)
         x, stage_loss = _run_stage(prob, solver, x, lo, hi, args, config, history, bar, step, stage)
         step += config.steps_per_stage
         if abs(previous - stage_loss) < config.tol:
