@@ -47,4 +47,4 @@ def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_
     except ImportError:
         raise ConfigError("no Hessian given: pass --hessian FILE (Hessian sources are not available)") from None
     options = {"model": model} if (name == "nequip" and model is not None) else {}
-    return get_source(name, **options).hessian(structure)
+    return get_source(name, **options).hessian(structure).hessian

@@ -52,7 +52,8 @@ def init_params(config: ModelConfig, key: jax.Array) -> dict:
 
     pos = np.array([[0.0, 0.0, 0.0], [1.0, 0.2, 0.1], [0.1, 1.1, -0.3]])
     batch = pack([np.zeros(3, np.int32)], [pos], cutoff_angstrom=config.cutoff_angstrom)
-    params = EnergyModel(config).init(key, jnp.asarray(batch.positions, config.dtype), batch.graph)
+    # jitted: eager e3nn ops would compile one small XLA program per operation
+    params = jax.jit(EnergyModel(config).init)(key, jnp.asarray(batch.positions, config.dtype), batch.graph)
     return cast_params(params, config.dtype)
 
 

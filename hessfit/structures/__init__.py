@@ -4,10 +4,11 @@ from hessfit.structures._elements import CROSS_SECTIONS_BARN, DEUTERIUM_MASS, cr
 from hessfit.structures._hessian import HessfitWarning, read_hessian, validate_hessian, write_hessian
 from hessfit.structures._structure import Structure, read_structure, read_structures, write_xyz
 from hessfit.structures._dataset import HessianDataset, load_dataset, save_dataset
+from hessfit.structures.readers.spectrum import MeasuredSpectrum, read_spectrum
 
 __all__ = [
     "Structure", "read_structure", "read_structures", "write_xyz",
     "read_hessian", "write_hessian", "validate_hessian", "HessfitWarning",
     "cross_sections", "standard_mass", "CROSS_SECTIONS_BARN", "DEUTERIUM_MASS",
-    "HessianDataset", "load_dataset", "save_dataset",
+    "HessianDataset", "load_dataset", "save_dataset", "MeasuredSpectrum", "read_spectrum",
 ]
