@@ -3,12 +3,13 @@
 References:
 - Water, B3LYP/6-31G*: literature harmonic frequencies 1713, 3727, 3849 cm⁻¹ (NIST CCCBDB, SRD 101,
   computed with Gaussian, which uses Cartesian d functions for 6-31G*). With ``cartesian=True`` this
-  source gives 1712.9, 3726.8, 3848.8 cm⁻¹ (tolerance 2 cm⁻¹); with the default spherical d functions
-  1710.7, 3720.4, 3844.2 cm⁻¹ (tolerance 10 cm⁻¹ against the same literature values).
-- Analytic Hessian vs central finite differences of PySCF's analytic gradients (B3LYP/STO-3G): measured
-  max deviation 0.1 cm⁻¹ for water and 0.52 cm⁻¹ for ethanol; tolerance 2 cm⁻¹ (DFT gradients omit the
-  grid response, so the two routes differ by a small grid error).
-The ethanol check costs ~5 min on 2 cores, so it runs only with HESSFIT_SLOW_TESTS=1.
+  source gives 1713.0, 3726.2, 3848.1 cm⁻¹ at the fmax = 0.005 eV/Å minimum (1712.9, 3726.8, 3848.8 at
+  0.002 eV/Å; tolerance 2 cm⁻¹); with the default spherical d functions 1710.7, 3720.4, 3844.2 cm⁻¹
+  (tolerance 10 cm⁻¹ against the same literature values; slow test).
+- Analytic Hessian vs central finite differences of PySCF's analytic gradients (STO-3G): measured max
+  deviation 0.24 (HF) / 0.23 (B3LYP) cm⁻¹ for water and 0.51 cm⁻¹ for ethanol (B3LYP); tolerance 2 cm⁻¹
+  (DFT gradients omit the grid response, so the two routes differ by a small grid error).
+The B3LYP finite-difference checks cost 0.5–5 min on 2 busy cores: they run only with HESSFIT_SLOW_TESTS=1.
 """
 
 import os
