@@ -35,16 +35,32 @@ def _parse_indices(text: str, option: str) -> list[int]:
 
 
 def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_units: str = "eV/A^2",
-                model: Path | None = None):
-    """Hessian (eV/Å²) from a file (``hessian``) or a named source (``source``); default source: the network."""
+                model: Path | None = None, optimize: bool = False):
+    """Return (structure, Hessian eV/Å², label) from a file (``hessian``) or a named source (default: the network).
+
+    For sources with forces, the input geometry's maximum force is checked (a warning suggests --optimize);
+    with ``optimize`` the structure is first relaxed with the source's forces and the relaxed one is returned.
+    """
     from hessfit.structures import read_hessian
 
+    if hessian is not None and source is not None:
+        raise ConfigError("give either --hessian FILE or --source NAME, not both")
     if hessian is not None:
-        return read_hessian(hessian, n_atoms=structure.n_atoms, units=hessian_units)
+        if optimize:
+            raise ConfigError("--optimize needs --source (a Hessian file belongs to its own geometry)")
+        return structure, read_hessian(hessian, n_atoms=structure.n_atoms, units=hessian_units), f"file {hessian}"
+    from hessfit.sources import check_max_force, get_source
+    from hessfit.sources import optimize as relax
+
     name = source or "nequip"
-    try:
-        from hessfit.sources import get_source
-    except ImportError:
-        raise ConfigError("no Hessian given: pass --hessian FILE (Hessian sources are not available)") from None
     options = {"model": model} if (name == "nequip" and model is not None) else {}
-    return get_source(name, **options).hessian(structure).hessian
+    src = get_source(name, **options)
+    if src.has_forces:
+        if optimize:
+            structure = relax(structure, src).structure
+        else:
+            check_max_force(structure, src)
+    elif optimize:
+        raise ConfigError(f"--source {name} has no forces to optimise with; use hessfit optimize -m xtb|mmff|dft")
+    result = src.hessian(structure)
+    return structure, result.hessian, f"source {name} ({result.level_of_theory})"

@@ -10,25 +10,12 @@ import typer
 from hessfit.cli import app
 
 
-def _hessian_for(structure, *, hessian: Optional[Path], source: Optional[str], hessian_units: str):
-    """Hessian (eV/Å²) from --hessian, or from --source via hessfit.sources.get_source (imported lazily)."""
-    from hessfit.errors import ConfigError
-    from hessfit.structures import read_hessian
+def _hessian_for(structure, *, hessian: Optional[Path], source: Optional[str], hessian_units: str,
+                 optimize: bool = False):
+    """(structure, Hessian eV/Å², label) from --hessian or --source (default: the shipped network)."""
+    from hessfit.cli._common import get_hessian
 
-    if hessian is not None and source is not None:
-        raise ConfigError("give either --hessian FILE or --source NAME, not both")
-    if hessian is not None:
-        return read_hessian(hessian, n_atoms=structure.n_atoms, units=hessian_units), f"file {hessian}"
-    if source is None:
-        raise ConfigError("no Hessian: pass --hessian FILE (.npy/.txt/.fchk/.hess/.log) or --source NAME")
-    try:
-        from hessfit.sources import get_source
-    except ImportError as exc:
-        raise ConfigError(f"--source {source}: Hessian sources are not available ({exc}); pass --hessian FILE") from None
-    result = get_source(source).hessian(structure)
-    h = getattr(result, "hessian", result)
-    level = getattr(result, "level_of_theory", source)
-    return h, f"source {source} ({level})"
+    return get_hessian(structure, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
 
 
 def _mode_list(text: Optional[str]):
@@ -73,6 +60,7 @@ def compare(
                                           "(default: the main mode of each assigned peak)"),
     output: Path = typer.Option(Path("compare_out"), "-o", "--output", help="output directory"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing files in the output directory"),
+    optimize: bool = typer.Option(False, "--optimize", help="relax the geometry with the --source's forces first"),
 ):
     """Compare a measured INS spectrum with the one simulated from a Hessian; assign peaks to modes.
 
@@ -96,7 +84,7 @@ def compare(
     check_report_writable(output, overwrite)
     spec = read_spectrum(measured, energy_units=energy_units, bank=bank, check_units=unit_check)
     s = read_structure(structure)
-    h, origin = _hessian_for(s, hessian=hessian, source=source, hessian_units=hessian_units)
+    s, h, origin = _hessian_for(s, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
     result = assign_spectrum(s, h, spec, ins_config=ins, compare_config=cmp_cfg, peaks=peaks,
                              resolution_scale=resolution_scale)
     paths = write_report(result, output, overwrite=overwrite, animate_modes=animate_modes)

@@ -47,6 +47,7 @@ def refine(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs in an existing directory"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
     deuterate: Optional[str] = typer.Option(None, "--deuterate", help="'all' or comma-separated H indices"),
+    optimize: bool = typer.Option(False, "--optimize", help="relax the geometry with the --source's forces first"),
 ):
     """Refine the Hessian against a measured INS spectrum; writes Hessian, tables, plots and a summary."""
     from hessfit.compare import read_spectrum
@@ -61,9 +62,10 @@ def refine(
     cfg = RefineConfig.load(config, instrument=inst, temperature_k=temperature, max_order=orders, e_min_cm1=e_min,
                             e_max_cm1=e_max, solver=solver, stages=stages, steps_per_stage=steps, fit_wings=fit_wings,
                             fit_resolution=fit_resolution)
-    h0 = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model)
+    s, h0, seed_label = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
+                                    optimize=optimize)
     typer.echo(f"refining {s.name} ({s.formula}, {s.n_atoms} atoms) against {spectrum} on {inst}, "
-               f"recipe '{cfg.parametrization}' ({cfg.solver})")
+               f"recipe '{cfg.parametrization}' ({cfg.solver}), seed Hessian from {seed_label}")
     result = run_refine(s, h0, measured, cfg, progress=not quiet)
     write_refinement(result, outdir, overwrite=True,
                      seed_format=hessian.suffix.lower() if hessian is not None else None)

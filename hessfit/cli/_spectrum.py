@@ -12,6 +12,7 @@ from hessfit.cli._common import get_hessian, load_structure
 
 _DEUT = typer.Option(None, "--deuterate", help="'all' or comma-separated 0-based H indices to replace by D")
 _ISO = typer.Option(None, "--isotope", help="INDEX=MASS_AMU mass override (repeatable)")
+_OPT = typer.Option(False, "--optimize", help="relax the geometry with the --source's forces first")
 
 
 @app.command()
@@ -22,6 +23,7 @@ def modes(
     hessian_units: str = typer.Option("eV/A^2", "--hessian-units", help="units of .npy/.txt Hessians"),
     deuterate: Optional[str] = _DEUT,
     isotope: Optional[list[str]] = _ISO,
+    optimize: bool = _OPT,
 ):
     """Print the normal modes: index, frequency in cm⁻¹ and meV."""
     import numpy as np
@@ -29,7 +31,7 @@ def modes(
     from hessfit.modes import normal_modes
 
     s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
-    h = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units)
+    s, h, _ = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
     m = normal_modes(s, h)
     f = np.asarray(m.frequencies_cm1)
     typer.echo(f"# {s.name} ({s.formula}), {m.n_modes} internal modes; negative = imaginary")
@@ -58,6 +60,7 @@ def spectrum(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing output files"),
     deuterate: Optional[str] = _DEUT,
     isotope: Optional[list[str]] = _ISO,
+    optimize: bool = _OPT,
 ):
     """Simulate the INS spectrum of a molecule from its Hessian."""
     from hessfit.ins import InsConfig, plot_spectrum, save_spectrum, simulate
@@ -70,7 +73,7 @@ def spectrum(
     if plot is not None:
         check_writable(plot, overwrite)
     s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
-    h = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units)
+    s, h, _ = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
     ds = simulate(s, h, config)
     save_spectrum(ds, output, overwrite=overwrite)
     typer.echo(f"wrote {output}")

@@ -29,7 +29,7 @@ def test_compare_command_runs(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ([], "no Hessian: pass --hessian"),
+    (["--hessian", "x.npy", "--optimize"], "--optimize needs --source"),
     (["--energy-units", "meV", "--hessian", "x.npy"], "look like cm-1"),
     (["--source", "mmff", "--hessian", "x.npy"], "either --hessian FILE or --source NAME"),
     (["--background", "spline", "--hessian", "x.npy"], "background must be one of"),
@@ -56,6 +56,6 @@ def test_source_option_uses_hessfit_sources(hexane):
     from hessfit.cli._compare import _hessian_for
 
     s, h_bundled = hexane
-    h, origin = _hessian_for(s, hessian=None, source="mmff", hessian_units="eV/A^2")
+    _, h, origin = _hessian_for(s, hessian=None, source="mmff", hessian_units="eV/A^2")
     assert "MMFF94" in origin
     np.testing.assert_allclose(h, h_bundled, atol=0.02)     # bundled: 0.001 Å steps; source: its own default
