@@ -37,8 +37,6 @@ class RefineConfig:
         scale_bounds: bounds of scale factors (classes/internal; global uses ±30 %).
         prior_strength: weight of the ‖ΔH‖²/‖H0‖² prior (free parametrisation).
         tol: stop when the loss changes by less than this between stages.
-        seed: PRNG seed (bootstrap).
-        bootstrap: number of bootstrap refits over the spectrum's errors for scale-factor uncertainties (0: curvature only).
     """
 
     parametrization: str = "internal"
@@ -71,8 +69,6 @@ class RefineConfig:
     scale_bounds: tuple[float, float] = (0.5, 1.5)
     prior_strength: float = 1.0
     tol: float = 1e-5
-    seed: int = 0
-    bootstrap: int = 0
 
     def __post_init__(self):
         if self.parametrization not in ("global", "classes", "internal", "free"):
