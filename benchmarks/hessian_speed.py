@@ -76,7 +76,7 @@ def main():
         model = load_model(args.model)
         cfg, params, label = model.config, model.params, "trained"
     except Exception:
-        from hessfit.cli._model import PRESETS
+        from hessfit.model._config import PRESETS
 
         cfg = ModelConfig(**PRESETS["cpu"])
         params, label = init_params(cfg, jax.random.PRNGKey(0)), "random init"
@@ -120,7 +120,8 @@ def main():
                     row[f"{name}_s"] = float("nan")
                     print(f"  {name}: {type(exc).__name__}: {str(exc)[:80]}")
         rows.append(row)
-        print(f"  {s.name}: done", flush=True)
+        print(f"  {s.name}: " + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                          for k, v in row.items()), flush=True)
     if args.train_step:
         train_step_table(cfg, params)
     cols = ["atoms", "edges", "hvp_s", "hvp_mb", "hvp_compile_s", "naive_s", "naive_mb", "naive_compile_s",

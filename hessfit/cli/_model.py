@@ -10,14 +10,7 @@ import typer
 
 from hessfit.cli import app
 from hessfit.errors import ConfigError
-
-#: the size trained for the shipped weights on the 2-core CPU (see docs/model_card.md); "published" = Han et al.
-PRESETS = {
-    "cpu": dict(n_layers=2, n_scalars=32, n_vectors=16, n_tensors=8, radial_hidden=(32,), cutoff_angstrom=4.0,
-                avg_num_neighbors=14.6),
-    "published": dict(n_layers=3, n_scalars=32, n_vectors=32, n_tensors=32, radial_hidden=(64, 64),
-                      cutoff_angstrom=5.0, avg_num_neighbors=18.0),
-}
+from hessfit.model import PRESETS  # 'cpu' = the shipped size, 'published' = Han et al. 2025
 
 
 @app.command()

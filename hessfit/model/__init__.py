@@ -5,7 +5,7 @@ the pure-function factories `make_energy_fn`, `make_hvp_fn`, `make_hessian_fn`, 
 `Graph`, `PackedBatch`) and the layer (`NequIPLayer`, `nequip_layer`).
 """
 
-from hessfit.model._config import ModelConfig
+from hessfit.model._config import PRESETS, ModelConfig
 from hessfit.model._energy import EnergyModel, cast_params, init_params, make_energy_fn
 from hessfit.model._graph import Graph, PackedBatch, bucket_atoms, bucket_edges, neighbour_pairs, pack, species_index
 from hessfit.model._hessian import batch_hessians, make_hessian_fn, make_hvp_fn
@@ -14,7 +14,7 @@ from hessfit.model._layer import NequIPLayer, nequip_layer, radial_basis
 from hessfit.model._predict import predict_hessian, predict_hessians
 
 __all__ = [
-    "ModelConfig", "Model", "load_model", "save_model", "DEFAULT_WEIGHTS",
+    "ModelConfig", "PRESETS", "Model", "load_model", "save_model", "DEFAULT_WEIGHTS",
     "predict_hessian", "predict_hessians",
     "EnergyModel", "init_params", "cast_params", "make_energy_fn", "make_hvp_fn", "make_hessian_fn", "batch_hessians",
     "Graph", "PackedBatch", "pack", "neighbour_pairs", "species_index", "bucket_atoms", "bucket_edges",

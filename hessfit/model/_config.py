@@ -90,3 +90,12 @@ class ModelConfig:
         else:
             d = json.loads(path.read_text())
         return cls.from_dict(d)
+
+
+#: named sizes: "cpu" = the shipped weights (trainable on one CPU thread), "published" = Han et al. 2025
+PRESETS = {
+    "cpu": dict(n_layers=2, n_scalars=32, n_vectors=16, n_tensors=8, radial_hidden=(32,), cutoff_angstrom=4.0,
+                avg_num_neighbors=14.6),
+    "published": dict(n_layers=3, n_scalars=32, n_vectors=32, n_tensors=32, radial_hidden=(64, 64),
+                      cutoff_angstrom=5.0, avg_num_neighbors=18.0),
+}

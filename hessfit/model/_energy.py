@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import e3nn_jax as e3nn
 import flax.linen as nn
 import jax
@@ -46,6 +48,11 @@ class EnergyModel(nn.Module):
         return jnp.where(graph.node_mask, energies, 0.0)
 
 
+@functools.lru_cache(maxsize=4)
+def _jitted_init(config: ModelConfig):
+    return jax.jit(EnergyModel(config).init)
+
+
 def init_params(config: ModelConfig, key: jax.Array) -> dict:
     """Initial parameters (in ``config.dtype``) from a tiny dummy graph."""
     from hessfit.model._graph import pack
@@ -53,7 +60,7 @@ def init_params(config: ModelConfig, key: jax.Array) -> dict:
     pos = np.array([[0.0, 0.0, 0.0], [1.0, 0.2, 0.1], [0.1, 1.1, -0.3]])
     batch = pack([np.zeros(3, np.int32)], [pos], cutoff_angstrom=config.cutoff_angstrom)
     # jitted: eager e3nn ops would compile one small XLA program per operation
-    params = jax.jit(EnergyModel(config).init)(key, jnp.asarray(batch.positions, config.dtype), batch.graph)
+    params = _jitted_init(config)(key, jnp.asarray(batch.positions, config.dtype), batch.graph)
     return cast_params(params, config.dtype)
 
 

@@ -74,6 +74,29 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTran
                        optax.adamw(schedule, weight_decay=cfg.weight_decay)), schedule
 
 
+_COMPILED: dict = {}
+
+
+def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
+    """Optimizer, schedule and jitted step/eval functions, reused by runs with the same settings (resume)."""
+    key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
+           tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, steps_per_epoch)
+    if key not in _COMPILED:
+        optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
+        loss_fn = make_probe_loss_fn(mcfg, force_weight=tcfg.force_weight)
+
+        @jax.jit
+        def step_fn(params, opt_state, positions, graph, probes, targets, weights):
+            (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, positions, graph, probes,
+                                                                            targets, weights)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, loss, aux
+
+        _COMPILED.clear()  # keep at most one set of compiled functions alive
+        _COMPILED[key] = (optimizer, schedule, step_fn, jax.jit(loss_fn))
+    return _COMPILED[key]
+
+
 def plot_loss_curve(history: list, path: Path) -> None:
     import matplotlib
 
@@ -140,19 +163,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                                  n_edges_pad=max(shapes.n_edges_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_edges_pad))
     dtype = np.dtype(mcfg.dtype)
     steps_per_epoch = len(plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch))
-    optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
+    optimizer, schedule, step_fn, eval_fn = _compiled_fns(mcfg, tcfg, steps_per_epoch)
     summary = training_data_summary(dataset, train_idx)
-
-    loss_fn = make_probe_loss_fn(mcfg, force_weight=tcfg.force_weight)
-
-    @jax.jit
-    def step_fn(params, opt_state, positions, graph, probes, targets, weights):
-        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, positions, graph, probes, targets,
-                                                                        weights)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss, aux
-
-    eval_fn = jax.jit(loss_fn)
 
     # fixed validation batches and probes
     val_rng = np.random.default_rng(12345)
