@@ -76,12 +76,12 @@ def test_hvp_and_chunked_hessian_match_jax_hessian(tiny_config, tiny_params, mol
     energy = make_energy_fn(tiny_config)
     n = mol.n_atoms
     pos = jnp.asarray(batch.positions)
-    full = jax.hessian(lambda r: energy(tiny_params, pos.at[:n].set(r), batch.graph))(pos[:n])
+    full = jax.jit(jax.hessian(lambda r: energy(tiny_params, pos.at[:n].set(r), batch.graph)))(pos[:n])
     full = np.asarray(full).reshape(3 * n, 3 * n)
     np.testing.assert_allclose(hess, full, atol=1e-10)
     v = np.zeros(batch.positions.shape)
     v[:n] = np.random.default_rng(0).normal(size=(n, 3))
-    hv = make_hvp_fn(tiny_config)(tiny_params, pos, batch.graph, jnp.asarray(v))
+    hv = jax.jit(make_hvp_fn(tiny_config))(tiny_params, pos, batch.graph, jnp.asarray(v))
     np.testing.assert_allclose(np.asarray(hv)[:n].reshape(-1), full @ v[:n].reshape(-1), atol=1e-10)
 
 
