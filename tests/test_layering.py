@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "hessfit"
-LEAVES = {"units", "errors"}
+LEAVES = {"units", "errors", "_config_io"}
 ALLOWED = {
     "structures": set(),
     "modes": {"structures"},

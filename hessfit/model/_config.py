@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
+from hessfit._config_io import dataclass_from_dict, read_config_file
 from hessfit.errors import ConfigError
 
 
@@ -70,26 +70,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown ModelConfig fields {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
     @classmethod
     def from_file(cls, path: str | Path) -> "ModelConfig":
         """Load from a JSON or TOML file (a table ``[model]`` in TOML, or top-level keys)."""
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"{path}: model config file not found")
-        if path.suffix.lower() == ".toml":
-            import tomllib
-
-            d = tomllib.loads(path.read_text())
-            d = d.get("model", d)
-        else:
-            d = json.loads(path.read_text())
-        return cls.from_dict(d)
+        return cls.from_dict(read_config_file(path, table="model", what="model"))
 
 
 #: named sizes: "cpu" = the shipped weights (trainable on one CPU thread), "published" = Han et al. 2025

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
+from hessfit._config_io import dataclass_from_dict, read_config_file
 from hessfit.errors import ConfigError
 
 
@@ -68,23 +68,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
         """Load from JSON, or TOML (table ``[train]`` or top-level keys)."""
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"{path}: training config file not found")
-        if path.suffix.lower() == ".toml":
-            import tomllib
-
-            d = tomllib.loads(path.read_text())
-            d = d.get("train", d)
-        else:
-            d = json.loads(path.read_text())
-        return cls.from_dict(d)
+        return cls.from_dict(read_config_file(path, table="train", what="training"))

@@ -1,0 +1,30 @@
+"""Shared loading of frozen config dataclasses from dicts, JSON or TOML (a leaf module: no hessfit imports but errors)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+
+from hessfit.errors import ConfigError
+
+
+def dataclass_from_dict(cls, d: dict):
+    """Build ``cls(**d)``, refusing unknown keys with a message listing the known ones."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} fields {unknown}; known: {sorted(known)}")
+    return cls(**d)
+
+
+def read_config_file(path: str | Path, *, table: str, what: str) -> dict:
+    """Read a JSON file, or a TOML file's ``[table]`` (top-level keys if the table is absent)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: {what} config file not found")
+    if path.suffix.lower() == ".toml":
+        d = tomllib.loads(path.read_text())
+        return d.get(table, d)
+    return json.loads(path.read_text())
