@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import tomllib  # noqa: F401  (recipes are TOML; we write them by hand below)
 from pathlib import Path
 
 import numpy as np
