@@ -35,12 +35,9 @@ import numpy as np
 from hessfit.ins._config import InsConfig
 from hessfit.ins._instrument import Instrument, load_instrument
 from hessfit.ins._kinematics import q2_indirect
+from hessfit.ins._order2 import pair_intensities
 from hessfit.modes._solve import Modes, modes_from_hessian
 from hessfit.units import HC_OVER_KB, ZPA_CONSTANT
-
-#: target number of elements per order-2 work block (rows × modes × atoms)
-_ORDER2_BLOCK = 2_000_000
-
 
 # ----------------------------------------------------------------------------- tensors
 def mode_tensors(modes: Modes, *, temperature_k: float, cutoff_cm1: float):
@@ -85,35 +82,6 @@ def _order1_sticks(w, b, p, e, a_tensor, sigma_xs, q2_fn):
     alpha = (tr_a[None, :] + 2.0 * ratio) / 5.0
     q2 = q2_fn(w)
     return jnp.sum(sigma_xs[None, :] * q2[:, None] * b * p / 3.0 * jnp.exp(-q2[:, None] * alpha), axis=1)
-
-
-def _order2_sticks(w, b, p, e, a_iso, sigma_xs, q2_fn):
-    """Order-2 sticks over all ordered pairs: energies (M²,), intensities (M²,) (one bank)."""
-    m, n = b.shape
-    rows = max(1, min(m, _ORDER2_BLOCK // max(1, m * n)))
-    n_blocks = -(-m // rows)
-    pad = n_blocks * rows - m
-    wr = jnp.pad(w, (0, pad), constant_values=1.0).reshape(n_blocks, rows)
-    br = jnp.pad(b, ((0, pad), (0, 0))).reshape(n_blocks, rows, n)
-    pr = jnp.pad(p, ((0, pad), (0, 0))).reshape(n_blocks, rows, n)
-    er = jnp.pad(e, ((0, pad), (0, 0), (0, 0))).reshape(n_blocks, rows, n, 3)
-
-    b_sig = b * sigma_xs[None, :]  # fold the cross section into one factor
-
-    def block(args):
-        w_r, b_r, p_r, e_r = args
-        energy = w_r[:, None] + w[None, :]
-        q2 = q2_fn(energy)
-        # e_r·e per atom as three elementwise products (a size-3 contraction is slow as a batched matmul on CPU)
-        d = sum(e_r[:, None, :, k] * e[None, :, :, k] for k in range(3))
-        poly = b_r[:, None, :] * b_sig[None, :, :] * (p_r[:, None, :] * p[None, :, :] + 2.0 * d * d)
-        dw = jnp.exp(-q2[:, :, None] * a_iso[None, None, :])
-        inten = q2 * q2 / 30.0 * jnp.sum(poly * dw, axis=-1)
-        return energy, inten
-
-    # checkpoint: the backward pass recomputes each block instead of storing all (M² × N) intermediates
-    energy, inten = jax.lax.map(jax.checkpoint(block), (wr, br, pr, er))
-    return energy.reshape(-1)[: m * m], inten.reshape(-1)[: m * m]
 
 
 # ----------------------------------------------------------------------------- grids
@@ -250,8 +218,11 @@ def make_modes_spectrum_fn(config: InsConfig):
             s_n = [s1]
             for _ in range(2, max_order + 1):
                 s_n.append(_fft_conv(s_n[-1], s1, grid.n_nodes))  # s_n[k] = s^(k+1)
-        for angle in angles:
-            q2_fn = partial(q2_indirect, final_energy_cm1=ef, angle_deg=angle)
+        q2_fns = tuple(partial(q2_indirect, final_energy_cm1=ef, angle_deg=angle) for angle in angles)
+        if max_order >= 2:  # order-2 sticks of all ordered pairs, every bank at once (hand-written gradient)
+            e2 = (w[:, None] + w[None, :]).reshape(-1)
+            i2_banks = pair_intensities(q2_fns, w, b, p, e, a_iso, sigma_xs).reshape(n_ang, -1)
+        for bank, q2_fn in enumerate(q2_fns):
             i1 = _order1_sticks(w, b, p, e, a_tensor, sigma_xs, q2_fn) / n_ang
             q2_int = q2_fn(int_centres)
             per_order = []
@@ -262,8 +233,7 @@ def make_modes_spectrum_fn(config: InsConfig):
             else:
                 per_order.append(splat(w, i1, origin=grid.origin, step=step, n=grid.n_int))
             if max_order >= 2:
-                e2, i2 = _order2_sticks(w, b, p, e, a_iso, sigma_xs, q2_fn)
-                per_order.append(splat(e2, i2 / n_ang, origin=grid.origin, step=step, n=grid.n_int))
+                per_order.append(splat(e2, i2_banks[bank] / n_ang, origin=grid.origin, step=step, n=grid.n_int))
             if max_order >= 3:
                 q2_nodes = q2_fn(nodes)
                 dw_nodes = jnp.exp(-q2_nodes[None, :] * a_iso[:, None])  # (N, nodes)
