@@ -18,8 +18,50 @@ import jax.numpy as jnp
 
 def soft_rank(x, softness):
     tau = softness * (jnp.std(x) + 1e-30)
-    diff = (x[:, None] - x[None, :]) / tau
-    return 0.5 + jnp.sum(jax.nn.sigmoid(diff), axis=1) - 0.5  # self term sigmoid(0) = ½ removed
+    return _pairwise_sigmoid_sum(x, tau)
+
+
+#: rows of the (n × n) pairwise matrix processed at once (keeps the working set in cache)
+_ROWS = 128
+
+
+def _row_blocks(fn, x, *row_arrays):
+    """Apply ``fn(x_rows, *rows)`` to blocks of _ROWS entries and concatenate the (rows, ...) results."""
+    n = x.shape[0]
+    nb = -(-n // _ROWS)
+    pad = nb * _ROWS - n
+    blocks = [jnp.pad(a, (0, pad)).reshape(nb, _ROWS) for a in (x, *row_arrays)]
+    out = jax.lax.map(lambda args: fn(*args), blocks)
+    return jax.tree_util.tree_map(lambda o: o.reshape(nb * _ROWS, *o.shape[2:])[:n], out)
+
+
+@jax.custom_vjp
+def _pairwise_sigmoid_sum(x, tau):
+    """r_i = Σ_{j≠i} sigmoid((x_i − x_j)/τ) (the soft rank minus ½), in row blocks, with a hand-written
+    gradient: autodiff of the (n × n) pairwise matrix stores and re-reads it (~10× the forward for n ≈ 2000)."""
+    return _row_blocks(lambda xr: jnp.sum(jax.nn.sigmoid((xr[:, None] - x[None, :]) / tau), axis=1), x) - 0.5
+
+
+def _pss_fwd(x, tau):
+    return _pairwise_sigmoid_sum(x, tau), (x, tau)
+
+
+def _pss_bwd(res, g):
+    # ∂r_i/∂x_k = [δ_ik Σ_j s'_ij − s'_ik]/τ and ∂r_i/∂τ = −Σ_j s'_ij d_ij/τ, with d = (x_i − x_j)/τ,
+    # s' = sigmoid'(d) (even in d), so ∂L/∂x_k = Σ_j s'_kj (g_k − g_j)/τ.
+    x, tau = res
+
+    def rows(xr, gr):
+        d = (xr[:, None] - x[None, :]) / tau
+        s = jax.nn.sigmoid(d)
+        ds = s * (1.0 - s)
+        return (gr * jnp.sum(ds, axis=1) - ds @ g) / tau, -gr * jnp.sum(ds * d, axis=1) / tau
+
+    gx, gtau_rows = _row_blocks(rows, x, g)
+    return gx, jnp.sum(gtau_rows)
+
+
+_pairwise_sigmoid_sum.defvjp(_pss_fwd, _pss_bwd)
 
 
 def _pearson(a, b):

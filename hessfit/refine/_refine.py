@@ -146,7 +146,9 @@ class _Problem:
         self.predict = jax.jit(predict)
         self.loss = loss
         self.order1 = jax.jit(lambda x: (lambda m: (m.frequencies_cm1, order1(m, xs)))(predict(x)[0]))
-        self.residuals = jax.jit(lambda x: (predict(x)[2] - y_j) / jnp.linalg.norm(y_j))
+        y_norm = float(np.linalg.norm(self.y))
+        # reuses the compiled predict (a separate jit would compile the whole simulator again)
+        self.residuals = lambda x: (np.asarray(self.predict(jnp.asarray(x))[2]) - self.y) / y_norm
 
     @staticmethod
     def _param_options(config):
@@ -285,17 +287,15 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
 
 
 def _make_solver(prob, config):
-    """One solver for all stages (compiled once; stage arguments keep fixed shapes)."""
+    """One compiled objective for all stages (stage arguments keep fixed shapes, so nothing recompiles)."""
+    value_and_grad = jax.value_and_grad(prob.loss, has_aux=True)
     if config.solver == "lbfgsb":
-        import jaxopt
-
-        return jaxopt.LBFGSB(fun=prob.loss, has_aux=True, maxiter=config.steps_per_stage, tol=1e-9, jit=True)
+        return {"value_and_grad": jax.jit(value_and_grad)}
     import optax
 
     total = config.stages * config.steps_per_stage
     schedule = optax.exponential_decay(config.learning_rate, transition_steps=total, decay_rate=0.1)
     opt = optax.adam(schedule)
-    value_and_grad = jax.value_and_grad(prob.loss, has_aux=True)
 
     @jax.jit
     def step(x, state, lo, hi, *args):
@@ -307,6 +307,7 @@ def _make_solver(prob, config):
 
 
 def _run_stage(prob, solver, x, lo, hi, args, config, history, bar, step0, stage):
+    from scipy.optimize import minimize
     from scipy.stats import spearmanr
 
     def record(k, value, aux):
@@ -317,19 +318,31 @@ def _run_stage(prob, solver, x, lo, hi, args, config, history, bar, step0, stage
         bar.set_postfix(loss=f"{float(value):.4f}", spearman=f"{rho:.3f}")
         bar.update(1)
 
-    value = np.inf
     if config.solver == "lbfgsb":
-        state = solver.init_state(x, (lo, hi), *args)
-        for k in range(config.steps_per_stage):
-            x, state = solver.update(x, state, (lo, hi), *args)
-            value = float(state.value)
-            record(k, value, state.aux)
-            if float(state.error) < 1e-9:
-                bar.update(config.steps_per_stage - k - 1)
-                break
-        return x, value
+        # scipy's L-BFGS-B (bounded, robust line search) on the jit-compiled JAX value and gradient: one
+        # compilation of the objective, ~1.1 evaluations per iteration
+        last = {"k": 0}
+
+        def fun(xv):
+            (value, aux), g = solver["value_and_grad"](jnp.asarray(xv), *args)
+            last.update(x=np.array(xv), value=float(value), aux=aux)
+            return float(value), np.asarray(g, dtype=float)
+
+        def callback(intermediate_result):
+            if not np.array_equal(intermediate_result.x, last["x"]):
+                fun(intermediate_result.x)
+            record(last["k"], last["value"], last["aux"])
+            last["k"] += 1
+
+        n_before = bar.n
+        res = minimize(fun, np.asarray(x, float), jac=True, method="L-BFGS-B", callback=callback,
+                       bounds=list(zip(np.asarray(lo, float), np.asarray(hi, float))),
+                       options={"maxiter": config.steps_per_stage, "ftol": 1e-12, "gtol": 1e-9})
+        bar.update(config.steps_per_stage - (bar.n - n_before))
+        return jnp.asarray(res.x), float(res.fun)
     if solver["state"] is None:
         solver["state"] = solver["init"](x)
+    value = np.inf
     for k in range(config.steps_per_stage):
         x, solver["state"], value, aux = solver["step"](x, solver["state"], lo, hi, *args)
         record(k, value, aux)
@@ -340,8 +353,16 @@ def _uncertainties(prob: _Problem, x) -> np.ndarray | None:
     """1σ of the scale parameters from the curvature of the least-squares misfit: diag((JᵀJ)⁻¹)·RSS/(n−k)."""
     if prob.param.kind == "free":
         return None
-    jac = np.asarray(jax.jacfwd(prob.residuals)(x))
-    r = np.asarray(prob.residuals(x))
+    # central differences (the order-2 kernel has a reverse-mode rule only; k forward pairs are cheap)
+    x = np.asarray(x, float)
+    steps = 1e-5 * np.maximum(1.0, np.abs(x))
+    cols = []
+    for i, h in enumerate(steps):
+        dx = np.zeros_like(x)
+        dx[i] = h
+        cols.append((prob.residuals(x + dx) - prob.residuals(x - dx)) / (2.0 * h))
+    jac = np.stack(cols, axis=1)
+    r = prob.residuals(x)
     n, k = jac.shape
     jtj = jac.T @ jac
     try:
