@@ -19,8 +19,9 @@ Physics follows ``shared/reference/ins-physics.md`` (Abins / abinslib / OCLIMAX)
   density per cm⁻¹ at bin centres. Order 1 is evaluated per stick (exact); higher orders are
   splatted with linear weights onto the grid (adds a variance ≤ Δ²/4) and broadened by a banded kernel.
 
-Everything is written in jax.numpy, jit-compiles, and is differentiable with respect to the
-Hessian (via `safe_eigh`), the resolution scale and the wing strength.
+Everything is written in jax.numpy, jit-compiles, and is differentiable (reverse mode) with respect to the
+Hessian (via `safe_eigh`), the resolution scale and the wing strength; the order-2 kernel
+(`_order2.pair_intensities`) has a hand-written reverse rule and no forward-mode rule.
 """
 
 from __future__ import annotations
