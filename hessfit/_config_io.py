@@ -24,7 +24,20 @@ def read_config_file(path: str | Path, *, table: str, what: str) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: {what} config file not found")
-    if path.suffix.lower() == ".toml":
-        d = tomllib.loads(path.read_text())
-        return d.get(table, d)
-    return json.loads(path.read_text())
+    try:
+        if path.suffix.lower() == ".toml":
+            d = tomllib.loads(path.read_text())
+            return d.get(table, d)
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid {what} config ({exc})") from None
+
+
+def dataclass_from_file(cls, path: str | Path, *, table: str, what: str, overrides: dict | None = None):
+    """``cls`` from a TOML ``[table]``/JSON file; ``overrides`` that are not None win. Errors name the file."""
+    data = dict(read_config_file(path, table=table, what=what))
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return dataclass_from_dict(cls, data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 
+from hessfit._config_io import dataclass_from_file
 from hessfit.errors import ConfigError
 
 MAX_ORDER_LIMIT = 10
@@ -71,13 +71,4 @@ class InsConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides) -> "InsConfig":
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text()).get("ins", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"{path}: unknown [ins] keys {sorted(unknown)}")
-        return cls(**data)
+        return dataclass_from_file(cls, path, table="ins", what="INS", overrides=overrides)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 
+from hessfit._config_io import dataclass_from_file
 from hessfit.errors import ConfigError
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
@@ -100,12 +100,4 @@ class RefineConfig:
         if not path.exists():
             names = ", ".join(sorted(p.stem for p in RECIPE_DIR.glob("*.toml")))
             raise ConfigError(f"unknown recipe {str(name_or_path)!r}; available: {names}, or a .toml path")
-        try:
-            data = tomllib.loads(path.read_text()).get("refine", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"{path}: unknown [refine] keys {sorted(unknown)}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
+        return dataclass_from_file(cls, path, table="refine", what="refine recipe", overrides=overrides)
