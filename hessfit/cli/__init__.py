@@ -16,6 +16,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 # command modules register themselves on `app` (imported for their side effect)
 from hessfit.cli import _spectrum, _model, _sources, _compare, _refine  # noqa: E402,F401
+from hessfit.cli import _finetune  # noqa: E402,F401
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
