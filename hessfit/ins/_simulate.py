@@ -36,7 +36,7 @@ import numpy as np
 from hessfit.ins._config import InsConfig
 from hessfit.ins._instrument import Instrument, load_instrument
 from hessfit.ins._kinematics import q2_indirect
-from hessfit.ins._order2 import pair_intensities
+from hessfit.ins._order2 import pair_energies, pair_intensities
 from hessfit.modes._solve import Modes, modes_from_hessian
 from hessfit.units import HC_OVER_KB, ZPA_CONSTANT
 
@@ -220,9 +220,9 @@ def make_modes_spectrum_fn(config: InsConfig):
             for _ in range(2, max_order + 1):
                 s_n.append(_fft_conv(s_n[-1], s1, grid.n_nodes))  # s_n[k] = s^(k+1)
         q2_fns = tuple(partial(q2_indirect, final_energy_cm1=ef, angle_deg=angle) for angle in angles)
-        if max_order >= 2:  # order-2 sticks of all ordered pairs, every bank at once (hand-written gradient)
-            e2 = (w[:, None] + w[None, :]).reshape(-1)
-            i2_banks = pair_intensities(q2_fns, w, b, p, e, a_iso, sigma_xs).reshape(n_ang, -1)
+        if max_order >= 2:  # order-2 sticks of the pairs ν ≤ μ (weights 2/1 folded in), every bank at once
+            e2 = pair_energies(w, b.shape[1])  # (K,)
+            i2_banks = pair_intensities(q2_fns, w, b, p, e, a_iso, sigma_xs)  # (n_ang, K), hand-written gradient
         for bank, q2_fn in enumerate(q2_fns):
             i1 = _order1_sticks(w, b, p, e, a_tensor, sigma_xs, q2_fn) / n_ang
             q2_int = q2_fn(int_centres)
