@@ -186,24 +186,14 @@ class SpectralTerm:
 
     def __init__(self, model_config, entries: list[PreparedEntry], *, max_atoms_per_pack: int = 160,
                  chunk_size: int | None = None):
-        from hessfit.model import bucket_atoms, bucket_edges, neighbour_pairs, pack
+        from hessfit.model._graph import bucket_atoms, bucket_edges, group_by_size, neighbour_pairs, pack
         from hessfit.model._hessian import column_ids
 
         self.config = model_config
         self.entries = entries
         self.weight_sum = max(sum(e.weight for e in entries), 1e-30)
         pairs = [neighbour_pairs(e.structure.positions, model_config.cutoff_angstrom) for e in entries]
-        order = np.argsort([len(e.species) for e in entries], kind="stable")
-        groups, cur, atoms = [], [], 0
-        for i in order:
-            n = len(entries[i].species)
-            if cur and atoms + n > max_atoms_per_pack:
-                groups.append(cur)
-                cur, atoms = [], 0
-            cur.append(int(i))
-            atoms += n
-        if cur:
-            groups.append(cur)
+        groups = group_by_size([len(e.species) for e in entries], max_atoms_per_pack)
         # one padded shape for every pack: one compilation of the column function and its pull-back
         a_pad = max(bucket_atoms(sum(len(entries[i].species) for i in g) + 1) for g in groups)
         e_pad = max(bucket_edges(sum(len(pairs[i][0]) for i in g)) for g in groups)

@@ -115,6 +115,22 @@ class PackedBatch:
         return int(np.max(np.diff(self.atom_offsets)))
 
 
+def group_by_size(sizes: Sequence[int], max_atoms: int) -> list[list[int]]:
+    """Greedy packing of molecules (atom counts ``sizes``), smallest first, into groups of ≤ ``max_atoms`` atoms
+    (a molecule larger than ``max_atoms`` gets a group of its own). Returns lists of input indices."""
+    groups, current, atoms = [], [], 0
+    for i in np.argsort(np.asarray(sizes), kind="stable"):
+        n = int(sizes[i])
+        if current and atoms + n > max_atoms:
+            groups.append(current)
+            current, atoms = [], 0
+        current.append(int(i))
+        atoms += n
+    if current:
+        groups.append(current)
+    return groups
+
+
 def pack(species_list: Sequence[np.ndarray], positions_list: Sequence[np.ndarray], *, cutoff_angstrom: float,
          n_atoms_pad: int | None = None, n_edges_pad: int | None = None,
          pairs_list: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> PackedBatch:

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hessfit.model._graph import neighbour_pairs, pack, species_index
+from hessfit.model._graph import group_by_size, neighbour_pairs, pack, species_index
 from hessfit.model._hessian import batch_hessians
 from hessfit.model._io import Model, load_model
 
@@ -73,17 +73,7 @@ def predict_hessians(structures: Sequence, model: Model | None = None, *, max_at
         sp = species_index(s.numbers, cfg.elements, name=getattr(s, "name", "molecule"))
         check_domain(s, model)
         prepared.append((sp, np.asarray(s.positions, float), neighbour_pairs(s.positions, cfg.cutoff_angstrom)))
-    order = np.argsort([len(p[0]) for p in prepared], kind="stable")
-    groups, current, atoms = [], [], 0
-    for i in order:
-        n = len(prepared[i][0])
-        if current and atoms + n > max_atoms_per_batch:
-            groups.append(current)
-            current, atoms = [], 0
-        current.append(int(i))
-        atoms += n
-    if current:
-        groups.append(current)
+    groups = group_by_size([len(p[0]) for p in prepared], max_atoms_per_batch)
     out: list[np.ndarray | None] = [None] * len(prepared)
     it = groups
     if progress:
