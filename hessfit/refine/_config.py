@@ -17,7 +17,7 @@ class RefineConfig:
 
     Attributes:
         parametrization: 'global', 'classes', 'internal' (Pulay SQM) or 'free' (Hessian elements).
-        solver: 'lbfgsb' (jaxopt bounded L-BFGS; scale models) or 'adam' (optax, exponential-decay schedule).
+        solver: 'lbfgsb' (SciPy L-BFGS-B on the jit-compiled JAX objective; scale models) or 'adam' (optax, exponential-decay schedule).
         instrument, temperature_k, max_order: simulation settings (see InsConfig).
         e_min_cm1, e_max_cm1: fitted energy window, cm⁻¹ (clipped to the measured range).
         bin_width_cm1: simulation grid step, cm⁻¹ (the simulation is interpolated onto the measured energies).
