@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -112,32 +111,22 @@ def prepare_entry(structure, measured, entry: SpectrumEntry, config: FinetuneCon
     """Window, baseline-subtract and rank ``measured`` (MeasuredSpectrum) for ``structure`` (Structure)."""
     from scipy.stats import rankdata
 
-    from hessfit.compare import polynomial_background
     from hessfit.ins import InsConfig
     from hessfit.model import species_index
     from hessfit.modes import internal_basis
+    from hessfit.refine._measurement import background_basis, simulation_range_cm1, window_spectrum
     from hessfit.structures._elements import cross_sections
 
     name = entry.name or getattr(structure, "name", "molecule")
-    e_all, y_all = np.asarray(measured.energy_cm1, float), np.asarray(measured.intensity, float)
-    window = (e_all >= entry.e_min_cm1) & (e_all <= entry.e_max_cm1)
-    if window.sum() < 10:
-        raise ValidationError(f"{getattr(measured, 'source', '') or name}: only {int(window.sum())} points in the "
-                              f"window {entry.e_min_cm1}-{entry.e_max_cm1} cm⁻¹")
-    energy, y_raw = e_all[window], y_all[window]
-    if config.subtract_baseline:
-        baseline, _ = polynomial_background(energy, y_raw, degree=config.baseline_degree)
-        y = y_raw - baseline
-    else:
-        y = y_raw.copy()
-    lo = max(0.0, math.floor(energy.min() - 100.0))
-    hi = math.ceil(energy.max() + 100.0)
+    energy, y_raw, y, _ = window_spectrum(measured, entry.e_min_cm1, entry.e_max_cm1,
+                                          subtract_baseline=config.subtract_baseline,
+                                          baseline_degree=config.baseline_degree,
+                                          source=getattr(measured, "source", "") or name)
+    lo, hi = simulation_range_cm1(energy)
     ins = InsConfig(instrument=entry.instrument, temperature_k=entry.temperature_k, max_order=entry.max_order,
                     e_min_cm1=lo, e_max_cm1=hi, bin_width_cm1=config.bin_width_cm1,
                     resolution_margin=max(1.0, entry.resolution_scale))
-    t = 2.0 * (energy - energy.min()) / (energy.max() - energy.min()) - 1.0
-    poly = np.stack([t**k for k in range(config.background_degree + 1)], axis=1) if config.background_degree >= 0 \
-        else np.zeros((energy.size, 0))
+    poly = background_basis(energy, config.background_degree)
     return PreparedEntry(
         name=name, structure=structure, energy=energy, y=y, y_raw=y_raw, ranks=rankdata(y), poly=poly,
         ins_config=ins, weight=float(entry.weight), resolution_scale=float(entry.resolution_scale),

@@ -10,7 +10,6 @@ the soft-rank temperature; within a stage the solver (bounded L-BFGS or Adam) ru
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 
 import jax
@@ -18,12 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hessfit.errors import ValidationError
 from hessfit.ins import InsConfig, load_instrument, make_modes_spectrum_fn
 from hessfit.ins._simulate import make_order1_intensity_fn
 from hessfit.modes import internal_basis, modes_from_hessian
 from hessfit.refine._config import RefineConfig
 from hessfit.refine._losses import (l2_loss, linear_nuisance_fit, peak_loss, soft_spearman, wasserstein_loss)
+from hessfit.refine._measurement import background_basis, simulation_range_cm1, window_spectrum
 from hessfit.refine._parametrize import Parametrization, make_parametrization
 from hessfit.structures._elements import cross_sections
 
@@ -85,8 +84,7 @@ class _Problem:
     def __init__(self, structure, h_seed, energy, y, config: RefineConfig):
         self.structure, self.config = structure, config
         self.energy, self.y = np.asarray(energy, float), np.asarray(y, float)
-        lo = max(0.0, math.floor(energy.min() - 100.0))
-        hi = math.ceil(energy.max() + 100.0)
+        lo, hi = simulation_range_cm1(self.energy)
         self.ins_config = InsConfig(instrument=config.instrument, temperature_k=config.temperature_k,
                                     max_order=config.max_order, e_min_cm1=lo, e_max_cm1=hi,
                                     bin_width_cm1=config.bin_width_cm1,
@@ -103,8 +101,7 @@ class _Problem:
         basis = jnp.asarray(internal_basis(structure.positions, structure.masses))
         xs = jnp.asarray(cross_sections(structure.numbers, structure.masses, self.ins_config.cross_section))
         e = jnp.asarray(self.energy)
-        t = 2.0 * (e - e.min()) / (e.max() - e.min()) - 1.0
-        poly = [t**k for k in range(config.background_degree + 1)]
+        poly = background_basis(e, config.background_degree, xp=jnp)  # (n, degree + 1), constant
         y_j = jnp.asarray(self.y)
         from scipy.stats import rankdata
 
@@ -123,7 +120,7 @@ class _Problem:
             modes = modes_from_hessian(h, masses, basis)
             spec = core(modes, xs, res, wing).sum(0)
             s = jnp.interp(e, self.centres, spec)
-            cols = jnp.stack([s] + poly, axis=1)
+            cols = jnp.concatenate([s[:, None], poly], axis=1)
             coef = linear_nuisance_fit(cols, y_j)
             return modes, s, cols @ coef
 
@@ -145,7 +142,11 @@ class _Problem:
         self.unpack = unpack
         self.predict = jax.jit(predict)
         self.loss = loss
-        self.order1 = jax.jit(lambda x: (lambda m: (m.frequencies_cm1, order1(m, xs)))(predict(x)[0]))
+        def order1_of_modes(m):  # (frequencies cm⁻¹, order-1 stick intensities)
+            return m.frequencies_cm1, order1(m, xs)
+
+        self.order1_of_modes = jax.jit(order1_of_modes)  # for modes that predict already returned
+        self.order1 = jax.jit(lambda x: order1_of_modes(predict(x)[0]))  # compiles the modes part of predict only
         y_norm = float(np.linalg.norm(self.y))
         # reuses the compiled predict (a separate jit would compile the whole simulator again)
         self.residuals = lambda x: (np.asarray(self.predict(jnp.asarray(x))[2]) - self.y) / y_norm
@@ -176,12 +177,12 @@ class _Problem:
         if len(measured_peaks) == 0:
             return Match.empty()
         sigma_fn = self.instrument.sigma_cm1
-        _, s, _ = self.predict(jnp.asarray(x))
+        modes, s, _ = self.predict(jnp.asarray(x))
         calc = detect_peaks(self.energy, np.asarray(s), sigma_fn, prefix="M")
         if len(calc) == 0:
             return Match.empty()
         assignment = assign_peaks(measured_peaks, calc, sigma_fn)
-        freqs, inten = (np.asarray(v) for v in self.order1(jnp.asarray(x)))
+        freqs, inten = (np.asarray(v) for v in self.order1_of_modes(modes))  # reuse predict's modes
         idx, pe, ps, labels = [], [], [], []
         s_np = np.asarray(s)
         for i, j in assignment.pairs:
@@ -213,20 +214,16 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     Returns a RefineResult with the refined Hessian, spectra before/after on the measured energies,
     history, metrics (true Spearman, peak-position RMS) and scale-factor uncertainties.
     """
-    from hessfit.compare import detect_peaks, polynomial_background, spearman
+    from hessfit.compare import detect_peaks, spearman
     from hessfit.structures import validate_hessian
 
     config = config or RefineConfig()
     t0 = time.perf_counter()
     h0 = validate_hessian(hessian_seed, n_atoms=structure.n_atoms, source=f"seed Hessian of {structure.name}")
-    e_all, y_all = np.asarray(measured.energy_cm1), np.asarray(measured.intensity)
-    window = (e_all >= config.e_min_cm1) & (e_all <= config.e_max_cm1)
-    if window.sum() < 10:
-        raise ValidationError(f"{getattr(measured, 'source', 'spectrum')}: only {int(window.sum())} points in the "
-                              f"window {config.e_min_cm1}-{config.e_max_cm1} cm⁻¹; adjust --e-min/--e-max")
-    energy, y_raw = e_all[window], y_all[window]
-    baseline, _ = polynomial_background(energy, y_raw, degree=config.baseline_degree)
-    y = y_raw - baseline if config.subtract_baseline else y_raw
+    energy, y_raw, y, baseline = window_spectrum(
+        measured, config.e_min_cm1, config.e_max_cm1, subtract_baseline=config.subtract_baseline,
+        baseline_degree=config.baseline_degree, source=getattr(measured, "source", "spectrum"),
+        hint="adjust --e-min/--e-max")
     prob = _Problem(structure, h0, energy, y, config)
     measured_peaks = detect_peaks(energy, y_raw - baseline, prob.instrument.sigma_cm1, prefix="P", smooth=0.5)
 
