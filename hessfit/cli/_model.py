@@ -26,8 +26,6 @@ def train(
     batch_atoms: Optional[int] = typer.Option(None, "--batch-atoms", help="atoms per padded batch"),
     probes: Optional[int] = typer.Option(None, "--probes", help="Hessian-vector probes per molecule"),
     force_weight: Optional[float] = typer.Option(None, "--force-weight", help="weight of the zero-force term"),
-    soft_weight: Optional[float] = typer.Option(None, "--soft-mode-weight",
-                                                help="weight of the soft-mode frequency term, per (100 cm⁻¹)²"),
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="use only this many training molecules"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop after this many seconds (resumable)"),
     no_resume: bool = typer.Option(False, "--no-resume", help="refuse to continue an existing run in --out"),
@@ -43,8 +41,7 @@ def train(
     mcfg = ModelConfig.from_file(model_config) if model_config else ModelConfig(**PRESETS[preset])
     tcfg = TrainConfig.from_file(train_config) if train_config else TrainConfig()
     overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "max_atoms_per_batch": batch_atoms,
-                 "probes_per_molecule": probes, "force_weight": force_weight,
-                 "soft_mode_weight": soft_weight, "max_train_molecules": max_molecules,
+                 "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
                  "time_limit_s": time_limit}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
     if no_resume and (out / "checkpoint.msgpack").exists():
@@ -78,8 +75,6 @@ def evaluate(
     model: Optional[Path] = typer.Option(None, "--model", help="model folder (default: the shipped weights)"),
     split: Optional[Path] = typer.Option(None, "--split", help="split.json of the training run"),
     subset: str = typer.Option("test", "--subset", help="test, val, train or all"),
-    soft_weight: Optional[float] = typer.Option(None, "--soft-mode-weight",
-                                                help="weight of the soft-mode frequency term, per (100 cm⁻¹)²"),
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="evaluate only the first molecules"),
     baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="also evaluate a physics source (xtb, mmff); repeatable"),
     baseline_max_molecules: Optional[int] = typer.Option(None, "--baseline-max-molecules", help="cap for baselines"),

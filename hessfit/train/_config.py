@@ -28,12 +28,6 @@ class TrainConfig:
         checkpoint_every_s: seconds between mid-epoch checkpoints.
         force_weight: weight of the optional force term (forces should vanish at the DFT-minimum geometries);
             0 disables it.
-        soft_mode_weight: weight of the soft-mode term: one probe per molecule along its reference modes below
-            ``soft_mode_max_cm1``, estimating their squared frequency (and coupling) error in (100 cm⁻¹)²;
-            0 disables it.
-        soft_mode_max_cm1: reference frequency (cm⁻¹) below which modes count as soft.
-        soft_mode_floor_cm1: frequency floor (cm⁻¹) of the soft-mode weights 1/√(2ω).
-        soft_mode_max_modes: at most this many of the lowest modes per molecule.
         max_train_molecules: use only the first molecules of the training split (None: all).
         max_val_molecules: validate on the first molecules of the validation split (None: all).
         time_limit_s: stop (after checkpointing) when this wall time has passed (None: no limit).
@@ -52,10 +46,6 @@ class TrainConfig:
     patience_epochs: int = 8
     checkpoint_every_s: float = 300.0
     force_weight: float = 0.0
-    soft_mode_weight: float = 0.0
-    soft_mode_max_cm1: float = 500.0
-    soft_mode_floor_cm1: float = 50.0
-    soft_mode_max_modes: int = 24
     max_train_molecules: int | None = None
     max_val_molecules: int | None = None
     time_limit_s: float | None = None

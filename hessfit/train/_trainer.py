@@ -25,7 +25,7 @@ from hessfit.model._config import ModelConfig
 from hessfit.model._energy import init_params
 from hessfit.model._io import Model, check_config_compatible, save_model
 from hessfit.train._config import TrainConfig
-from hessfit.train._data import SoftModeSettings, batch_shapes, make_batch, plan_batches, prepare, split_indices
+from hessfit.train._data import batch_shapes, make_batch, plan_batches, prepare, split_indices
 from hessfit.train._loss import make_probe_loss_fn
 
 
@@ -75,22 +75,20 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTran
 
 
 _COMPILED: dict = {}
-# settings of the soft-mode term; a resumed run may change them (the best-model selection then restarts)
-_SOFT_KEYS = ("soft_mode_weight", "soft_mode_max_cm1", "soft_mode_floor_cm1", "soft_mode_max_modes")
 
 
 def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     """Optimizer, schedule and jitted step/eval functions, reused by runs with the same settings (resume)."""
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
-           tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch)
+           tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, steps_per_epoch)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
-        loss_fn = make_probe_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_weight=tcfg.soft_mode_weight)
+        loss_fn = make_probe_loss_fn(mcfg, force_weight=tcfg.force_weight)
 
         @jax.jit
-        def step_fn(params, opt_state, positions, graph, probes, targets, weights, soft):
+        def step_fn(params, opt_state, positions, graph, probes, targets, weights):
             (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, positions, graph, probes,
-                                                                            targets, weights, soft)
+                                                                            targets, weights)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state, loss, aux
 
@@ -144,15 +142,12 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         split_path.write_text(json.dumps({"seed": tcfg.seed, "fractions": list(tcfg.split_fractions),
                                           "dataset": dataset_path, "n_molecules": len(dataset),
                                           **{k: v.tolist() for k, v in split.items()}}))
-    objective_changed = False
     if cfg_path.exists() and resume:
         saved = json.loads(cfg_path.read_text())
         check_config_compatible(saved["model"], mcfg)
-        saved_train = TrainConfig.from_dict(saved["train"]).to_dict()  # keys added later take their defaults
-        objective_changed = any(saved_train[k] != getattr(tcfg, k) for k in _SOFT_KEYS)
-        if saved_train != tcfg.to_dict():
-            diff = {k: (saved_train.get(k), v) for k, v in tcfg.to_dict().items() if saved_train.get(k) != v}
-            allowed = {"time_limit_s", "checkpoint_every_s", "patience_epochs", "max_epochs", *_SOFT_KEYS}
+        if saved["train"] != tcfg.to_dict():
+            diff = {k: (saved["train"].get(k), v) for k, v in tcfg.to_dict().items() if saved["train"].get(k) != v}
+            allowed = {"time_limit_s", "checkpoint_every_s", "patience_epochs", "max_epochs"}
             if set(diff) - allowed:
                 raise ConfigError(f"{cfg_path}: training config differs from the saved run {diff}; "
                                   "use a new --out folder")
@@ -161,11 +156,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     train_idx = split["train"][: tcfg.max_train_molecules]
     val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx  # no val split: overfit check
-    soft = (SoftModeSettings(tcfg.soft_mode_max_cm1, tcfg.soft_mode_floor_cm1, tcfg.soft_mode_max_modes)
-            if tcfg.soft_mode_weight else None)
-    soft_k = tcfg.soft_mode_max_modes if soft is not None else 0
-    tr = prepare(dataset, train_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom, soft=soft)
-    va = prepare(dataset, val_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom, soft=soft)
+    tr = prepare(dataset, train_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
+    va = prepare(dataset, val_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
     shapes = batch_shapes(tr, tcfg.max_atoms_per_batch)
     shapes = dataclasses.replace(shapes, n_atoms_pad=max(shapes.n_atoms_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_atoms_pad),
                                  n_edges_pad=max(shapes.n_edges_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_edges_pad))
@@ -176,18 +168,16 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     # fixed validation batches and probes
     val_rng = np.random.default_rng(12345)
-    val_batches = [make_batch(va, m, shapes, n_probes=4, rng=val_rng, dtype=dtype, soft_k_max=soft_k)
+    val_batches = [make_batch(va, m, shapes, n_probes=4, rng=val_rng, dtype=dtype)
                    for m in plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)]
 
-    def validate(params) -> tuple[float, float]:
-        """Validation Hessian MSE ((eV/Å²)²) and soft-mode term ((100 cm⁻¹)², 0 when disabled)."""
-        tot, tot_soft, n = 0.0, 0.0, 0
+    def validate(params) -> float:
+        tot, n = 0.0, 0
         for b, members in zip(val_batches, plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)):
-            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.soft)
+            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights)
             tot += float(aux["hessian_mse"]) * len(members)
-            tot_soft += float(aux["soft_mse"]) * len(members)
             n += len(members)
-        return tot / n, tot_soft / n
+        return tot / n
 
     # --- state: fresh or resumed ---
     from flax import serialization
@@ -198,8 +188,6 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     history: list = []
     if resume and ckpt_path.exists():
         state = serialization.from_bytes(state, ckpt_path.read_bytes())
-        if objective_changed:  # a continuation with another objective: select the best model anew
-            state.update(best_val=float("inf"), best_epoch=int(state["epoch"]))
         history = json.loads((out / "history.json").read_text()) if (out / "history.json").exists() else []
     else:
         # calibrate the per-element energy scale so the initial H·v has the reference magnitude
@@ -243,10 +231,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
             pbar.set_description(f"epoch {epoch + 1}/{tcfg.max_epochs}")
         rng = np.random.default_rng([tcfg.seed, epoch, int(state["batch"]), 7])
         for bi in range(int(state["batch"]), len(plan)):
-            b = make_batch(tr, plan[bi], shapes, n_probes=tcfg.probes_per_molecule, rng=rng, dtype=dtype,
-                           soft_k_max=soft_k)
+            b = make_batch(tr, plan[bi], shapes, n_probes=tcfg.probes_per_molecule, rng=rng, dtype=dtype)
             params, opt_state, loss, aux = step_fn(state["params"], state["opt_state"], b.positions, b.graph,
-                                                   b.probes, b.targets, b.weights, b.soft)
+                                                   b.probes, b.targets, b.weights)
             loss = float(loss)
             if not np.isfinite(loss):
                 raise ConfigError(f"training diverged (loss {loss}) at epoch {epoch + 1}, step {bi}; "
@@ -267,22 +254,16 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         if stopped == "time_limit":
             save_checkpoint()
             break
-        val_hessian, val_soft = validate(state["params"])
-        # model selection on the validation objective (Hessian MSE, plus the weighted soft-mode term if enabled)
-        val = val_hessian + tcfg.soft_mode_weight * val_soft
+        val = validate(state["params"])
         train_loss = float(state["epoch_loss_sum"]) / max(int(state["epoch_loss_n"]), 1)
-        record = {"epoch": epoch + 1, "step": int(state["step"]), "train_loss": train_loss, "val_loss": val_hessian,
-                  "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start}
-        if soft is not None:
-            record.update(val_soft_mse=val_soft, val_objective=val)
-        history.append(record)
+        history.append({"epoch": epoch + 1, "step": int(state["step"]), "train_loss": train_loss, "val_loss": val,
+                        "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start})
         if val < float(state["best_val"]):
             state.update(best_val=val, best_epoch=epoch + 1)
             save_best(state["params"], epoch + 1, val)
         state.update(epoch=epoch + 1, batch=0, epoch_loss_sum=0.0, epoch_loss_n=0, elapsed_s=time.time() - t_start)
         if pbar is not None:
-            soft_txt = f"  soft {val_soft:.4g} (100 cm⁻¹)²" if soft is not None else ""
-            pbar.write(f"epoch {epoch + 1}: train {train_loss:.4g}  val {val_hessian:.4g}{soft_txt}  objective {val:.4g}  (best {float(state['best_val']):.4g}"
+            pbar.write(f"epoch {epoch + 1}: train {train_loss:.4g}  val {val:.4g}  (best {float(state['best_val']):.4g}"
                        f" @ {int(state['best_epoch'])})  {time.time() - t_start:.0f} s")
         save_checkpoint()
         last_ckpt = time.time()
