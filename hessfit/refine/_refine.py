@@ -146,7 +146,6 @@ class _Problem:
             return m.frequencies_cm1, order1(m, xs)
 
         self.order1_of_modes = jax.jit(order1_of_modes)  # for modes that predict already returned
-        self.order1 = jax.jit(lambda x: order1_of_modes(predict(x)[0]))  # compiles the modes part of predict only
         y_norm = float(np.linalg.norm(self.y))
         # reuses the compiled predict (a separate jit would compile the whole simulator again)
         self.residuals = lambda x: (np.asarray(self.predict(jnp.asarray(x))[2]) - self.y) / y_norm
@@ -170,14 +169,17 @@ class _Problem:
             lo[0], hi[0] = np.full(self.n_h, -np.inf), np.full(self.n_h, np.inf)
         return x0, np.concatenate([np.asarray(v, float) for v in lo]), np.concatenate([np.asarray(v, float) for v in hi])
 
-    def match(self, x, measured_peaks) -> Match:
-        """Assign measured peaks to calculated peaks, then each calculated peak to its dominant fundamental."""
+    def match(self, prediction, measured_peaks) -> Match:
+        """Assign measured peaks to calculated peaks, then each calculated peak to its dominant fundamental.
+
+        ``prediction``: the (modes, simulation, model) that ``self.predict(x)`` returned for the current x.
+        """
         from hessfit.compare import assign_peaks, detect_peaks
 
         if len(measured_peaks) == 0:
             return Match.empty()
         sigma_fn = self.instrument.sigma_cm1
-        modes, s, _ = self.predict(jnp.asarray(x))
+        modes, s, _ = prediction
         calc = detect_peaks(self.energy, np.asarray(s), sigma_fn, prefix="M")
         if len(calc) == 0:
             return Match.empty()
@@ -230,9 +232,10 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     x, lo, hi = prob.initial()
     x = jnp.asarray(x)
     lo, hi = jnp.asarray(lo), jnp.asarray(hi)
-    _, s0, m0 = prob.predict(x)
-    freqs0 = np.asarray(prob.order1(x)[0])
-    match0 = prob.match(x, measured_peaks)
+    prediction0 = prob.predict(x)
+    modes0, s0, m0 = prediction0
+    freqs0 = np.asarray(modes0.frequencies_cm1)
+    match0 = prob.match(prediction0, measured_peaks)
 
     solver = _make_solver(prob, config)
     history = []
@@ -246,7 +249,7 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
         frac = stage / max(1, config.stages - 1)
         softness = config.softness_start * (config.softness_end / config.softness_start) ** frac
         if stage:
-            match = prob.match(x, measured_peaks)
+            match = prob.match(prob.predict(x), measured_peaks)
         index, pe, ps, mask = match.padded(max(1, len(measured_peaks)))
         if stage < config.peak_start_stage:  # align by rank correlation first; wrong early matches would pin modes
             mask = jnp.zeros_like(mask)
@@ -258,9 +261,10 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
         previous = stage_loss
     bar.close()
 
-    _, s1, m1 = prob.predict(x)
-    freqs1 = np.asarray(prob.order1(x)[0])
-    match1 = prob.match(x, measured_peaks)
+    prediction1 = prob.predict(x)
+    modes1, s1, m1 = prediction1
+    freqs1 = np.asarray(modes1.frequencies_cm1)
+    match1 = prob.match(prediction1, measured_peaks)
     p, res, wing = prob.unpack(x)
     h1 = np.asarray(prob.param.apply(p))
     metrics = {
