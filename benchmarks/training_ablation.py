@@ -70,21 +70,10 @@ def full_batch(mols, members, shapes: Shapes, n_cols: int, dtype=np.float32):
     """Packed batch whose 'probes' are the unit tangents e_k (k < n_cols) of every molecule's atom slots.
 
     With weights K / ((3N)² n_mol), the probe loss's mean over the K probes equals the mean over molecules of
-    the per-element MSE of the full Hessian."""
-    packed = pack([mols.species[k] for k in members], [mols.positions[k] for k in members], cutoff_angstrom=0.0,
-                  n_atoms_pad=shapes.n_atoms_pad, n_edges_pad=shapes.n_edges_pad,
-                  pairs_list=[mols.pairs[k] for k in members])
-    a_pad = shapes.n_atoms_pad
-    probes = np.zeros((n_cols, a_pad, 3), dtype)
-    targets = np.zeros((n_cols, a_pad, 3), dtype)
-    weights = np.zeros(a_pad, dtype)
-    for j, k in enumerate(members):
-        a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
-        n3 = 3 * int(b - a)
-        probes[:n3, a:b] = np.eye(n3, dtype=dtype).reshape(n3, -1, 3)
-        targets[:n3, a:b] = mols.hessians[k].T.reshape(n3, -1, 3)  # target of e_k: column k of H_ref
-        weights[a:b] = n_cols / (n3**2 * len(members))
-    return packed.positions.astype(dtype), packed.graph, probes, targets, weights
+    the per-element MSE of the full Hessian (the target of e_k is row k = column k of the symmetric H_ref)."""
+    b = make_batch(mols, members, shapes, n_probes=n_cols, rng=None, dtype=dtype,
+                   probe_vectors=lambda n3: np.eye(n_cols, n3, dtype=dtype))
+    return b.positions, b.graph, b.probes, b.targets, b.weights * n_cols
 
 
 def fixed_shapes(mol_sets, per_step: int) -> Shapes:

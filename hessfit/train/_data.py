@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -105,7 +105,10 @@ class Batch:
 
 
 def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_probes: int,
-               rng: np.random.Generator, dtype=np.float32) -> Batch:
+               rng: np.random.Generator | None, dtype=np.float32,
+               probe_vectors: Callable[[int], np.ndarray] | None = None) -> Batch:
+    """Pack molecules ``members`` with ``n_probes`` probes each: Rademacher ±1 drawn from ``rng``, or
+    ``probe_vectors(3N)`` -> (n_probes, 3N) when given (e.g. unit tangents for full-Hessian columns)."""
     packed = pack([mols.species[k] for k in members], [mols.positions[k] for k in members],
                   cutoff_angstrom=0.0, n_atoms_pad=shapes.n_atoms_pad, n_edges_pad=shapes.n_edges_pad,
                   pairs_list=[mols.pairs[k] for k in members])
@@ -116,7 +119,10 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     for j, k in enumerate(members):
         a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
         n3 = 3 * int(b - a)
-        v = rng.choice(np.array([-1.0, 1.0], np.float32), size=(n_probes, n3))
+        if probe_vectors is None:
+            v = rng.choice(np.array([-1.0, 1.0], np.float32), size=(n_probes, n3))
+        else:
+            v = probe_vectors(n3)
         probes[:, a:b] = v.reshape(n_probes, -1, 3)
         targets[:, a:b] = (v @ mols.hessians[k]).reshape(n_probes, -1, 3)  # H symmetric: v H = H v
         weights[a:b] = 1.0 / (n3**2 * len(members))
