@@ -1,10 +1,12 @@
 """Speed and memory of model Hessians: chunked forward-over-reverse HVPs vs naive ``jax.hessian``.
 
 Same model, same molecules (linear alkanes of ~30/100/200 atoms), compile time excluded, results synchronised
-before timing; memory is XLA's compiled temporary-buffer size. Optionally the physics backends (xtb, mmff)
-where installed, and the training-step cost (probe loss vs full-Hessian loss).
+before timing; memory is XLA's compiled temporary-buffer size. Optionally the direct block model (HIP-style,
+one forward pass, ``--blocks-model DIR``; ``--blocks-model random`` for an untrained 'cpu'-size one), the physics
+backends (xtb, mmff) where installed, and the training-step cost (probe loss vs full-Hessian loss).
 
-    python benchmarks/hessian_speed.py [--model DIR] [--sizes 30 100 200] [--physics] [--train-step]
+    python benchmarks/hessian_speed.py [--model DIR] [--sizes 30 100 200] [--blocks-model DIR] [--physics]
+        [--train-step]
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=[30, 100, 200])
     ap.add_argument("--chunk", type=int, default=48)
     ap.add_argument("--physics", action="store_true", help="also time xtb and mmff where installed")
+    ap.add_argument("--blocks-model", default=None,
+                    help="also time a direct block model (folder, or 'random' for an untrained cpu-size one)")
     ap.add_argument("--no-naive", action="store_true", help="skip naive jax.hessian")
     ap.add_argument("--train-step", action="store_true",
                     help="time one training step on a 25-atom QM9-like molecule: probe loss vs full-Hessian loss")
@@ -83,6 +87,18 @@ def main():
     print(f"device: {jax.devices()[0].device_kind} ({platform.processor() or platform.machine()}), "
           f"jax {jax.__version__}; model {cfg.hidden_irreps}, {cfg.n_layers} layers, cutoff {cfg.cutoff_angstrom} Å, "
           f"{cfg.dtype} ({label}); chunk {args.chunk}")
+    if cfg.kind != "energy":
+        raise SystemExit(f"--model {args.model}: an energy model is needed here (kind {cfg.kind!r}); "
+                         "pass a block model with --blocks-model")
+    blocks = None
+    if args.blocks_model == "random":
+        from hessfit.model._config import PRESETS
+
+        bcfg = ModelConfig(**PRESETS["cpu"], kind="blocks")
+        blocks = (bcfg, init_params(bcfg, jax.random.PRNGKey(0)))
+    elif args.blocks_model:
+        bm = load_model(args.blocks_model)
+        blocks = (bm.config, bm.params)
     energy = make_energy_fn(cfg)
     rows = []
     for target in args.sizes:
@@ -100,6 +116,19 @@ def main():
         m_hvp = temp_bytes(fn, params, pos, batch.graph, batch.slot, ids)
         row = {"atoms": n, "edges": int(batch.graph.edge_mask.sum()), "hvp_s": t_hvp, "hvp_mb": m_hvp / 1e6,
                "hvp_compile_s": compile_hvp}
+        if blocks is not None:
+            from hessfit.model._blocks import _jitted_direct, molecule_index
+
+            bcfg, bparams = blocks
+            bb = pack([species_index(s.numbers, bcfg.elements)], [s.positions], cutoff_angstrom=bcfg.cutoff_angstrom)
+            bargs = (bparams, jnp.asarray(bb.positions, bcfg.dtype), bb.graph, molecule_index(bb), 8)
+            fnb = _jitted_direct(bcfg)
+            t0 = time.perf_counter()
+            jax.block_until_ready(fnb(*bargs))
+            row["direct_compile_s"] = time.perf_counter() - t0
+            row["direct_s"] = timed(fnb, *bargs)
+            row["direct_mb"] = temp_bytes(fnb, *bargs) / 1e6
+            row["hvp/direct"] = t_hvp / row["direct_s"]
         if not args.no_naive:
             naive = jax.jit(lambda p, r, g: jax.hessian(lambda x: energy(p, r.at[:n].set(x), g))(r[:n]))
             t0 = time.perf_counter()
@@ -124,15 +153,16 @@ def main():
                                           for k, v in row.items()), flush=True)
     if args.train_step:
         train_step_table(cfg, params)
-    cols = ["atoms", "edges", "hvp_s", "hvp_mb", "hvp_compile_s", "naive_s", "naive_mb", "naive_compile_s",
-            "mmff_s", "xtb_s"]
+    cols = ["atoms", "edges", "hvp_s", "hvp_mb", "hvp_compile_s", "direct_s", "direct_mb", "direct_compile_s",
+            "hvp/direct", "naive_s", "naive_mb", "naive_compile_s", "mmff_s", "xtb_s"]
     cols = [c for c in cols if any(c in r for r in rows)]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + " |")
     print("hvp = chunked forward-over-reverse (linearise once, lax.map over vmapped chunks of tangents); "
-          "naive = jax.jit(jax.hessian(E)); times warm, median of 3; memory = XLA temp + output buffers")
+          "direct = block model, one forward pass; naive = jax.jit(jax.hessian(E)); times warm, median of 3; "
+          "memory = XLA temp + output buffers")
 
 
 def train_step_table(cfg, params):

@@ -14,7 +14,7 @@ from hessfit.cli import app
 def finetune(
     spectra: Path = typer.Option(..., "--spectra", help="spectra set .toml ([finetune] table + [[entry]] tables)"),
     out: Path = typer.Option(..., "--out", help="run folder; receives model.json + params.msgpack (use as --model)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="base model folder (default: the shipped weights)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="base model folder or shipped name; default nequip_qm9"),
     trainable: Optional[str] = typer.Option(None, "--train", help="readout, last_layer or all"),
     steps: Optional[int] = typer.Option(None, "--steps", help="optimiser steps"),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate"),

@@ -28,10 +28,15 @@ def train(
     force_weight: Optional[float] = typer.Option(None, "--force-weight", help="weight of the zero-force term"),
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="use only this many training molecules"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop after this many seconds (resumable)"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="'energy' (NequIP energy, autodiff Hessian) or 'blocks' "
+                                       "(direct 3×3 Hessian blocks, HIP-style)"),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="model folder whose matching layers "
+                                             "initialise a new run (e.g. the shipped model)"),
     no_resume: bool = typer.Option(False, "--no-resume", help="refuse to continue an existing run in --out"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ):
-    """Train the NequIP energy model on Hessians with the Hessian-vector-probe loss (resumable)."""
+    """Train a Hessian model (resumable): the NequIP energy model with the Hessian-vector-probe loss, or
+    (``--kind blocks``) the direct block model with the exact full-Hessian loss."""
     from hessfit.model import ModelConfig
     from hessfit.structures import load_dataset
     from hessfit.train import TrainConfig, train as run_train
@@ -39,10 +44,14 @@ def train(
     if preset not in PRESETS:
         raise ConfigError(f"--preset {preset!r}: use one of {', '.join(PRESETS)}")
     mcfg = ModelConfig.from_file(model_config) if model_config else ModelConfig(**PRESETS[preset])
+    if kind is not None:
+        mcfg = ModelConfig.from_dict({**mcfg.to_dict(), "kind": kind})
+    if init_from is not None and not (init_from / "model.json").exists():
+        raise ConfigError(f"{init_from}: --init-from needs a model folder (model.json + params.msgpack)")
     tcfg = TrainConfig.from_file(train_config) if train_config else TrainConfig()
     overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "max_atoms_per_batch": batch_atoms,
                  "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
-                 "time_limit_s": time_limit}
+                 "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
     if no_resume and (out / "checkpoint.msgpack").exists():
         raise ConfigError(f"{out}: holds a run already; remove --no-resume to continue it or choose another --out")
@@ -72,7 +81,7 @@ def _split_indices(split_file: Optional[Path], subset: str, n: int) -> tuple[lis
 @app.command()
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Hessian dataset .npz with reference Hessians"),
-    model: Optional[Path] = typer.Option(None, "--model", help="model folder (default: the shipped weights)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (nequip_qm9, blocks_qm9); default nequip_qm9"),
     split: Optional[Path] = typer.Option(None, "--split", help="split.json of the training run"),
     subset: str = typer.Option("test", "--subset", help="test, val, train or all"),
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="evaluate only the first molecules"),
@@ -128,7 +137,7 @@ def evaluate(
 def predict(
     structures: list[Path] = typer.Argument(..., help="structure files (.xyz, multi-frame .xyz/.extxyz, ...)"),
     output: Path = typer.Option(..., "-o", "--output", help=".npy (one molecule) or .npz (dataset format, any number)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="model folder (default: the shipped weights)"),
+    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (nequip_qm9, blocks_qm9); default nequip_qm9"),
     batch_atoms: int = typer.Option(400, "--batch-atoms", help="atoms packed per padded graph"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ):

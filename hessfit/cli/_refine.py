@@ -27,7 +27,7 @@ def refine(
     output: Path = typer.Option(None, "-o", "--output", help="output directory (default: refine_<molecule>)"),
     hessian: Optional[Path] = typer.Option(None, "--hessian", help="seed Hessian file (default: --source)"),
     source: Optional[str] = typer.Option(None, "--source", help="seed Hessian source: nequip (default), xtb, mmff, dft"),
-    model: Optional[Path] = typer.Option(None, "--model", help="network weights for --source nequip"),
+    model: Optional[Path] = typer.Option(None, "--model", help="network weights for --source nequip (folder or shipped name)"),
     hessian_units: str = typer.Option("eV/A^2", "--hessian-units"),
     config: str = typer.Option("internal", "--config", "--recipe",
                                help="recipe name (global, classes, internal, free) or a TOML path"),

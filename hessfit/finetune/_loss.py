@@ -293,7 +293,7 @@ class ReplayTerm:
     def _mse(self, params, k, rng):
         b = self._batch(k, rng)
         value_fn, _ = self._fn
-        return float(value_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights)[1]["hessian_mse"])
+        return float(value_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule)[1]["hessian_mse"])
 
     def value(self, params, step: int) -> float:
         return self._mse(params, step, np.random.default_rng([self.seed, step])) / self.reference
@@ -302,21 +302,21 @@ class ReplayTerm:
         b = self._batch(step, np.random.default_rng([self.seed, step]))
         train, frozen, layout = split_params(params, mask)
         _, vg = self._fn
-        (val, _), g = vg(train, frozen, layout, b.positions, b.graph, b.probes, b.targets, b.weights)
+        (val, _), g = vg(train, frozen, layout, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule)
         return float(val) / self.reference, jax.tree_util.tree_map(lambda x: x / self.reference,
                                                                    full_grads(g, params, layout))
 
 
 @functools.lru_cache(maxsize=4)
 def _replay_fns(model_config):
-    from hessfit.train._loss import make_probe_loss_fn
+    from hessfit.train._loss import make_loss_fn
 
-    loss = make_probe_loss_fn(model_config)
+    loss = make_loss_fn(model_config)
     value = jax.jit(loss)
 
     @functools.partial(jax.jit, static_argnums=2)
-    def vg(train, frozen, layout, positions, graph, probes, targets, weights):
-        return jax.value_and_grad(lambda t: loss(merge(t, frozen, layout), positions, graph, probes, targets, weights),
-                                  has_aux=True)(train)
+    def vg(train, frozen, layout, positions, graph, probes, targets, weights, molecule):
+        return jax.value_and_grad(lambda t: loss(merge(t, frozen, layout), positions, graph, probes, targets, weights,
+                                                 molecule), has_aux=True)(train)
 
     return value, vg

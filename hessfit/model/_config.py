@@ -11,9 +11,11 @@ from hessfit.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """Hyper-parameters of the NequIP energy model.
+    """Hyper-parameters of the NequIP energy model, or of the direct block model (``kind="blocks"``).
 
     Attributes:
+        kind: "energy" (Hessian = second derivative of a NequIP energy) or "blocks" (HIP-style: 3×3 blocks
+            predicted directly from equivariant edge features, see `hessfit.model._blocks`).
         n_layers: number of interaction layers (published: 3).
         n_scalars: channels of 0e features (published: 32).
         n_vectors: channels of 1o features (published: 32).
@@ -25,7 +27,11 @@ class ModelConfig:
         avg_num_neighbors: normalisation of the neighbour sum (mean neighbours per atom in the training data).
         elements: atomic numbers the model knows; species index = position in this tuple.
         dtype: "float32" (fast) or "float64" computation and parameter dtype.
+        head_irreps: ("blocks" only) node features projected to these irreps before the pair tensor products.
+        head_channels: ("blocks" only) radial channels per output irrep of the block head.
     """
+
+    kind: str = "energy"
 
     n_layers: int = 3
     n_scalars: int = 32
@@ -38,6 +44,8 @@ class ModelConfig:
     avg_num_neighbors: float = 18.0
     elements: tuple[int, ...] = (1, 6, 7, 8)
     dtype: str = "float32"
+    head_irreps: str = "16x0e + 8x1o + 4x2e"
+    head_channels: int = 8
 
     def __post_init__(self):
         object.__setattr__(self, "radial_hidden", tuple(int(h) for h in self.radial_hidden))
@@ -48,6 +56,8 @@ class ModelConfig:
             raise ConfigError(f"ModelConfig.n_scalars must be >= 1 (the energy readout needs scalars), got {self.n_scalars}")
         if self.cutoff_angstrom <= 0:
             raise ConfigError(f"ModelConfig.cutoff_angstrom must be positive, got {self.cutoff_angstrom}")
+        if self.kind not in ("energy", "blocks"):
+            raise ConfigError(f"ModelConfig.kind must be 'energy' or 'blocks', got {self.kind!r}")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"ModelConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if not self.elements or len(set(self.elements)) != len(self.elements):

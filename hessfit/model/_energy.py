@@ -50,11 +50,15 @@ class EnergyModel(nn.Module):
 
 @functools.lru_cache(maxsize=4)
 def _jitted_init(config: ModelConfig):
+    if config.kind == "blocks":
+        from hessfit.model._blocks import BlockModel
+
+        return jax.jit(BlockModel(config).init)
     return jax.jit(EnergyModel(config).init)
 
 
 def init_params(config: ModelConfig, key: jax.Array) -> dict:
-    """Initial parameters (in ``config.dtype``) from a tiny dummy graph."""
+    """Initial parameters (in ``config.dtype``) of the model of ``config.kind``, from a tiny dummy graph."""
     from hessfit.model._graph import pack
 
     pos = np.array([[0.0, 0.0, 0.0], [1.0, 0.2, 0.1], [0.1, 1.1, -0.3]])

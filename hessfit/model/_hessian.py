@@ -40,7 +40,12 @@ def make_hessian_fn(config: ModelConfig):
 
     ``column_ids``: (n_chunks, chunk) int; entry k displaces atom slot k // 3 along axis k % 3 in every
     molecule (k = -1: padding column, returns 0). ``slot``: (n_atoms_pad,) index of each atom in its molecule.
+    A direct block model (``config.kind == "blocks"``) gives the same columns from its one forward pass.
     """
+    if config.kind == "blocks":
+        from hessfit.model._blocks import make_direct_columns_fn
+
+        return make_direct_columns_fn(config)
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
 
     def columns(params, positions, graph, slot, column_ids):

@@ -13,8 +13,15 @@ import numpy as np
 from hessfit.errors import ConfigError, InputFormatError
 from hessfit.model._config import ModelConfig
 
-#: the pretrained model shipped inside the package
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "nequip_qm9"
+#: the pretrained models shipped inside the package: the default energy model and the direct block model
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
+BLOCKS_WEIGHTS = WEIGHTS_DIR / "blocks_qm9"
+
+
+def shipped_model_names() -> list[str]:
+    """Names of the model folders shipped in the package (usable as ``load_model(name)`` / ``--model name``)."""
+    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / "model.json").exists())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -57,14 +64,18 @@ def _jsonable(x):
 
 
 def load_model(path: str | Path | None = None) -> Model:
-    """Load a model folder (or its ``model.json``); None loads the shipped default weights."""
+    """Load a model folder (or its ``model.json``); None loads the shipped default weights; the name of a shipped
+    model (``"nequip_qm9"``, ``"blocks_qm9"``) loads that one when no such folder exists here."""
     from flax import serialization
 
     path = DEFAULT_WEIGHTS if path is None else Path(path)
+    if not path.exists() and len(path.parts) == 1 and (WEIGHTS_DIR / path.name / "model.json").exists():
+        path = WEIGHTS_DIR / path.name
     if path.is_file() and path.name == "model.json":
         path = path.parent
     if not (path / "model.json").exists() or not (path / "params.msgpack").exists():
-        hint = " (the package ships no trained weights yet)" if path == DEFAULT_WEIGHTS else ""
+        hint = " (the package ships no trained weights yet)" if path == DEFAULT_WEIGHTS else (
+            f" (or a shipped model name: {', '.join(shipped_model_names())})")
         raise InputFormatError(f"{path}: not a hessfit model folder: expected model.json and params.msgpack{hint}")
     try:
         doc = json.loads((path / "model.json").read_text())
@@ -82,6 +93,7 @@ def load_model(path: str | Path | None = None) -> Model:
 
 
 def check_config_compatible(saved: dict, current: ModelConfig) -> None:
+    saved = ModelConfig.from_dict(saved).to_dict()  # fields added later take their defaults
     if saved != current.to_dict():
         diff = {k: (saved.get(k), v) for k, v in current.to_dict().items() if saved.get(k) != v}
         raise ConfigError(f"model config differs from the one saved with the run (saved, requested): {diff}; "

@@ -1,15 +1,16 @@
-"""Training and evaluation of the NequIP Hessian model (a side branch only `hessfit.model` users need).
+"""Training and evaluation of the Hessian models (a side branch only `hessfit.model` users need).
 
-Public API: `TrainConfig`, `train`, `TrainResult`, `split_indices`, `make_probe_loss_fn`, `evaluate`.
+Public API: `TrainConfig`, `train`, `TrainResult`, `split_indices`, `make_loss_fn` (probe loss for energy models,
+`make_probe_loss_fn`; exact full-Hessian loss for block models, `make_block_loss_fn`), `evaluate`.
 """
 
 from hessfit.train._config import TrainConfig
 from hessfit.train._data import split_indices
-from hessfit.train._loss import make_full_hessian_loss_fn, make_probe_loss_fn
+from hessfit.train._loss import make_block_loss_fn, make_full_hessian_loss_fn, make_loss_fn, make_probe_loss_fn
 from hessfit.train._trainer import TrainResult, train
 
-__all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "make_probe_loss_fn",
-           "make_full_hessian_loss_fn"]
+__all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "make_probe_loss_fn", "make_block_loss_fn",
+           "make_loss_fn", "make_full_hessian_loss_fn"]
 
 from hessfit.train._evaluate import EvalResult, evaluate, hessian_metrics, plot_evaluation, summarise, write_evaluation  # noqa: E402
 

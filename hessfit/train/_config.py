@@ -31,6 +31,11 @@ class TrainConfig:
         max_train_molecules: use only the first molecules of the training split (None: all).
         max_val_molecules: validate on the first molecules of the validation split (None: all).
         time_limit_s: stop (after checkpointing) when this wall time has passed (None: no limit).
+        init_from: model folder whose parameter blocks of matching shape initialise a new run (e.g. the shipped
+            energy model's embedding and first layer for a direct block model); None: random initialisation.
+
+    For a direct block model (``ModelConfig.kind == "blocks"``) the loss is the exact full-Hessian MSE (one forward
+    pass gives every block), so ``probes_per_molecule`` and ``force_weight`` do not apply.
     """
 
     seed: int = 0
@@ -49,6 +54,7 @@ class TrainConfig:
     max_train_molecules: int | None = None
     max_val_molecules: int | None = None
     time_limit_s: float | None = None
+    init_from: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))

@@ -95,6 +95,7 @@ class Batch:
         probes: (K, n_atoms_pad, 3) Rademacher ±1 on real atoms, 0 on padding.
         targets: (K, n_atoms_pad, 3) reference H·probe, eV/Å².
         weights: (n_atoms_pad,) 1 / ((3N)² · n_molecules) per atom of an N-atom molecule, 0 on padding.
+        molecule: (n_atoms_pad,) int32 molecule index of each atom slot (padding: n_molecules).
     """
 
     positions: np.ndarray
@@ -102,6 +103,7 @@ class Batch:
     probes: np.ndarray
     targets: np.ndarray
     weights: np.ndarray
+    molecule: np.ndarray
 
 
 def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_probes: int,
@@ -116,6 +118,7 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     probes = np.zeros((n_probes, a_pad, 3), dtype)
     targets = np.zeros((n_probes, a_pad, 3), dtype)
     weights = np.zeros(a_pad, dtype)
+    molecule = np.full(a_pad, len(members), np.int32)
     for j, k in enumerate(members):
         a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
         n3 = 3 * int(b - a)
@@ -126,4 +129,15 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
         probes[:, a:b] = v.reshape(n_probes, -1, 3)
         targets[:, a:b] = (v @ mols.hessians[k]).reshape(n_probes, -1, 3)  # H symmetric: v H = H v
         weights[a:b] = 1.0 / (n3**2 * len(members))
-    return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights)
+        molecule[a:b] = j
+    return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule)
+
+
+def column_probes(n_probes: int) -> Callable[[int], np.ndarray]:
+    """``probe_vectors`` for exact full-Hessian losses: rows √K·e_k for k < 3N, zero rows after, so that the
+    mean over the K = ``n_probes`` rows of ‖ΔH v‖² is exactly ‖ΔH‖²_F (needs K ≥ 3N of every molecule)."""
+    def vectors(n3: int) -> np.ndarray:
+        if n3 > n_probes:
+            raise ValueError(f"column_probes({n_probes}) cannot hold a molecule with 3N = {n3}")
+        return np.sqrt(n_probes) * np.eye(n_probes, n3, dtype=np.float32)
+    return vectors

@@ -23,7 +23,7 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0):
     """
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
 
-    def loss(params, positions, graph, probes, targets, weights):
+    def loss(params, positions, graph, probes, targets, weights, molecule=None):
         grad, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
         hv = jax.vmap(lin)(probes)  # [K, A, 3]
         hessian_mse = jnp.mean(jnp.sum(weights[None, :, None] * (hv - targets) ** 2, axis=(1, 2)))
@@ -51,3 +51,29 @@ def make_full_hessian_loss_fn(config: ModelConfig):
         return jnp.mean((h - hessian) ** 2)
 
     return loss
+
+
+def make_block_loss_fn(config: ModelConfig):
+    """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
+    Hessian. With `column_probes` it is the exact per-element MSE. Signature as `make_probe_loss_fn`'s loss,
+    ``molecule`` (A,) required."""
+    from hessfit.model._blocks import make_direct_hessian_fn
+
+    hessian_fn = make_direct_hessian_fn(config)
+
+    def loss(params, positions, graph, probes, targets, weights, molecule):
+        n_atoms = positions.shape[0]
+        h = hessian_fn(params, positions, graph, molecule, n_atoms)  # (3A, 3A)
+        k = probes.shape[0]
+        hv = (probes.reshape(k, -1) @ h).reshape(probes.shape)  # H symmetric
+        hessian_mse = jnp.mean(jnp.sum(weights[None, :, None] * (hv - targets) ** 2, axis=(1, 2)))
+        return hessian_mse, {"hessian_mse": hessian_mse, "force_mse": jnp.zeros((), hessian_mse.dtype)}
+
+    return loss
+
+
+def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0):
+    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks)."""
+    if config.kind == "blocks":
+        return make_block_loss_fn(config)
+    return make_probe_loss_fn(config, force_weight=force_weight)

@@ -25,8 +25,8 @@ from hessfit.model._config import ModelConfig
 from hessfit.model._energy import init_params
 from hessfit.model._io import Model, check_config_compatible, save_model
 from hessfit.train._config import TrainConfig
-from hessfit.train._data import batch_shapes, make_batch, plan_batches, prepare, split_indices
-from hessfit.train._loss import make_probe_loss_fn
+from hessfit.train._data import batch_shapes, column_probes, make_batch, plan_batches, prepare, split_indices
+from hessfit.train._loss import make_loss_fn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,18 +83,49 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
            tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, steps_per_epoch)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
-        loss_fn = make_probe_loss_fn(mcfg, force_weight=tcfg.force_weight)
+        loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight)
 
         @jax.jit
-        def step_fn(params, opt_state, positions, graph, probes, targets, weights):
+        def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule):
             (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, positions, graph, probes,
-                                                                            targets, weights)
+                                                                            targets, weights, molecule)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state, loss, aux
 
         _COMPILED.clear()  # keep at most one set of compiled functions alive
         _COMPILED[key] = (optimizer, schedule, step_fn, jax.jit(loss_fn))
     return _COMPILED[key]
+
+
+def _predicted_hv(mcfg: ModelConfig, params, b) -> np.ndarray:
+    """H·probes (K, A, 3) of the untrained model, to calibrate its output scale."""
+    if mcfg.kind == "blocks":
+        from hessfit.model._blocks import make_direct_hessian_fn
+
+        h = jax.jit(make_direct_hessian_fn(mcfg), static_argnums=4)(params, b.positions, b.graph, b.molecule,
+                                                                     b.positions.shape[0])
+        return (np.asarray(b.probes).reshape(len(b.probes), -1) @ np.asarray(h)).reshape(b.probes.shape)
+    from hessfit.model._hessian import make_hvp_fn
+
+    return np.asarray(jax.jit(make_hvp_fn(mcfg))(params, b.positions, b.graph, b.probes))
+
+
+def transfer_params(params: dict, source: str | Path) -> dict:
+    """Copy from the model folder ``source`` every top-level parameter block (embedding, layer_k, ...) whose
+    shapes match ``params`` exactly; the rest keep their initial values."""
+    from hessfit.model._io import load_model
+
+    src = load_model(source).params["params"]
+    out = dict(params["params"])
+    for name, block in params["params"].items():
+        if name not in src:
+            continue
+        same = jax.tree_util.tree_structure(block) == jax.tree_util.tree_structure(src[name]) and all(
+            np.shape(a) == np.shape(b) for a, b in zip(jax.tree_util.tree_leaves(block),
+                                                        jax.tree_util.tree_leaves(src[name])))
+        if same:
+            out[name] = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, jnp.asarray(a).dtype), block, src[name])
+    return {**params, "params": out}
 
 
 def plot_loss_curve(history: list, path: Path) -> None:
@@ -174,7 +205,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     def validate(params) -> float:
         tot, n = 0.0, 0
         for b, members in zip(val_batches, plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)):
-            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights)
+            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule)
             tot += float(aux["hessian_mse"]) * len(members)
             n += len(members)
         return tot / n
@@ -183,6 +214,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     from flax import serialization
 
     params = init_params(mcfg, jax.random.PRNGKey(tcfg.seed))
+    if tcfg.init_from:
+        params = transfer_params(params, tcfg.init_from)
     state = {"params": params, "opt_state": optimizer.init(params), "epoch": 0, "batch": 0, "step": 0,
              "best_val": float("inf"), "best_epoch": -1, "elapsed_s": 0.0, "epoch_loss_sum": 0.0, "epoch_loss_n": 0}
     history: list = []
@@ -193,12 +226,10 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         # calibrate the per-element energy scale so the initial H·v has the reference magnitude
         b = make_batch(tr, plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch)[0], shapes,
                        n_probes=1, rng=np.random.default_rng(0), dtype=dtype)
-        from hessfit.model._hessian import make_hvp_fn
-
-        hv = np.asarray(jax.jit(make_hvp_fn(mcfg))(params, b.positions, b.graph, b.probes))
-        ratio = float(np.sqrt(np.sum(b.targets**2) / max(np.sum(hv**2), 1e-30)))
+        ratio = float(np.sqrt(np.sum(b.targets**2) / max(np.sum(_predicted_hv(mcfg, params, b) ** 2), 1e-30)))
         params = jax.tree_util.tree_map(lambda x: x, params)
-        params["params"]["energy_scale"] = params["params"]["energy_scale"] * ratio
+        key = "block_scale" if mcfg.kind == "blocks" else "energy_scale"
+        params["params"][key] = params["params"][key] * ratio
         state["params"] = params
         state["opt_state"] = optimizer.init(params)
 
@@ -212,6 +243,11 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                 "training_time_s": state["elapsed_s"]}
         save_model(out / "best", Model(mcfg, jax.tree_util.tree_map(np.asarray, params), meta))
 
+    if mcfg.kind == "blocks":  # one forward pass gives the whole Hessian: exact full-Hessian loss
+        n_probes = 3 * max(tr.n_atoms(k) for k in range(len(tr)))
+        probe_vectors = column_probes(n_probes)
+    else:
+        n_probes, probe_vectors = tcfg.probes_per_molecule, None
     t_start = time.time() - float(state["elapsed_s"])
     last_ckpt = time.time()
     last_plot = 0.0
@@ -231,9 +267,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
             pbar.set_description(f"epoch {epoch + 1}/{tcfg.max_epochs}")
         rng = np.random.default_rng([tcfg.seed, epoch, int(state["batch"]), 7])
         for bi in range(int(state["batch"]), len(plan)):
-            b = make_batch(tr, plan[bi], shapes, n_probes=tcfg.probes_per_molecule, rng=rng, dtype=dtype)
+            b = make_batch(tr, plan[bi], shapes, n_probes=n_probes, rng=rng, dtype=dtype, probe_vectors=probe_vectors)
             params, opt_state, loss, aux = step_fn(state["params"], state["opt_state"], b.positions, b.graph,
-                                                   b.probes, b.targets, b.weights)
+                                                   b.probes, b.targets, b.weights, b.molecule)
             loss = float(loss)
             if not np.isfinite(loss):
                 raise ConfigError(f"training diverged (loss {loss}) at epoch {epoch + 1}, step {bi}; "

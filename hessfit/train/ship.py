@@ -2,7 +2,8 @@
 
     python -m hessfit.train.ship runs/nequip_qm9/best [--metrics evaluation/metrics.json]
 
-Writes ``hessfit/model/weights/nequip_qm9/`` (model.json + params.msgpack). ``model.json`` metadata gains
+Writes ``hessfit/model/weights/nequip_qm9/`` (an energy model) or ``hessfit/model/weights/blocks_qm9/`` (a direct
+block model) (model.json + params.msgpack). ``model.json`` metadata gains
 ``bundled_molecule_metrics`` (metrics on tests/model/data/qm9_100004, a test-split molecule, which the test
 suite checks are reproduced) and, with ``--metrics``, the test-split summary of ``hessfit evaluate``.
 """
@@ -19,7 +20,7 @@ BUNDLED = ("qm9_100004.xyz", "qm9_100004_hessian.npy")
 def ship_model(source: str | Path, *, metrics: str | Path | None = None, dest: str | Path | None = None,
                bundled_dir: str | Path | None = None) -> Path:
     """Copy model folder ``source`` to ``dest`` (default: the package weights) adding reference metrics."""
-    from hessfit.model import DEFAULT_WEIGHTS, Model, load_model, predict_hessian, save_model
+    from hessfit.model import BLOCKS_WEIGHTS, DEFAULT_WEIGHTS, Model, load_model, predict_hessian, save_model
     from hessfit.structures import read_hessian, read_structure
     from hessfit.train._evaluate import hessian_metrics
 
@@ -34,14 +35,15 @@ def ship_model(source: str | Path, *, metrics: str | Path | None = None, dest: s
                                                              "frequency_mae_cm1")}}
     if metrics is not None:
         meta["test_metrics"] = json.loads(Path(metrics).read_text())
-    return save_model(dest or DEFAULT_WEIGHTS, Model(model.config, model.params, meta))
+    default = BLOCKS_WEIGHTS if model.config.kind == "blocks" else DEFAULT_WEIGHTS
+    return save_model(dest or default, Model(model.config, model.params, meta))
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="ship a trained model into hessfit/model/weights")
     ap.add_argument("source", help="model folder, e.g. runs/nequip_qm9/best")
     ap.add_argument("--metrics", default=None, help="metrics.json of `hessfit evaluate` on the test split")
-    ap.add_argument("--dest", default=None, help="destination folder (default: the package weights)")
+    ap.add_argument("--dest", default=None, help="destination folder (default: the package weights of its kind)")
     args = ap.parse_args(argv)
     path = ship_model(args.source, metrics=args.metrics, dest=args.dest)
     print(f"shipped {args.source} -> {path}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hessfit.errors import InputFormatError, ValidationError
-from hessfit.model import DEFAULT_WEIGHTS, load_model, predict_hessian, save_model
+from hessfit.model import DEFAULT_WEIGHTS, load_model, predict_hessian, save_model, shipped_model_names
 from hessfit.structures import HessfitWarning, Structure
 
 
@@ -40,7 +40,8 @@ def test_load_model_errors(tmp_path):
 
 
 @pytest.mark.skipif(not (DEFAULT_WEIGHTS / "model.json").exists(), reason="no shipped weights yet")
-def test_shipped_model_reproduces_stored_metrics():
+@pytest.mark.parametrize("name", shipped_model_names())
+def test_shipped_model_reproduces_stored_metrics(name):
     """A test-split molecule (never trained on): the metrics stored with the weights are reproduced."""
     from pathlib import Path
 
@@ -48,8 +49,8 @@ def test_shipped_model_reproduces_stored_metrics():
     from hessfit.train import hessian_metrics
 
     here = Path(__file__).parent / "data"
-    model = load_model()
-    assert sum(f.stat().st_size for f in DEFAULT_WEIGHTS.iterdir()) < 10e6
+    model = load_model(name)  # a shipped model's name
+    assert sum(f.stat().st_size for f in (DEFAULT_WEIGHTS.parent / name).iterdir()) < 10e6
     stored = model.metadata["bundled_molecule_metrics"]
     s = read_structure(here / stored["file"])
     ref = read_hessian(here / stored["hessian_file"], n_atoms=s.n_atoms)

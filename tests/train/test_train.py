@@ -64,3 +64,50 @@ def test_tiny_training_run_overfits_three_molecules_and_resumes(tiny_dataset, ti
     with pytest.raises(ConfigError, match="differs from the one saved"):
         train(tiny_dataset, tmp_path / "run", model_config=ModelConfig(**{**tiny32.to_dict(), "n_scalars": 4}),
               train_config=tcfg, progress=False)
+
+
+def test_block_loss_with_column_probes_is_the_exact_elementwise_mse(tiny_dataset):
+    from hessfit.model._blocks import batch_hessians_direct
+    from hessfit.train._data import Shapes, column_probes, make_batch, prepare
+    from hessfit.train._loss import make_block_loss_fn
+    from tests.train.conftest import TINY32
+
+    cfg = ModelConfig(**{**TINY32, "dtype": "float64", "kind": "blocks", "n_layers": 1,
+                         "head_irreps": "4x0e + 2x1o + 2x2e", "head_channels": 2})
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    mols = prepare(tiny_dataset, [0, 1, 2], elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom)
+    k = 3 * max(mols.n_atoms(i) for i in range(3))
+    b = make_batch(mols, [0, 1, 2], Shapes(128, 2048), n_probes=k, rng=None, dtype=np.float64,
+                   probe_vectors=column_probes(k))
+    loss, _ = jax.jit(make_block_loss_fn(cfg))(params, b.positions, b.graph, b.probes, b.targets, b.weights,
+                                               b.molecule)
+    packed = pack([species_index(tiny_dataset.numbers(i), cfg.elements) for i in range(3)],
+                  [tiny_dataset.positions(i) for i in range(3)], cutoff_angstrom=cfg.cutoff_angstrom)
+    preds = batch_hessians_direct(cfg, params, packed)
+    exact = np.mean([np.mean((p - tiny_dataset.hessian(i).astype(np.float32)) ** 2) for i, p in enumerate(preds)])
+    assert float(loss) == pytest.approx(exact, rel=1e-9)
+
+
+def test_block_model_trains_from_transferred_energy_layers(tiny_dataset, tiny32, tmp_path):
+    from hessfit.model import Model, load_model, save_model
+    from hessfit.train._trainer import transfer_params
+
+    energy_params = init_params(tiny32, jax.random.PRNGKey(7))
+    save_model(tmp_path / "energy", Model(tiny32, energy_params, {}))
+    bcfg = ModelConfig(**{**tiny32.to_dict(), "kind": "blocks", "head_irreps": "4x0e + 2x1o + 2x2e",
+                          "head_channels": 2})
+    # the embedding and the first layer (same shapes in both model kinds) are copied; the last layer is not
+    moved = transfer_params(init_params(bcfg, jax.random.PRNGKey(0)), tmp_path / "energy")["params"]
+    for name in ("embedding", "layer_0"):
+        for a, b in zip(jax.tree_util.tree_leaves(moved[name]), jax.tree_util.tree_leaves(energy_params["params"][name])):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    fresh = init_params(bcfg, jax.random.PRNGKey(0))["params"]["layer_1"]
+    for a, b in zip(jax.tree_util.tree_leaves(moved["layer_1"]), jax.tree_util.tree_leaves(fresh)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    tcfg = TrainConfig(split_fractions=(1.0, 0.0, 0.0), max_epochs=15, learning_rate=1e-2, warmup_steps=3,
+                       patience_epochs=100, max_atoms_per_batch=100, init_from=str(tmp_path / "energy"))
+    result = train(tiny_dataset, tmp_path / "blocks", model_config=bcfg, train_config=tcfg, progress=False)
+    hist = result.history
+    assert hist[-1]["val_loss"] < 0.25 * hist[0]["val_loss"], (hist[0], hist[-1])
+    assert load_model(tmp_path / "blocks" / "best").config.kind == "blocks"
