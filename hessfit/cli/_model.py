@@ -87,6 +87,8 @@ def evaluate(
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="evaluate only the first molecules"),
     baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="also evaluate a physics source (xtb, mmff); repeatable"),
     baseline_max_molecules: Optional[int] = typer.Option(None, "--baseline-max-molecules", help="cap for baselines"),
+    also_model: Optional[list[Path]] = typer.Option(None, "--also-model", help="evaluate another network (folder or "
+                                                    "shipped name) on the same molecules; repeatable"),
     no_spectra: bool = typer.Option(False, "--no-spectra", help="skip INS Spearman metrics"),
     out: Path = typer.Option(Path("evaluation"), "--out", help="folder for metrics.json, CSVs and plots"),
 ):
@@ -101,8 +103,16 @@ def evaluate(
         split = model.parent / "split.json"  # a run's best/ folder: use that run's split
     idx, what = _split_indices(split, subset, len(ds))
     idx = idx[:max_molecules]
-    results = [run_eval(lambda ss: predict_hessians(ss, m), ds, idx, source="nequip", spectra=not no_spectra,
+    def label(mod) -> str:
+        return "nequip-blocks" if mod.config.kind == "blocks" else "nequip"
+
+    results = [run_eval(lambda ss: predict_hessians(ss, m), ds, idx, source=label(m), spectra=not no_spectra,
                         progress=True)]
+    for extra in also_model or []:  # further networks on the same molecules, side by side
+        mx = load_model(extra)
+        name = f"{label(mx)}-{extra.name if extra.name != 'best' else extra.parent.name}"
+        results.append(run_eval(lambda ss, mx=mx: predict_hessians(ss, mx), ds, idx, source=name,
+                                spectra=not no_spectra, progress=True))
     for name in baseline or []:
         from hessfit.sources import get_source
 
@@ -126,7 +136,7 @@ def evaluate(
     path = write_evaluation(results, out)
     for r in results:
         s = r.summary
-        typer.echo(f"{r.source:>7}: {s['n_molecules']} molecules ({what}); Hessian R² {s.get('hessian_r2', float('nan')):.5f}, "
+        typer.echo(f"{r.source:>13}: {s['n_molecules']} molecules ({what}); Hessian R² {s.get('hessian_r2', float('nan')):.5f}, "
                    f"MAE {s.get('hessian_mae', float('nan')):.4f} eV/Å², frequency MAE {s.get('frequency_mae_cm1', float('nan')):.1f} cm⁻¹"
                    + (f", Spearman(order 1) median {s['spearman_order1_median']:.3f}, > 0.6: "
                       f"{100 * s['spearman_order1_fraction_above_0.6']:.1f} %" if "spearman_order1_median" in s else ""))

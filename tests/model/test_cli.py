@@ -48,11 +48,19 @@ def test_evaluate_and_train_cli_errors(model_dir, data_dir, tmp_path, capsys):
     h = read_hessian(data_dir / "qm9" / "qm9_100001_hessian.npy", n_atoms=s.n_atoms)
     save_dataset(tmp_path / "d.npz", from_arrays([s.numbers], [s.positions], [h]))
     assert main(["evaluate", "--data", str(tmp_path / "d.npz"), "--model", str(model_dir), "--subset", "all",
-                 "--no-spectra", "--out", str(tmp_path / "ev")]) == 0
+                 "--no-spectra", "--out", str(tmp_path / "ev"), "--also-model", str(model_dir)]) == 0
     assert (tmp_path / "ev" / "metrics.json").exists() and (tmp_path / "ev" / "parity.png").exists()
+    metrics = __import__("json").loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert set(metrics) == {"nequip", "nequip-tiny"}  # the same model twice, side by side: same numbers
+    assert metrics["nequip"]["hessian_mae"] == pytest.approx(metrics["nequip-tiny"]["hessian_mae"], rel=1e-12)
     assert main(["evaluate", "--data", str(tmp_path / "d.npz"), "--model", str(model_dir)]) == 1
     assert "needs --split" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "r")]) == 1
     assert "file not found" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--preset", "huge"]) == 1
     assert "--preset 'huge'" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--kind", "mlp"]) == 1
+    assert "kind must be 'energy' or 'blocks'" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--init-from",
+                 str(tmp_path)]) == 1
+    assert "--init-from needs a model folder" in capsys.readouterr().err
