@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit.model._config import ModelConfig
-from hessfit.model._graph import Graph, PackedBatch
+from hessfit.model._graph import Graph, PackedBatch, molecule_index
 from hessfit.model._layer import NequIPLayer, radial_basis
 
 
@@ -112,14 +112,6 @@ def assemble_hessian(blocks: jnp.ndarray, graph: Graph, molecule: jnp.ndarray, n
             + total[:, None] * (inv_n**2)[:, None, None, None])  # + G / N²
     h = h + jnp.where(same[:, :, None, None], corr, 0.0)
     return jnp.transpose(h, (0, 2, 1, 3)).reshape(3 * n_atoms, 3 * n_atoms)
-
-
-def molecule_index(batch: PackedBatch) -> np.ndarray:
-    """(A,) int32 molecule index of each atom slot of a packed batch; padding atoms get ``n_molecules``."""
-    mol = np.full(batch.graph.species.shape[0], batch.n_molecules, np.int32)
-    for k, (a, b) in enumerate(zip(batch.atom_offsets[:-1], batch.atom_offsets[1:])):
-        mol[a:b] = k
-    return mol
 
 
 def make_direct_hessian_fn(config: ModelConfig):

@@ -115,6 +115,14 @@ class PackedBatch:
         return int(np.max(np.diff(self.atom_offsets)))
 
 
+def molecule_index(batch: PackedBatch) -> np.ndarray:
+    """(A,) int32 molecule index of each atom slot of a packed batch; padding atoms get ``n_molecules``."""
+    mol = np.full(batch.graph.species.shape[0], batch.n_molecules, np.int32)
+    for k, (a, b) in enumerate(zip(batch.atom_offsets[:-1], batch.atom_offsets[1:])):
+        mol[a:b] = k
+    return mol
+
+
 def group_by_size(sizes: Sequence[int], max_atoms: int) -> list[list[int]]:
     """Greedy packing of molecules (atom counts ``sizes``), smallest first, into groups of ≤ ``max_atoms`` atoms
     (a molecule larger than ``max_atoms`` gets a group of its own). Returns lists of input indices."""

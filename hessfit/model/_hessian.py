@@ -81,7 +81,12 @@ def column_ids(max_atoms: int, *, chunk_size: int) -> np.ndarray:
 
 
 def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *, chunk_size: int = 48) -> list[np.ndarray]:
-    """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (symmetrised)."""
+    """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (symmetrised). A block model
+    takes its one dense forward pass instead of columns."""
+    if config.kind == "blocks":
+        from hessfit.model._blocks import batch_hessians_direct
+
+        return batch_hessians_direct(config, params, batch)
     fn = _jitted_columns(config)
     ids = column_ids(batch.max_atoms, chunk_size=chunk_size)
     cols = fn(params, jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids)

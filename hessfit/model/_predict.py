@@ -7,7 +7,6 @@ from typing import Sequence
 
 import numpy as np
 
-from hessfit.model._blocks import batch_hessians_direct
 from hessfit.model._graph import group_by_size, neighbour_pairs, pack, species_index
 from hessfit.model._hessian import batch_hessians
 from hessfit.model._io import Model, load_model
@@ -84,11 +83,7 @@ def predict_hessians(structures: Sequence, model: Model | None = None, *, max_at
     for g in it:
         batch = pack([prepared[i][0] for i in g], [prepared[i][1] for i in g], cutoff_angstrom=cfg.cutoff_angstrom,
                      pairs_list=[prepared[i][2] for i in g])
-        if cfg.kind == "blocks":
-            hessians = batch_hessians_direct(cfg, model.params, batch)
-        else:
-            hessians = batch_hessians(cfg, model.params, batch, chunk_size=chunk_size)
-        for i, h in zip(g, hessians):
+        for i, h in zip(g, batch_hessians(cfg, model.params, batch, chunk_size=chunk_size)):
             out[i] = h
     return out
 

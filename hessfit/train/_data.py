@@ -7,7 +7,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from hessfit.model._graph import Graph, bucket_atoms, bucket_edges, neighbour_pairs, pack, species_index
+from hessfit.model._graph import (Graph, bucket_atoms, bucket_edges, molecule_index, neighbour_pairs, pack,
+                                  species_index)
 
 
 def split_indices(n: int, *, seed: int, fractions: Sequence[float] = (0.9, 0.05, 0.05)) -> dict[str, np.ndarray]:
@@ -118,7 +119,6 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     probes = np.zeros((n_probes, a_pad, 3), dtype)
     targets = np.zeros((n_probes, a_pad, 3), dtype)
     weights = np.zeros(a_pad, dtype)
-    molecule = np.full(a_pad, len(members), np.int32)
     for j, k in enumerate(members):
         a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
         n3 = 3 * int(b - a)
@@ -129,8 +129,7 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
         probes[:, a:b] = v.reshape(n_probes, -1, 3)
         targets[:, a:b] = (v @ mols.hessians[k]).reshape(n_probes, -1, 3)  # H symmetric: v H = H v
         weights[a:b] = 1.0 / (n3**2 * len(members))
-        molecule[a:b] = j
-    return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule)
+    return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed))
 
 
 def column_probes(n_probes: int) -> Callable[[int], np.ndarray]:

@@ -16,6 +16,11 @@ from hessfit.model._config import ModelConfig
 from hessfit.model._energy import make_energy_fn
 
 
+def _probe_mse(hv, targets, weights):
+    """Mean over probes of Σ_atoms weight · ‖H_pred v − H_ref v‖² (hv, targets (K, A, 3); weights (A,))."""
+    return jnp.mean(jnp.sum(weights[None, :, None] * (hv - targets) ** 2, axis=(1, 2)))
+
+
 def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0):
     """``loss(params, positions, graph, probes, targets, weights) -> (loss, aux)``.
 
@@ -26,7 +31,7 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0):
     def loss(params, positions, graph, probes, targets, weights, molecule=None):
         grad, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
         hv = jax.vmap(lin)(probes)  # [K, A, 3]
-        hessian_mse = jnp.mean(jnp.sum(weights[None, :, None] * (hv - targets) ** 2, axis=(1, 2)))
+        hessian_mse = _probe_mse(hv, targets, weights)
         n_mol_weight = jnp.where(graph.node_mask, 1.0, 0.0)
         force_mse = jnp.sum(n_mol_weight[:, None] * grad**2) / jnp.maximum(jnp.sum(n_mol_weight) * 3.0, 1.0)
         total = hessian_mse + force_weight * force_mse if force_weight else hessian_mse
@@ -66,7 +71,7 @@ def make_block_loss_fn(config: ModelConfig):
         h = hessian_fn(params, positions, graph, molecule, n_atoms)  # (3A, 3A)
         k = probes.shape[0]
         hv = (probes.reshape(k, -1) @ h).reshape(probes.shape)  # H symmetric
-        hessian_mse = jnp.mean(jnp.sum(weights[None, :, None] * (hv - targets) ** 2, axis=(1, 2)))
+        hessian_mse = _probe_mse(hv, targets, weights)
         return hessian_mse, {"hessian_mse": hessian_mse, "force_mse": jnp.zeros((), hessian_mse.dtype)}
 
     return loss
