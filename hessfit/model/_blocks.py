@@ -25,7 +25,7 @@ import numpy as np
 
 from hessfit.model._config import ModelConfig
 from hessfit.model._graph import Graph, PackedBatch, molecule_index
-from hessfit.model._layer import NequIPLayer, radial_basis
+from hessfit.model._layer import node_features, radial_basis, safe_edge_vectors
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,19 +47,9 @@ class BlockModel(nn.Module):
     @nn.compact
     def __call__(self, positions: jnp.ndarray, graph: Graph) -> jnp.ndarray:
         c = self.config
-        n_species = len(c.elements)
+        x = node_features(c, positions, graph, scalar_last_layer=False)
         vectors = positions[graph.receivers] - positions[graph.senders]  # [n_edges, 3] Å
-        onehot = jax.nn.one_hot(graph.species, n_species, dtype=positions.dtype)
-        x = e3nn.flax.Linear(f"{c.n_scalars}x0e", name="embedding")(e3nn.IrrepsArray(f"{n_species}x0e", onehot))
-        for layer in range(c.n_layers):
-            x = NequIPLayer(
-                hidden_irreps=c.hidden_irreps, n_species=n_species, max_ell=c.max_ell,
-                n_radial_basis=c.n_radial_basis, radial_hidden=c.radial_hidden, cutoff_angstrom=c.cutoff_angstrom,
-                avg_num_neighbors=c.avg_num_neighbors, name=f"layer_{layer}",
-            )(vectors, graph.edge_mask, x, graph.species, graph.senders, graph.receivers)
-
-        safe = jnp.where(graph.edge_mask[:, None], vectors, jnp.array([1.0, 0.0, 0.0], vectors.dtype))
-        lengths = jnp.sqrt(jnp.sum(safe**2, axis=-1))
+        safe, lengths = safe_edge_vectors(vectors, graph.edge_mask)
         sh = e3nn.spherical_harmonics(list(range(0, c.max_ell + 1)), e3nn.IrrepsArray("1o", safe), normalize=True,
                                       normalization="component")
         pair_irreps = e3nn.Irreps(c.head_irreps)

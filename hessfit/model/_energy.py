@@ -16,7 +16,7 @@ import numpy as np
 
 from hessfit.model._config import ModelConfig
 from hessfit.model._graph import Graph
-from hessfit.model._layer import NequIPLayer
+from hessfit.model._layer import node_features
 
 
 class EnergyModel(nn.Module):
@@ -30,17 +30,8 @@ class EnergyModel(nn.Module):
         n_species = len(c.elements)
         n_atoms = positions.shape[0]
         assert positions.shape == (n_atoms, 3)
-        vectors = positions[graph.receivers] - positions[graph.senders]  # [n_edges, 3] Å
-        onehot = jax.nn.one_hot(graph.species, n_species, dtype=positions.dtype)  # [n_atoms, n_species]
-        x = e3nn.flax.Linear(f"{c.n_scalars}x0e", name="embedding")(e3nn.IrrepsArray(f"{n_species}x0e", onehot))
-        for layer in range(c.n_layers):
-            # the last layer only feeds the scalar readout: it outputs scalars only
-            irreps = c.hidden_irreps if layer < c.n_layers - 1 else f"{c.n_scalars}x0e"
-            x = NequIPLayer(
-                hidden_irreps=irreps, n_species=n_species, max_ell=c.max_ell, n_radial_basis=c.n_radial_basis,
-                radial_hidden=c.radial_hidden, cutoff_angstrom=c.cutoff_angstrom,
-                avg_num_neighbors=c.avg_num_neighbors, name=f"layer_{layer}",
-            )(vectors, graph.edge_mask, x, graph.species, graph.senders, graph.receivers)
+        # the last layer only feeds the scalar readout: it outputs scalars only
+        x = node_features(c, positions, graph, scalar_last_layer=True)
         out = e3nn.flax.Linear("1x0e", name="readout")(x.filter("0e")).array[:, 0]  # [n_atoms]
         scale = self.param("energy_scale", nn.initializers.ones, (n_species,), positions.dtype)
         shift = self.param("energy_shift", nn.initializers.zeros, (n_species,), positions.dtype)

@@ -29,6 +29,14 @@ def radial_basis(lengths_angstrom: jnp.ndarray, *, n_basis: int, cutoff_angstrom
     return basis * envelope[:, None]
 
 
+def safe_edge_vectors(vectors: jnp.ndarray, edge_mask: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Edge vectors (n_edges, 3) Å with padding edges replaced by a unit dummy vector, and their lengths (n_edges,) Å,
+    so that norms and spherical harmonics stay finite (and so do their derivatives) on padding edges; callers
+    multiply their messages by 0 there."""
+    safe = jnp.where(edge_mask[:, None], vectors, jnp.array([1.0, 0.0, 0.0], vectors.dtype))
+    return safe, jnp.sqrt(jnp.sum(safe**2, axis=-1))
+
+
 def nequip_layer(
     Linear: Callable,
     MLP: Callable,
@@ -55,10 +63,7 @@ def nequip_layer(
     assert species.shape == (n_atoms,)
     hidden_irreps = e3nn.Irreps(hidden_irreps).regroup()
 
-    # padding edges get a unit dummy vector so that norms and spherical harmonics stay finite (and so do their
-    # derivatives); their messages are multiplied by 0 below.
-    safe = jnp.where(edge_mask[:, None], vectors, jnp.array([1.0, 0.0, 0.0], vectors.dtype))  # [n_edges, 3]
-    lengths = jnp.sqrt(jnp.sum(safe**2, axis=-1))  # [n_edges]
+    safe, lengths = safe_edge_vectors(vectors, edge_mask)  # [n_edges, 3], [n_edges]; padding messages zeroed below
 
     # angular part: features of the sender times spherical harmonics of the edge
     x = Linear(node_feats.irreps, name="linear_up")(node_feats)
@@ -112,3 +117,23 @@ class NequIPLayer(nn.Module):
             radial_hidden=self.radial_hidden, cutoff_angstrom=self.cutoff_angstrom,
             avg_num_neighbors=self.avg_num_neighbors,
         )
+
+
+def node_features(config, positions: jnp.ndarray, graph, *, scalar_last_layer: bool) -> e3nn.IrrepsArray:
+    """Species embedding then ``config.n_layers`` NequIP layers: node features [n_atoms, hidden_irreps] (the last
+    layer scalars only, [n_atoms, n_scalars x 0e], when ``scalar_last_layer``). Call inside a compact flax method:
+    the submodules (``embedding``, ``layer_k``) become the caller's. ``config``: a ModelConfig."""
+    c = config
+    n_species = len(c.elements)
+    vectors = positions[graph.receivers] - positions[graph.senders]  # [n_edges, 3] Å
+    onehot = jax.nn.one_hot(graph.species, n_species, dtype=positions.dtype)  # [n_atoms, n_species]
+    x = e3nn.flax.Linear(f"{c.n_scalars}x0e", name="embedding")(e3nn.IrrepsArray(f"{n_species}x0e", onehot))
+    for layer in range(c.n_layers):
+        last = layer == c.n_layers - 1
+        irreps = f"{c.n_scalars}x0e" if (last and scalar_last_layer) else c.hidden_irreps
+        x = NequIPLayer(
+            hidden_irreps=irreps, n_species=n_species, max_ell=c.max_ell, n_radial_basis=c.n_radial_basis,
+            radial_hidden=c.radial_hidden, cutoff_angstrom=c.cutoff_angstrom,
+            avg_num_neighbors=c.avg_num_neighbors, name=f"layer_{layer}",
+        )(vectors, graph.edge_mask, x, graph.species, graph.senders, graph.receivers)
+    return x
