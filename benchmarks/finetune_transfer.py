@@ -156,7 +156,7 @@ def main():
     pick = rng.permutation(same)
     ft_idx, held_idx = pick[:n_ft], pick[n_ft:n_ft + n_held]
     dft_idx = pick[n_ft + n_held:n_ft + n_held + n_dft]
-    model = load_model(None)
+    model = load_model("nequip_qm9")  # the shipped energy model (the fine-tuning default)
     cfg = model.config
     fc = FinetuneConfig(trainable=args.trainable, steps=steps, learning_rate=args.lr or 3e-4, w_spearman=1.0,
                         w_l2=1.0, param_l2_weight=args.param_l2, replay_weight=args.replay_weight,

@@ -41,7 +41,7 @@ def main():
     measured = read_spectrum(ROOT / "data" / "hexane" / "hexane_tfxa.dat")
     ins = InsConfig(instrument="tfxa", temperature_k=20.0, max_order=2, e_max_cm1=2000.0, bin_width_cm1=2.0)
     keep = (measured.energy_cm1 >= 50) & (measured.energy_cm1 <= 1800)
-    for label, model in (("shipped", load_model(None)), ("fine-tuned", load_model(args.out))):
+    for label, model in (("shipped nequip_qm9", load_model("nequip_qm9")), ("fine-tuned", load_model(args.out))):
         ds = simulate(s, predict_hessian(s, model), ins)
         sim = np.interp(measured.energy_cm1[keep], ds["energy"].values, ds["total"].values)
         print(f"{label:>10}: Spearman(simulated, measured, 50-1800 cm-1) = "

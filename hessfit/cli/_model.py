@@ -30,14 +30,15 @@ def train(
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop after this many seconds (resumable)"),
     kind: Optional[str] = typer.Option(None, "--kind", help="'energy' (NequIP energy, autodiff Hessian) or 'blocks' "
                                        "(direct 3×3 Hessian blocks, HIP-style)"),
-    init_from: Optional[Path] = typer.Option(None, "--init-from", help="model folder whose matching layers "
-                                             "initialise a new run (e.g. the shipped model)"),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="model folder, or a shipped model's name "
+                                             "(blocks_qm9), whose matching layers initialise a new run"),
     no_resume: bool = typer.Option(False, "--no-resume", help="refuse to continue an existing run in --out"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ):
     """Train a Hessian model (resumable): the NequIP energy model with the Hessian-vector-probe loss, or
     (``--kind blocks``) the direct block model with the exact full-Hessian loss."""
-    from hessfit.model import ModelConfig
+    from hessfit.model import ModelConfig, shipped_model_names
+    from hessfit.model._io import model_path
     from hessfit.structures import load_dataset
     from hessfit.train import TrainConfig, train as run_train
 
@@ -46,8 +47,11 @@ def train(
     mcfg = ModelConfig.from_file(model_config) if model_config else ModelConfig(**PRESETS[preset])
     if kind is not None:
         mcfg = ModelConfig.from_dict({**mcfg.to_dict(), "kind": kind})
-    if init_from is not None and not (init_from / "model.json").exists():
-        raise ConfigError(f"{init_from}: --init-from needs a model folder (model.json + params.msgpack)")
+    if init_from is not None:
+        init_from = model_path(init_from)  # a shipped model's name works too
+        if not (init_from / "model.json").exists():
+            raise ConfigError(f"{init_from}: --init-from needs a model folder (model.json + params.msgpack) or a "
+                              f"shipped model name ({', '.join(shipped_model_names())})")
     tcfg = TrainConfig.from_file(train_config) if train_config else TrainConfig()
     overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "max_atoms_per_batch": batch_atoms,
                  "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
@@ -81,7 +85,7 @@ def _split_indices(split_file: Optional[Path], subset: str, n: int) -> tuple[lis
 @app.command()
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Hessian dataset .npz with reference Hessians"),
-    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (nequip_qm9, blocks_qm9); default nequip_qm9"),
+    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (ensemble_qm9, nequip_qm9, blocks_qm9); default ensemble_qm9"),
     split: Optional[Path] = typer.Option(None, "--split", help="split.json of the training run"),
     subset: str = typer.Option("test", "--subset", help="test, val, train or all"),
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="evaluate only the first molecules"),
@@ -93,7 +97,7 @@ def evaluate(
     out: Path = typer.Option(Path("evaluation"), "--out", help="folder for metrics.json, CSVs and plots"),
 ):
     """Hessian MAE/RMSE/R², frequency MAE and INS Spearman of the model (and baselines) on reference Hessians."""
-    from hessfit.model import load_model, predict_hessians
+    from hessfit.model import Ensemble, load_model, predict_hessians
     from hessfit.structures import load_dataset
     from hessfit.train import evaluate as run_eval, write_evaluation
 
@@ -104,6 +108,8 @@ def evaluate(
     idx, what = _split_indices(split, subset, len(ds))
     idx = idx[:max_molecules]
     def label(mod) -> str:
+        if isinstance(mod, Ensemble):
+            return "nequip-ensemble"
         return "nequip-blocks" if mod.config.kind == "blocks" else "nequip"
 
     results = [run_eval(lambda ss: predict_hessians(ss, m), ds, idx, source=label(m), spectra=not no_spectra,
@@ -147,7 +153,7 @@ def evaluate(
 def predict(
     structures: list[Path] = typer.Argument(..., help="structure files (.xyz, multi-frame .xyz/.extxyz, ...)"),
     output: Path = typer.Option(..., "-o", "--output", help=".npy (one molecule) or .npz (dataset format, any number)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (nequip_qm9, blocks_qm9); default nequip_qm9"),
+    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (ensemble_qm9, nequip_qm9, blocks_qm9); default ensemble_qm9"),
     batch_atoms: int = typer.Option(400, "--batch-atoms", help="atoms packed per padded graph"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ):

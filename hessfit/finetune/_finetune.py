@@ -248,15 +248,19 @@ def finetune(model, entries: list[PreparedEntry], config: FinetuneConfig, out_di
 
 def finetune_from_toml(spectra: str | Path, out_dir: str | Path, *, model_path: str | Path | None = None,
                        overrides: dict | None = None, resume: bool = True, progress: bool = True) -> FinetuneResult:
-    """Load the base model (``model_path`` or the shipped weights) and the spectra set, then `finetune`."""
+    """Load the base model (``model_path`` or the shipped energy model ``nequip_qm9``) and the spectra set, then
+    `finetune`."""
     from hessfit.finetune._config import load_spectra_set
-    from hessfit.model import load_model
+    from hessfit.model import Ensemble, load_model
 
+    model = load_model(model_path or "nequip_qm9")  # the default: the shipped energy model
+    if isinstance(model, Ensemble):
+        raise ConfigError(f"{model_path}: an ensemble cannot be fine-tuned; fine-tune one network "
+                          f"(--model {' or '.join(model.references) or 'nequip_qm9'})")
     config, entries = load_spectra_set(spectra)
     if overrides:
         config = FinetuneConfig(**{**config.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-    model = load_model(model_path)
     prepared = load_entries(entries, config, model)
     replay = make_replay(model, config)
     return finetune(model, prepared, config, out_dir, replay=replay, entry_settings=[e.to_dict() for e in entries],
-                    base_model=str(model_path) if model_path else "shipped", resume=resume, progress=progress)
+                    base_model=str(model_path) if model_path else "nequip_qm9", resume=resume, progress=progress)

@@ -13,10 +13,13 @@ import numpy as np
 from hessfit.errors import ConfigError, InputFormatError
 from hessfit.model._config import ModelConfig
 
-#: the pretrained models shipped inside the package: the default energy model and the direct block model
+#: the pretrained models shipped inside the package: the energy model, the direct block model and their ensemble
+#: (the default: the weighted mean of the two, more accurate than either)
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
+ENERGY_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
 BLOCKS_WEIGHTS = WEIGHTS_DIR / "blocks_qm9"
+ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_qm9"
+DEFAULT_WEIGHTS = ENSEMBLE_WEIGHTS
 
 
 def shipped_model_names() -> list[str]:
@@ -63,26 +66,38 @@ def _jsonable(x):
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
-def load_model(path: str | Path | None = None) -> Model:
-    """Load a model folder (or its ``model.json``); None loads the shipped default weights; the name of a shipped
-    model (``"nequip_qm9"``, ``"blocks_qm9"``) loads that one when no such folder exists here."""
+def model_path(path: str | Path) -> Path:
+    """``path`` itself, or the shipped model folder of that name (``"blocks_qm9"``) when no such path exists here."""
+    path = Path(path)
+    if not path.exists() and len(path.parts) == 1 and (WEIGHTS_DIR / path.name / "model.json").exists():
+        return WEIGHTS_DIR / path.name
+    return path
+
+
+def load_model(path: str | Path | None = None):
+    """Load a model folder (or its ``model.json``): a `Model`, or an `~hessfit.model.Ensemble` of models. None loads
+    the shipped default (``ensemble_qm9``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
+    ``"ensemble_qm9"``) loads that one when no such folder exists here."""
     from flax import serialization
 
-    path = DEFAULT_WEIGHTS if path is None else Path(path)
-    if not path.exists() and len(path.parts) == 1 and (WEIGHTS_DIR / path.name / "model.json").exists():
-        path = WEIGHTS_DIR / path.name
+    path = DEFAULT_WEIGHTS if path is None else model_path(path)
     if path.is_file() and path.name == "model.json":
         path = path.parent
-    if not (path / "model.json").exists() or not (path / "params.msgpack").exists():
-        hint = " (the package ships no trained weights yet)" if path == DEFAULT_WEIGHTS else (
-            f" (or a shipped model name: {', '.join(shipped_model_names())})")
-        raise InputFormatError(f"{path}: not a hessfit model folder: expected model.json and params.msgpack{hint}")
+    if not (path / "model.json").exists():
+        raise InputFormatError(f"{path}: not a hessfit model folder: expected model.json (and params.msgpack) "
+                               f"(or a shipped model name: {', '.join(shipped_model_names())})")
     try:
         doc = json.loads((path / "model.json").read_text())
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{path / 'model.json'}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
+    from hessfit.model._ensemble import ENSEMBLE_FORMAT, load_ensemble
+
+    if doc.get("format") == ENSEMBLE_FORMAT:
+        return load_ensemble(path, doc)
     if doc.get("format") != "hessfit-nequip-1":
         raise InputFormatError(f"{path / 'model.json'}: unknown model format {doc.get('format')!r}")
+    if not (path / "params.msgpack").exists():
+        raise InputFormatError(f"{path}: not a hessfit model folder: model.json without params.msgpack")
     config = ModelConfig.from_dict(doc["config"])
     try:
         raw = serialization.msgpack_restore((path / "params.msgpack").read_bytes())

@@ -9,12 +9,13 @@ import numpy as np
 
 from hessfit.model._graph import group_by_size, neighbour_pairs, pack, species_index
 from hessfit.model._hessian import batch_hessians
+from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
 _DEFAULT: Model | None = None
 
 
-def _default_model() -> Model:
+def _default_model() -> Model | Ensemble:
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = load_model(None)
@@ -59,7 +60,7 @@ def check_domain(structure, model: Model, pairs=None) -> None:
                               stacklevel=3)
 
 
-def predict_hessians(structures: Sequence, model: Model | None = None, *, max_atoms_per_batch: int = 400,
+def predict_hessians(structures: Sequence, model: Model | Ensemble | None = None, *, max_atoms_per_batch: int = 400,
                      chunk_size: int = 48, progress: bool = False) -> list[np.ndarray]:
     """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.
 
@@ -67,6 +68,10 @@ def predict_hessians(structures: Sequence, model: Model | None = None, *, max_at
     per graph if it is larger); graphs are padded to size buckets so compiled code is reused.
     """
     model = model or _default_model()
+    if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
+        parts = [predict_hessians(structures, m, max_atoms_per_batch=max_atoms_per_batch, chunk_size=chunk_size,
+                                  progress=progress) for m in model.members]
+        return [sum(w * p[i] for w, p in zip(model.weights, parts)) for i in range(len(structures))]
     cfg = model.config
     prepared = []
     for s in structures:
@@ -88,6 +93,6 @@ def predict_hessians(structures: Sequence, model: Model | None = None, *, max_at
     return out
 
 
-def predict_hessian(structure, model: Model | None = None) -> np.ndarray:
+def predict_hessian(structure, model: Model | Ensemble | None = None) -> np.ndarray:
     """Hessian (3N, 3N) float64 in eV/Å² of one structure; ``model=None`` uses the shipped default weights."""
     return predict_hessians([structure], model)[0]

@@ -17,25 +17,31 @@ from pathlib import Path
 BUNDLED = ("qm9_100004.xyz", "qm9_100004_hessian.npy")
 
 
-def ship_model(source: str | Path, *, metrics: str | Path | None = None, dest: str | Path | None = None,
-               bundled_dir: str | Path | None = None) -> Path:
-    """Copy model folder ``source`` to ``dest`` (default: the package weights) adding reference metrics."""
-    from hessfit.model import BLOCKS_WEIGHTS, DEFAULT_WEIGHTS, Model, load_model, predict_hessian, save_model
+def bundled_molecule_metrics(model, bundled_dir: str | Path | None = None) -> dict:
+    """Metrics of ``model`` (a Model or Ensemble) on the bundled test-split molecule, as stored in model.json."""
+    from hessfit.model import predict_hessian
     from hessfit.structures import read_hessian, read_structure
     from hessfit.train._evaluate import hessian_metrics
 
-    model = load_model(source)
     bundled_dir = Path(bundled_dir) if bundled_dir else Path(__file__).resolve().parents[2] / "tests" / "model" / "data"
     s = read_structure(bundled_dir / BUNDLED[0])
     ref = read_hessian(bundled_dir / BUNDLED[1], n_atoms=s.n_atoms)
     m = hessian_metrics(s, predict_hessian(s, model), ref)
+    return {"file": BUNDLED[0], "hessian_file": BUNDLED[1], "split": "test",
+            **{k: m[k] for k in ("hessian_r2", "hessian_mae", "hessian_rmse", "frequency_mae_cm1")}}
+
+
+def ship_model(source: str | Path, *, metrics: str | Path | None = None, dest: str | Path | None = None,
+               bundled_dir: str | Path | None = None) -> Path:
+    """Copy model folder ``source`` to ``dest`` (default: the package weights) adding reference metrics."""
+    from hessfit.model import BLOCKS_WEIGHTS, ENERGY_WEIGHTS, Model, load_model, save_model
+
+    model = load_model(source)
     meta = dict(model.metadata)
-    meta["bundled_molecule_metrics"] = {"file": BUNDLED[0], "hessian_file": BUNDLED[1], "split": "test",
-                                        **{k: m[k] for k in ("hessian_r2", "hessian_mae", "hessian_rmse",
-                                                             "frequency_mae_cm1")}}
+    meta["bundled_molecule_metrics"] = bundled_molecule_metrics(model, bundled_dir)
     if metrics is not None:
         meta["test_metrics"] = json.loads(Path(metrics).read_text())
-    default = BLOCKS_WEIGHTS if model.config.kind == "blocks" else DEFAULT_WEIGHTS
+    default = BLOCKS_WEIGHTS if model.config.kind == "blocks" else ENERGY_WEIGHTS
     return save_model(dest or default, Model(model.config, model.params, meta))
 
 

@@ -1,6 +1,7 @@
 """predict_hessian: errors and warnings on inputs outside the training domain; the shipped model."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,18 @@ def test_load_model_errors(tmp_path):
     (tmp_path / "params.msgpack").write_bytes(b"")
     with pytest.raises(InputFormatError, match="invalid JSON"):
         load_model(tmp_path)
+
+
+def test_model_path_resolves_shipped_names(tmp_path, monkeypatch):
+    """A shipped model's name resolves to its folder unless a path of that name exists here; other paths stay."""
+    from hessfit.model._io import WEIGHTS_DIR, model_path
+
+    monkeypatch.chdir(tmp_path)
+    for name in shipped_model_names():
+        assert model_path(name) == WEIGHTS_DIR / name
+    assert model_path("no_such_model") == Path("no_such_model")
+    (tmp_path / "blocks_qm9").mkdir()  # a local folder of that name wins
+    assert model_path("blocks_qm9") == Path("blocks_qm9")
 
 
 @pytest.mark.skipif(not (DEFAULT_WEIGHTS / "model.json").exists(), reason="no shipped weights yet")

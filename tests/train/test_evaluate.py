@@ -31,3 +31,33 @@ def test_evaluate_pools_and_skips(tiny_dataset):
     assert res.summary["n_molecules"] == 2 and res.summary["skipped_molecules"] == 1
     assert 0.999 < res.summary["hessian_r2"] < 1.0
     assert summarise([])["n_molecules"] == 0
+
+
+def test_ensemble_weight_scan_and_build(tiny_dataset, tiny32, tmp_path):
+    """The scan's end points are the members' own evaluations; the chosen weight follows the criterion; the built
+    ensemble folder loads and stores its bundled-molecule metrics."""
+    import jax
+
+    from hessfit.model import Ensemble, Model, init_params, load_model, predict_hessians, save_model
+    from hessfit.train.ensemble import choose_weight, main, weight_scan
+
+    a = Model(tiny32, init_params(tiny32, jax.random.PRNGKey(0)), {})
+    b = Model(tiny32, init_params(tiny32, jax.random.PRNGKey(1)), {})
+    idx = [0, 1, 2]
+    rows = weight_scan(tiny_dataset, idx, a, b, [0.0, 0.5, 1.0], spectra=False, progress=False)
+    for w, m in ((0.0, a), (1.0, b)):
+        alone = evaluate(lambda ss, m=m: predict_hessians(ss, m), tiny_dataset, idx, spectra=False).summary
+        row = next(r for r in rows if r["weight_b"] == w)
+        assert row["hessian_r2"] == pytest.approx(alone["hessian_r2"], rel=1e-9, abs=1e-9)
+        assert row["frequency_mae_cm1"] == pytest.approx(alone["frequency_mae_cm1"], rel=1e-9)
+    fake = [{"weight_b": 0.0, "hessian_r2": 0.9, "frequency_mae_cm1": 20.0},
+            {"weight_b": 0.4, "hessian_r2": 0.95, "frequency_mae_cm1": 12.0},
+            {"weight_b": 0.7, "hessian_r2": 0.97, "frequency_mae_cm1": 14.0}]
+    assert choose_weight(fake, "frequency_mae_cm1") == 0.4 and choose_weight(fake, "hessian_r2") == 0.7
+
+    save_model(tmp_path / "a", a)
+    save_model(tmp_path / "b", b)
+    main(["--members", str(tmp_path / "a"), str(tmp_path / "b"), "--weight", "0.25", "--dest", str(tmp_path / "mix")])
+    mix = load_model(tmp_path / "mix")
+    assert isinstance(mix, Ensemble) and mix.weights == (0.75, 0.25)
+    assert 0 < mix.metadata["bundled_molecule_metrics"]["hessian_mae"]
