@@ -1,5 +1,6 @@
 """`Model` (config + parameters + metadata) and its on-disk form: a folder with ``model.json`` and
-``params.msgpack`` (flax serialisation). ``load_model(None)`` loads the weights shipped in the package."""
+``params.msgpack`` (flax serialisation); ensembles (`hessfit.model.Ensemble`) are folders with ``model.json`` only.
+``load_model(None)`` loads the package's default (the shipped ensemble ``ensemble_qm9``)."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | None = None
     """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.
 
     Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule
-    per graph if it is larger); graphs are padded to size buckets so compiled code is reused.
+    per graph if it is larger); graphs are padded to size buckets so compiled code is reused. An `Ensemble`
+    returns the weighted mean of its members' Hessians.
     """
     model = model or _default_model()
     if isinstance(model, Ensemble):  # H = Σ_k w_k H_k

@@ -123,7 +123,7 @@ class NequipSource(HessianSource):
 
     Attributes:
         model: path to trained weights (loaded with ``hessfit.model.load_model``), a loaded model, or
-            ``None`` for the shipped default weights.
+            ``None`` for the shipped default (the ``ensemble_qm9`` mean of the energy and block networks).
     """
 
     model: object = None
@@ -146,7 +146,8 @@ class NequipSource(HessianSource):
         extra = dict(getattr(out, "metadata", {}) or {})
         extra.pop("source", None)
         level = extra.pop("level_of_theory", None)
-        result = self._result(np.asarray(h, float), structure, method="network", model=str(self.model), **extra)
+        name = str(self.model) if self.model is not None else "shipped default"
+        result = self._result(np.asarray(h, float), structure, method="network", model=name, **extra)
         if level:
             result = dataclasses.replace(result, metadata={**result.metadata, "level_of_theory": level})
         return result
