@@ -29,3 +29,12 @@ def tiny_model(tiny_config, tiny_params):
 
     return Model(tiny_config, tiny_params, {"training_data": {"min_atoms": 3, "max_atoms": 30,
                                                                "min_distance_angstrom": {"1-6": 1.05}}})
+
+
+@pytest.fixture(scope="session")
+def tiny_block_model():
+    """A tiny float64 direct block model (one layer)."""
+    from hessfit.model import Model
+
+    cfg = ModelConfig(**{**TINY, "n_layers": 1}, kind="blocks", head_irreps="4x0e + 2x1o + 2x2e", head_channels=2)
+    return Model(cfg, init_params(cfg, jax.random.PRNGKey(2)), {})

@@ -4,19 +4,16 @@ import jax
 import numpy as np
 import pytest
 
-from hessfit.model import Model, ModelConfig, init_params, predict_hessian, predict_hessians
+from hessfit.model import predict_hessian, predict_hessians
 from hessfit.model._blocks import _cartesian_basis
 from hessfit.structures import Structure
 from tests.helpers import assert_sum_rule, rotate_hessian, rotation_matrix
-from tests.model.conftest import TINY
 from tests.model.test_hessian import _molecule
 
 
 @pytest.fixture(scope="module")
-def block_model():
-    cfg = ModelConfig(**{**TINY, "n_layers": 1}, kind="blocks", head_irreps="4x0e + 2x1o + 2x2e", head_channels=2)
-    params = init_params(cfg, jax.random.PRNGKey(2))
-    return Model(cfg, params, {})
+def block_model(tiny_block_model):
+    return tiny_block_model
 
 
 @pytest.fixture(scope="module")

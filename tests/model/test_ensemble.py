@@ -2,30 +2,23 @@
 
 import json
 
-import jax
 import numpy as np
 import pytest
 
 from hessfit.errors import ConfigError, InputFormatError
-from hessfit.model import (Ensemble, Model, ModelConfig, init_params, load_model, predict_hessians, save_ensemble,
-                           save_model)
+from hessfit.model import Ensemble, load_model, predict_hessian, predict_hessians, save_ensemble, save_model
 from tests.helpers import assert_sum_rule
-from tests.model.conftest import TINY
 from tests.model.test_hessian import _molecule
 
 
 @pytest.fixture(scope="module")
-def members(tmp_path_factory):
-    """A tiny energy model and a tiny block model saved under one folder, as ``energy/`` and ``blocks/``."""
+def members(tiny_model, tiny_block_model, tmp_path_factory):
+    """The session's tiny energy and block models (their compiled code is shared with the other model tests)
+    saved under one folder, as ``energy/`` and ``blocks/``."""
     root = tmp_path_factory.mktemp("members")
-    energy_cfg = ModelConfig(**TINY)
-    block_cfg = ModelConfig(**{**TINY, "n_layers": 1}, kind="blocks", head_irreps="4x0e + 2x1o + 2x2e",
-                            head_channels=2)
-    energy = Model(energy_cfg, init_params(energy_cfg, jax.random.PRNGKey(3)), {})
-    blocks = Model(block_cfg, init_params(block_cfg, jax.random.PRNGKey(4)), {})
-    save_model(root / "energy", energy)
-    save_model(root / "blocks", blocks)
-    return root, energy, blocks
+    save_model(root / "energy", tiny_model)
+    save_model(root / "blocks", tiny_block_model)
+    return root, tiny_model, tiny_block_model
 
 
 def test_ensemble_is_the_weighted_mean_of_its_members(members):
@@ -33,15 +26,13 @@ def test_ensemble_is_the_weighted_mean_of_its_members(members):
     save_ensemble(root / "mix", ["../energy", "../blocks"], [0.3, 0.7], {"note": "test"})
     mix = load_model(root / "mix")
     assert isinstance(mix, Ensemble) and mix.weights == (0.3, 0.7) and mix.metadata == {"note": "test"}
-    mols = [_molecule(seed=7), _molecule(seed=8, n_heavy=3, n_h=4)]
-    got = predict_hessians(mols, mix)
-    h_e = predict_hessians(mols, energy)
-    h_b = predict_hessians(mols, blocks)
-    for g, e, b in zip(got, h_e, h_b):
-        assert np.abs(e - b).max() > 1e-3  # the members differ, so the weights matter
-        np.testing.assert_allclose(g, 0.3 * e + 0.7 * b, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(g, g.T, atol=1e-12)
-        assert_sum_rule(g, rtol=1e-9)
+    mol = _molecule(seed=7)  # the size of the other model tests' molecules: no new compilation
+    (got,) = predict_hessians([mol], mix)
+    e, b = predict_hessian(mol, energy), predict_hessian(mol, blocks)
+    assert np.abs(e - b).max() > 1e-3  # the members differ, so the weights matter
+    np.testing.assert_allclose(got, 0.3 * e + 0.7 * b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, got.T, atol=1e-12)
+    assert_sum_rule(got, rtol=1e-9)
 
 
 def test_member_refs_resolve_relative_to_the_folder_or_as_shipped_names(members, tmp_path):

@@ -38,11 +38,17 @@ def test_ensemble_weight_scan_and_build(tiny_dataset, tiny32, tmp_path):
     ensemble folder loads and stores its bundled-molecule metrics."""
     import jax
 
-    from hessfit.model import Ensemble, Model, init_params, load_model, predict_hessians, save_model
+    from hessfit.model import Ensemble, Model, ModelConfig, init_params, load_model, predict_hessians, save_model
     from hessfit.train.ensemble import choose_weight, main, weight_scan
 
-    a = Model(tiny32, init_params(tiny32, jax.random.PRNGKey(0)), {})
-    b = Model(tiny32, init_params(tiny32, jax.random.PRNGKey(1)), {})
+    # two direct block models (cheap to compile), B a perturbed copy of A
+    cfg = ModelConfig.from_dict({**tiny32.to_dict(), "n_layers": 1, "kind": "blocks",
+                                 "head_irreps": "4x0e + 2x1o + 2x2e", "head_channels": 2})
+    a = Model(cfg, init_params(cfg, jax.random.PRNGKey(0)), {})
+    leaves, tree = jax.tree_util.tree_flatten(a.params)
+    noise = np.random.default_rng(0)
+    b = Model(cfg, jax.tree_util.tree_unflatten(tree, [x * (1 + 0.3 * noise.normal(size=np.shape(x))).astype(x.dtype)
+                                                       for x in leaves]), {})
     idx = [0, 1, 2]
     rows = weight_scan(tiny_dataset, idx, a, b, [0.0, 0.5, 1.0], spectra=False, progress=False)
     for w, m in ((0.0, a), (1.0, b)):
