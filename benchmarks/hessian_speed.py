@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import hessfit  # noqa: F401  (x64 on)
+from hessfit.errors import InputFormatError
 from hessfit.model import ModelConfig, init_params, load_model, make_energy_fn, pack, species_index
 from hessfit.model._hessian import _jitted_columns, column_ids
 from hessfit.structures import Structure
@@ -66,7 +67,8 @@ def temp_bytes(jitted, *args) -> float:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=None, help="model folder (default: shipped weights, else random 'cpu' preset)")
+    ap.add_argument("--model", default="nequip_qm9",
+                    help="energy model folder or shipped name (default: nequip_qm9, else a random 'cpu' preset)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[30, 100, 200])
     ap.add_argument("--chunk", type=int, default=48)
     ap.add_argument("--physics", action="store_true", help="also time xtb and mmff where installed")
@@ -79,7 +81,7 @@ def main():
     try:
         model = load_model(args.model)
         cfg, params, label = model.config, model.params, "trained"
-    except Exception:
+    except InputFormatError:  # no shipped weights in this checkout
         from hessfit.model._config import PRESETS
 
         cfg = ModelConfig(**PRESETS["cpu"])
