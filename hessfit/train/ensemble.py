@@ -97,8 +97,8 @@ def main(argv=None) -> None:
         meta["weight_selection"] = {"split": str(args.split), "subset": "val", "n_molecules": len(val),
                                     "criterion": args.criterion, "scan": rows}
     print(f"weight of {args.members[1]}: {w:g}")
-    meta["bundled_molecule_metrics"] = bundled_molecule_metrics(Ensemble((a, b), (1.0 - w, w)))
-    print(save_ensemble(args.dest, args.members, [1.0 - w, w], meta))
+    meta["bundled_molecule_metrics"] = bundled_molecule_metrics(Ensemble((a, b), (round(1.0 - w, 12), w)))
+    print(save_ensemble(args.dest, args.members, [round(1.0 - w, 12), w], meta))  # 0.45, not 0.44999999999999996
 
 
 def add_test_metrics(dest: str | Path, metrics: str | Path) -> None:
