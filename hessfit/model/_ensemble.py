@@ -57,9 +57,7 @@ def load_ensemble(path: Path, doc: dict) -> Ensemble:
     members, weights, refs = [], [], []
     for entry in doc.get("members") or []:
         ref = str(entry.get("model", ""))
-        local = path / ref
-        member_path = local if (local / "model.json").exists() else model_path(ref)
-        member = load_model(member_path)
+        member = load_model(model_path(ref, base=path))
         if isinstance(member, Ensemble):
             raise InputFormatError(f"{path / 'model.json'}: member {ref!r} is itself an ensemble")
         members.append(member)

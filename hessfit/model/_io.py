@@ -67,9 +67,12 @@ def _jsonable(x):
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
-def model_path(path: str | Path) -> Path:
-    """``path`` itself, or the shipped model folder of that name (``"blocks_qm9"``) when no such path exists here."""
+def model_path(path: str | Path, base: str | Path | None = None) -> Path:
+    """The model folder ``path`` names: ``base / path`` when that holds a model (an ensemble's members), else
+    ``path`` itself, or the shipped model folder of that name (``"blocks_qm9"``) when no such path exists here."""
     path = Path(path)
+    if base is not None and (Path(base) / path / "model.json").exists():
+        return Path(base) / path
     if not path.exists() and len(path.parts) == 1 and (WEIGHTS_DIR / path.name / "model.json").exists():
         return WEIGHTS_DIR / path.name
     return path

@@ -61,23 +61,29 @@ def check_domain(structure, model: Model, pairs=None) -> None:
 
 
 def predict_hessians(structures: Sequence, model: Model | Ensemble | None = None, *, max_atoms_per_batch: int = 400,
-                     chunk_size: int = 48, progress: bool = False) -> list[np.ndarray]:
+                     chunk_size: int = 48, progress: bool = False, check: bool = True) -> list[np.ndarray]:
     """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.
 
     Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule
     per graph if it is larger); graphs are padded to size buckets so compiled code is reused. An `Ensemble`
-    returns the weighted mean of its members' Hessians.
+    returns the weighted mean of its members' Hessians. ``check`` warns about structures outside the training
+    data (`check_domain`).
     """
     model = model or _default_model()
     if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
+        if check:  # once, with the member of the longest cutoff (a row is zero only if zero in every member)
+            widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)
+            for s in structures:
+                check_domain(s, widest)
         parts = [predict_hessians(structures, m, max_atoms_per_batch=max_atoms_per_batch, chunk_size=chunk_size,
-                                  progress=progress) for m in model.members]
+                                  progress=progress, check=False) for m in model.members]
         return [sum(w * p[i] for w, p in zip(model.weights, parts)) for i in range(len(structures))]
     cfg = model.config
     prepared = []
     for s in structures:
         sp = species_index(s.numbers, cfg.elements, name=getattr(s, "name", "molecule"))
-        check_domain(s, model)
+        if check:
+            check_domain(s, model)
         prepared.append((sp, np.asarray(s.positions, float), neighbour_pairs(s.positions, cfg.cutoff_angstrom)))
     groups = group_by_size([len(p[0]) for p in prepared], max_atoms_per_batch)
     out: list[np.ndarray | None] = [None] * len(prepared)

@@ -79,3 +79,21 @@ def test_shipped_ensemble_names_shipped_members():
     assert {m["model"] for m in doc["members"]} <= set(shipped_model_names())
     assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
     assert load_model(None).weights == tuple(m["weight"] for m in doc["members"])  # the default model
+
+
+def test_domain_warnings_are_given_once_per_ensemble(members):
+    import warnings
+
+    from hessfit.structures import HessfitWarning, Structure
+
+    root, *_ = members
+    save_ensemble(root / "mix2", ["../energy", "../blocks"], [0.5, 0.5])
+    mol = _molecule(seed=7)
+    pos = np.array(mol.positions, float)
+    pos[0] += 30.0  # an atom with no neighbour within either member's cutoff
+    far = Structure.from_numbers(mol.numbers, pos, name="far")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predict_hessians([far], load_model(root / "mix2"))
+    msgs = [str(w.message) for w in caught if issubclass(w.category, HessfitWarning)]
+    assert len(msgs) == 1 and "no neighbour within" in msgs[0]
