@@ -3,13 +3,17 @@
 Used once per lease of the project's GPU machine (see docs/model_card_blocks.md). Steps:
 1. unpack the compact training set (``make_compact``: int16 Hessians with a per-molecule scale, test split left
    out as zeros so the stored split indices stay valid) into the standard dataset .npz;
-2. calibrate each job: a short 2-epoch run on 960 molecules gives the seconds per step (incl. GPU sharing);
+2. calibrate each job: a short 2-epoch run on 960 molecules gives the seconds per step (incl. GPU sharing).
+   The full validation pass is counted in it, so the estimate is conservative: on an H200 it was 3-5x the
+   real step time, and the runs ended early (raise --cal-molecules to tighten it);
 3. start every job with as many epochs as its calibrated epoch time allows before the deadline (the cosine
    schedule is sized to finish), plus a time limit as a safety net;
 4. pack each run folder and its log into ``<out>/<job>.tar.gz``.
 
-Run from the repository root:  python scripts/device_train.py --data .gpu/qm9_q16.npz --jobs .gpu/jobs.json
---budget-s 500 --out $OUT
+Run from the repository root (the compact file first, here, then on the GPU machine):
+    python -c "import sys; sys.path.insert(0, 'scripts'); import device_train as d; d.make_compact(
+        '../shared/data/hessians/qm9_b3lyp_hessians.npz', 'checkpoints/blocks_qm9/split.json', '.gpu/qm9_q16.npz')"
+    python scripts/device_train.py --data .gpu/qm9_q16.npz --jobs .gpu/jobs.json --budget-s 460 --out $OUT
 """
 
 from __future__ import annotations
