@@ -22,7 +22,7 @@ import numpy as np
 import hessfit  # noqa: F401  (x64 on)
 from hessfit.errors import InputFormatError
 from hessfit.model import ModelConfig, init_params, load_model, make_energy_fn, pack, species_index
-from hessfit.model._hessian import _jitted_columns, column_ids
+from hessfit.model._hessian import INFERENCE_CHUNK, _jitted_columns, column_ids
 from hessfit.structures import Structure
 
 
@@ -70,7 +70,11 @@ def main():
     ap.add_argument("--model", default="nequip_qm9",
                     help="energy model folder or shipped name (default: nequip_qm9, else a random 'cpu' preset)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[30, 100, 200])
-    ap.add_argument("--chunk", type=int, default=48)
+    ap.add_argument("--chunk", type=int, default=INFERENCE_CHUNK,
+                    help="tangents per vmapped chunk (inference default %(default)s)")
+    ap.add_argument("--baseline-chunk", type=int, default=48,
+                    help="the earlier scheme, timed in the same run: chunks of this size over every column of the "
+                         "size bucket (0: skip)")
     ap.add_argument("--physics", action="store_true", help="also time xtb and mmff where installed")
     ap.add_argument("--blocks-model", default=None,
                     help="also time a direct block model (folder, or 'random' for an untrained cpu-size one)")
@@ -110,14 +114,19 @@ def main():
         pos = jnp.asarray(batch.positions, cfg.dtype)
         n = s.n_atoms
         ids = column_ids(n, chunk_size=args.chunk)
+        n_chunks = -(-3 * n // ids.shape[1])  # stop after the last real column, as batch_hessians does
         fn = _jitted_columns(cfg)
         t0 = time.perf_counter()
-        jax.block_until_ready(fn(params, pos, batch.graph, batch.slot, ids))
+        jax.block_until_ready(fn(params, pos, batch.graph, batch.slot, ids, n_chunks))
         compile_hvp = time.perf_counter() - t0
-        t_hvp = timed(fn, params, pos, batch.graph, batch.slot, ids)
-        m_hvp = temp_bytes(fn, params, pos, batch.graph, batch.slot, ids)
+        t_hvp = timed(fn, params, pos, batch.graph, batch.slot, ids, n_chunks)
+        m_hvp = temp_bytes(fn, params, pos, batch.graph, batch.slot, ids, n_chunks)
         row = {"atoms": n, "edges": int(batch.graph.edge_mask.sum()), "hvp_s": t_hvp, "hvp_mb": m_hvp / 1e6,
                "hvp_compile_s": compile_hvp}
+        if args.baseline_chunk:
+            ids_all = column_ids(n, chunk_size=args.baseline_chunk)
+            row["hvp_base_s"] = timed(fn, params, pos, batch.graph, batch.slot, ids_all)
+            row["base/hvp"] = row["hvp_base_s"] / t_hvp
         if blocks is not None:
             from hessfit.model._blocks import _jitted_direct, molecule_index
 
@@ -155,14 +164,17 @@ def main():
                                           for k, v in row.items()), flush=True)
     if args.train_step:
         train_step_table(cfg, params)
-    cols = ["atoms", "edges", "hvp_s", "hvp_mb", "hvp_compile_s", "direct_s", "direct_mb", "direct_compile_s",
+    cols = ["atoms", "edges", "hvp_s", "hvp_mb", "hvp_compile_s", "hvp_base_s", "base/hvp", "direct_s", "direct_mb",
+            "direct_compile_s",
             "hvp/direct", "naive_s", "naive_mb", "naive_compile_s", "mmff_s", "xtb_s"]
     cols = [c for c in cols if any(c in r for r in rows)]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + " |")
-    print("hvp = chunked forward-over-reverse (linearise once, lax.map over vmapped chunks of tangents); "
+    print(f"hvp = chunked forward-over-reverse (linearise once, vmapped chunks of {args.chunk} tangents, loop stops "
+          f"after the last real column); hvp_base = the same with chunks of {args.baseline_chunk} over every column "
+          "of the size bucket (the earlier scheme); "
           "direct = block model, one forward pass; naive = jax.jit(jax.hessian(E)); times warm, median of 3; "
           "memory = XLA temp + output buffers")
 

@@ -120,7 +120,7 @@ def make_direct_columns_fn(config: ModelConfig):
     the molecule of atom a]."""
     hessian_fn = make_direct_hessian_fn(config)
 
-    def columns(params, positions, graph, slot, column_ids):
+    def columns(params, positions, graph, slot, column_ids, n_chunks=None):  # n_chunks: unused (one pass)
         n_atoms = positions.shape[0]
         real = graph.node_mask
         molecule = jnp.where(real, jnp.cumsum(real & (slot == 0)) - 1, n_atoms)

@@ -4,8 +4,8 @@
 batched (K, n_atoms_pad, 3). ``make_hessian_fn(config)`` gives the columns of the Hessians of all molecules
 packed in a graph at once: since molecules in one graph do not interact, the tangent that displaces
 atom slot ``k // 3`` along ``k % 3`` in *every* molecule returns column ``k`` of every molecule's Hessian.
-The gradient is linearised once; tangents are pushed through in chunks (`lax.map` over vmapped chunks) so
-that memory stays bounded. Shapes are static per (atom bucket, edge bucket, slot bucket): no
+The gradient is linearised once; tangents are pushed through in small vmapped chunks (`lax.map`, or at
+inference a loop that stops after the last real column) so that memory stays bounded. Shapes are static per (atom bucket, edge bucket, slot bucket): no
 recompilation for a new molecule inside a bucket.
 """
 
@@ -36,10 +36,13 @@ def make_hvp_fn(config: ModelConfig):
 
 
 def make_hessian_fn(config: ModelConfig):
-    """``columns(params, positions, graph, slot, column_ids) -> (n_chunks*chunk, n_atoms_pad, 3)``.
+    """``columns(params, positions, graph, slot, column_ids, n_chunks=None) -> (n_chunks_max*chunk, n_atoms_pad, 3)``.
 
-    ``column_ids``: (n_chunks, chunk) int; entry k displaces atom slot k // 3 along axis k % 3 in every
+    ``column_ids``: (n_chunks_max, chunk) int; entry k displaces atom slot k // 3 along axis k % 3 in every
     molecule (k = -1: padding column, returns 0). ``slot``: (n_atoms_pad,) index of each atom in its molecule.
+    ``n_chunks`` (a traced int, inference only): compute only the first ``n_chunks`` chunks (the rest stay 0) in a
+    loop whose trip count is a run-time value, so the padding columns of a size bucket cost nothing and nothing
+    recompiles; ``None`` maps over all chunks (differentiable in ``params``, for fine-tuning).
     A direct block model (``config.kind == "blocks"``) gives the same columns from its one forward pass.
     """
     if config.kind == "blocks":
@@ -48,7 +51,7 @@ def make_hessian_fn(config: ModelConfig):
         return make_direct_columns_fn(config)
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
 
-    def columns(params, positions, graph, slot, column_ids):
+    def columns(params, positions, graph, slot, column_ids, n_chunks=None):
         _, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
         axis = jnp.arange(3)
 
@@ -56,10 +59,17 @@ def make_hessian_fn(config: ModelConfig):
             hit = (slot[:, None] == k // 3) & (axis[None, :] == k % 3) & graph.node_mask[:, None] & (k >= 0)
             return hit.astype(positions.dtype)
 
-        def chunk(ks):  # ks: [chunk]
+        def chunk(ks):  # ks: [chunk] -> [chunk, n_atoms_pad, 3]
             return jax.vmap(lambda k: lin(tangent(k)))(ks)
 
-        out = jax.lax.map(chunk, column_ids)  # [n_chunks, chunk, n_atoms_pad, 3]
+        if n_chunks is None:
+            out = jax.lax.map(chunk, column_ids)  # [n_chunks_max, chunk, n_atoms_pad, 3]
+        else:
+            def body(i, acc):
+                return jax.lax.dynamic_update_index_in_dim(acc, chunk(column_ids[i]), i, 0)
+
+            out = jnp.zeros(column_ids.shape + positions.shape, positions.dtype)
+            out = jax.lax.fori_loop(0, n_chunks, body, out)
         return out.reshape((-1,) + positions.shape)
 
     return columns
@@ -80,16 +90,24 @@ def column_ids(max_atoms: int, *, chunk_size: int) -> np.ndarray:
     return ids.reshape(n_chunks, chunk_size)
 
 
-def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *, chunk_size: int = 48) -> list[np.ndarray]:
-    """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (symmetrised). A block model
-    takes its one dense forward pass instead of columns."""
+#: Hessian-vector products per vmapped chunk at inference. Small chunks keep the per-edge intermediates of a
+#: chunk in cache: on the 2-core CPU, 50 atoms took 5.1 ms per column with 4 vs 6.7 ms with 48
+#: (`benchmarks/hessian_speed.py --chunk`).
+INFERENCE_CHUNK = 4
+
+
+def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *,
+                   chunk_size: int = INFERENCE_CHUNK) -> list[np.ndarray]:
+    """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (symmetrised). Only the chunks
+    holding real columns are computed. A block model takes its one dense forward pass instead of columns."""
     if config.kind == "blocks":
         from hessfit.model._blocks import batch_hessians_direct
 
         return batch_hessians_direct(config, params, batch)
     fn = _jitted_columns(config)
     ids = column_ids(batch.max_atoms, chunk_size=chunk_size)
-    cols = fn(params, jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids)
+    n_chunks = -(-3 * batch.max_atoms // ids.shape[1])
+    cols = fn(params, jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids, n_chunks)
     cols = np.asarray(cols, np.float64)
     out = []
     for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):

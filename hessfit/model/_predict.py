@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from hessfit.model._graph import group_by_size, neighbour_pairs, pack, species_index
-from hessfit.model._hessian import batch_hessians
+from hessfit.model._hessian import INFERENCE_CHUNK, batch_hessians
 from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
@@ -61,7 +61,7 @@ def check_domain(structure, model: Model, pairs=None) -> None:
 
 
 def predict_hessians(structures: Sequence, model: Model | Ensemble | None = None, *, max_atoms_per_batch: int = 400,
-                     chunk_size: int = 48, progress: bool = False, check: bool = True) -> list[np.ndarray]:
+                     chunk_size: int = INFERENCE_CHUNK, progress: bool = False, check: bool = True) -> list[np.ndarray]:
     """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.
 
     Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule

@@ -67,3 +67,20 @@ def test_radial_basis_vanishes_smoothly_at_cutoff():
     f = lambda x: jnp.sum(radial_basis(x[None], n_basis=4, cutoff_angstrom=4.0))
     assert abs(float(jax.grad(f)(3.99999))) < 1e-6
     assert abs(float(jax.grad(jax.grad(f))(3.99999))) < 1e-3
+
+
+def test_scale_irreps_equals_e3nn_scalar_weighting():
+    """The broadcast per-irrep weighting equals e3nn's elementwise product with scalars (the reference), also for
+    a chunk known to be zero."""
+    from hessfit.model._layer import scale_irreps
+
+    rng = np.random.default_rng(3)
+    irreps = e3nn.Irreps("3x0e + 2x1o + 2x2e + 1x0e + 1x3o")
+    x = e3nn.IrrepsArray(irreps, jnp.asarray(rng.normal(size=(5, irreps.dim))))
+    w = jnp.asarray(rng.normal(size=(5, irreps.num_irreps)))
+    np.testing.assert_allclose(scale_irreps(x, w).array, (x * w).array, atol=1e-14)
+    z = e3nn.concatenate([x, e3nn.zeros("2x1e", (5,))])  # the last chunk is None (known zero)
+    wz = jnp.asarray(rng.normal(size=(5, z.irreps.num_irreps)))
+    out = scale_irreps(z, wz)
+    assert out.irreps == z.irreps
+    np.testing.assert_allclose(out.array, (z * wz).array, atol=1e-14)
