@@ -42,10 +42,13 @@ def weight_scan(dataset, indices: Sequence[int], member_a, member_b, grid: Seque
     return rows
 
 
-def choose_weight(rows: Sequence[dict], criterion: str) -> float:
-    """The weight with the best ``criterion`` (lowest, or highest for R², Spearman and fractions)."""
-    higher_is_better = criterion.startswith(("hessian_r2", "spearman"))
-    best = (max if higher_is_better else min)(rows, key=lambda r: r[criterion])
+def choose_weight(rows: Sequence[dict], criterion: str, tie_break: str | None = None) -> float:
+    """The weight with the best ``criterion`` (lowest, or highest for R², Spearman and fractions); among weights
+    equally good by it, the best by ``tie_break``."""
+    def score(row, key):
+        return -row[key] if key.startswith(("hessian_r2", "spearman")) else row[key]
+
+    best = min(rows, key=lambda r: (score(r, criterion), score(r, tie_break) if tie_break else 0.0))
     return best["weight_b"]
 
 
@@ -71,9 +74,11 @@ def main(argv=None) -> None:
     ap.add_argument("--data", help="Hessian dataset .npz")
     ap.add_argument("--split", help="split.json of the members' training runs")
     ap.add_argument("--members", nargs=2, default=["nequip_qm9", "blocks_qm9"], help="member A and member B")
-    ap.add_argument("--max-molecules", type=int, default=200, help="validation molecules used")
+    ap.add_argument("--max-molecules", type=int, default=None, help="validation molecules used (default: all)")
     ap.add_argument("--grid", default="0,0.3,0.4,0.45,0.5,0.55,0.6,0.7,1", help="weights of member B")
     ap.add_argument("--criterion", default="frequency_mae_cm1", choices=SCAN_KEYS)
+    ap.add_argument("--tie-break", default=None, choices=SCAN_KEYS,
+                    help="second criterion among weights equal by the first")
     ap.add_argument("--weight", type=float, default=None, help="skip the scan and use this weight of member B")
     ap.add_argument("--metrics", default=None, help="only store this metrics.json of `hessfit evaluate --model "
                     "DEST` (test split) in the existing ensemble DEST")
@@ -84,7 +89,8 @@ def main(argv=None) -> None:
         return
     a, b = (load_model(m) for m in args.members)
     meta = {"description": f"(1 - w) * {args.members[0]} + w * {args.members[1]}, w chosen on validation "
-                           f"molecules by {args.criterion}"}
+                           f"molecules by {args.criterion}"
+                           + (f", ties by {args.tie_break}" if args.tie_break else "")}
     w = args.weight
     if w is None:
         if not (args.data and args.split):
@@ -93,9 +99,9 @@ def main(argv=None) -> None:
         val = json.loads(Path(args.split).read_text())["val"][:args.max_molecules]
         rows = weight_scan(ds, val, a, b, [float(x) for x in args.grid.split(",")])
         print(format_scan(rows))
-        w = choose_weight(rows, args.criterion)
+        w = choose_weight(rows, args.criterion, args.tie_break)
         meta["weight_selection"] = {"split": str(args.split), "subset": "val", "n_molecules": len(val),
-                                    "criterion": args.criterion, "scan": rows}
+                                    "criterion": args.criterion, "tie_break": args.tie_break, "scan": rows}
     print(f"weight of {args.members[1]}: {w:g}")
     meta["bundled_molecule_metrics"] = bundled_molecule_metrics(Ensemble((a, b), (round(1.0 - w, 12), w)))
     print(save_ensemble(args.dest, args.members, [round(1.0 - w, 12), w], meta))  # 0.45, not 0.44999999999999996

@@ -60,6 +60,10 @@ def test_ensemble_weight_scan_and_build(tiny_dataset, tiny32, tmp_path):
             {"weight_b": 0.4, "hessian_r2": 0.95, "frequency_mae_cm1": 12.0},
             {"weight_b": 0.7, "hessian_r2": 0.97, "frequency_mae_cm1": 14.0}]
     assert choose_weight(fake, "frequency_mae_cm1") == 0.4 and choose_weight(fake, "hessian_r2") == 0.7
+    tied = [dict(r, **{"spearman_order1_2_fraction_above_0.6": f}) for r, f in zip(fake, (0.9, 0.98, 0.98))]
+    assert choose_weight(tied, "spearman_order1_2_fraction_above_0.6") in (0.4, 0.7)
+    assert choose_weight(tied, "spearman_order1_2_fraction_above_0.6", "frequency_mae_cm1") == 0.4
+    assert choose_weight(tied, "spearman_order1_2_fraction_above_0.6", "hessian_r2") == 0.7
 
     save_model(tmp_path / "a", a)
     save_model(tmp_path / "b", b)
