@@ -5,8 +5,8 @@ batched (K, n_atoms_pad, 3). ``make_hessian_fn(config)`` gives the columns of th
 packed in a graph at once: since molecules in one graph do not interact, the tangent that displaces
 atom slot ``k // 3`` along ``k % 3`` in *every* molecule returns column ``k`` of every molecule's Hessian.
 The gradient is linearised once; tangents are pushed through in small vmapped chunks (`lax.map`, or at
-inference a loop that stops after the last real column) so that memory stays bounded. Shapes are static per (atom bucket, edge bucket, slot bucket): no
-recompilation for a new molecule inside a bucket.
+inference a loop that stops after the last real column) so that memory stays bounded. Shapes are static per
+(atom bucket, edge bucket, slot bucket): no recompilation for a new molecule inside a bucket.
 """
 
 from __future__ import annotations
