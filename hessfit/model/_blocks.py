@@ -25,7 +25,7 @@ import numpy as np
 
 from hessfit.model._config import ModelConfig
 from hessfit.model._graph import Graph, PackedBatch, molecule_index
-from hessfit.model._layer import node_features, radial_basis, safe_edge_vectors
+from hessfit.model._layer import inference_traced, node_features, radial_basis, safe_edge_vectors
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,7 +140,7 @@ def make_direct_columns_fn(config: ModelConfig):
 
 @functools.lru_cache(maxsize=16)
 def _jitted_direct(config: ModelConfig):
-    return jax.jit(make_direct_hessian_fn(config), static_argnums=4)
+    return jax.jit(inference_traced(make_direct_hessian_fn(config)), static_argnums=4)
 
 
 def batch_hessians_direct(config: ModelConfig, params, batch: PackedBatch) -> list[np.ndarray]:

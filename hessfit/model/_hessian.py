@@ -20,6 +20,7 @@ import numpy as np
 from hessfit.model._config import ModelConfig
 from hessfit.model._energy import make_energy_fn
 from hessfit.model._graph import PackedBatch, bucket_atoms
+from hessfit.model._layer import inference_traced
 
 
 def make_hvp_fn(config: ModelConfig):
@@ -77,7 +78,8 @@ def make_hessian_fn(config: ModelConfig):
 
 @functools.lru_cache(maxsize=16)
 def _jitted_columns(config: ModelConfig):
-    return jax.jit(make_hessian_fn(config))
+    """The compiled column function of inference, traced with `broadcast_scaling` (fine-tuning compiles its own)."""
+    return jax.jit(inference_traced(make_hessian_fn(config)))
 
 
 def column_ids(max_atoms: int, *, chunk_size: int) -> np.ndarray:
