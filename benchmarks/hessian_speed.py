@@ -22,7 +22,7 @@ import numpy as np
 import hessfit  # noqa: F401  (x64 on)
 from hessfit.errors import InputFormatError
 from hessfit.model import ModelConfig, init_params, load_model, make_energy_fn, pack, species_index
-from hessfit.model._hessian import INFERENCE_CHUNK, _jitted_columns, column_ids
+from hessfit.model._hessian import INFERENCE_CHUNK, _jitted_columns, column_ids, real_chunks
 from hessfit.structures import Structure
 
 
@@ -114,7 +114,7 @@ def main():
         pos = jnp.asarray(batch.positions, cfg.dtype)
         n = s.n_atoms
         ids = column_ids(n, chunk_size=args.chunk)
-        n_chunks = -(-3 * n // ids.shape[1])  # stop after the last real column, as batch_hessians does
+        n_chunks = real_chunks(ids)  # stop after the last real column, as batch_hessians does
         fn = _jitted_columns(cfg)
         t0 = time.perf_counter()
         jax.block_until_ready(fn(params, pos, batch.graph, batch.slot, ids, n_chunks))

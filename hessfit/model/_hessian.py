@@ -92,6 +92,11 @@ def column_ids(max_atoms: int, *, chunk_size: int) -> np.ndarray:
     return ids.reshape(n_chunks, chunk_size)
 
 
+def real_chunks(ids: np.ndarray) -> int:
+    """Number of leading chunks of ``column_ids`` that hold a real column (the ``n_chunks`` of inference)."""
+    return int((np.asarray(ids) >= 0).any(axis=1).sum())
+
+
 #: Hessian-vector products per vmapped chunk at inference. Small chunks keep the per-edge intermediates of a
 #: chunk in cache: on the 2-core CPU, 50 atoms took 5.1 ms per column with 4 vs 6.7 ms with 48
 #: (`benchmarks/hessian_speed.py --chunk`).
@@ -108,8 +113,7 @@ def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *,
         return batch_hessians_direct(config, params, batch)
     fn = _jitted_columns(config)
     ids = column_ids(batch.max_atoms, chunk_size=chunk_size)
-    n_chunks = -(-3 * batch.max_atoms // ids.shape[1])
-    cols = fn(params, jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids, n_chunks)
+    cols = fn(params, jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids, real_chunks(ids))
     cols = np.asarray(cols, np.float64)
     out = []
     for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):

@@ -109,7 +109,7 @@ def test_packed_batch_equals_single_molecules_and_reuses_compilation(tiny_model)
 def test_inference_loop_stops_after_the_last_real_chunk(tiny_config, tiny_params, mol):
     """With ``n_chunks`` the column loop computes only the first chunks (the same values as mapping over all of
     them) and leaves the rest 0."""
-    from hessfit.model._hessian import column_ids
+    from hessfit.model._hessian import column_ids, real_chunks
 
     sp = np.array([{1: 0, 6: 1, 7: 2, 8: 3}[z] for z in mol.numbers], np.int32)
     batch = pack([sp], [mol.positions], cutoff_angstrom=tiny_config.cutoff_angstrom)
@@ -119,6 +119,7 @@ def test_inference_loop_stops_after_the_last_real_chunk(tiny_config, tiny_params
     every = np.asarray(fn(*args))
     needed = -(-3 * mol.n_atoms // 4)
     assert needed < ids.shape[0]  # the size bucket pads columns
+    assert real_chunks(ids) == needed
     part = np.asarray(fn(*args, needed))
     np.testing.assert_allclose(part, every, atol=1e-12)  # padding columns are 0 either way
     two = np.asarray(fn(*args, 2))
