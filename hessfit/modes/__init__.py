@@ -2,5 +2,7 @@
 
 from hessfit.modes._eigh import safe_eigh
 from hessfit.modes._solve import Modes, internal_basis, modes_from_hessian, normal_modes, rigid_body_basis
+from hessfit.modes._thermo import THERMO_TEMPERATURES_K, VibrationalThermo, thermo_table, vibrational_thermo
 
-__all__ = ["Modes", "normal_modes", "modes_from_hessian", "internal_basis", "rigid_body_basis", "safe_eigh"]
+__all__ = ["Modes", "normal_modes", "modes_from_hessian", "internal_basis", "rigid_body_basis", "safe_eigh",
+           "vibrational_thermo", "thermo_table", "VibrationalThermo", "THERMO_TEMPERATURES_K"]
