@@ -14,19 +14,23 @@ from hessfit.structures._elements import DEUTERIUM_MASS, atomic_number, standard
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Structure:
-    """A molecule.
+    """A molecule, or a crystal when it has a periodic cell.
 
     Attributes:
         numbers: (N,) int, atomic numbers.
         positions: (N, 3) float, Cartesian coordinates in Å.
         masses: (N,) float, masses in amu (standard atomic weights unless overridden).
         name: label, usually the file stem.
+        cell: (3, 3) float, lattice vectors as rows in Å, or None for a molecule.
+        pbc: (3,) bool, periodic directions (all False without a cell).
     """
 
     numbers: np.ndarray
     positions: np.ndarray
     masses: np.ndarray
     name: str = "molecule"
+    cell: np.ndarray | None = None
+    pbc: np.ndarray | None = None
 
     def __post_init__(self):
         numbers = np.asarray(self.numbers, dtype=int).reshape(-1)
@@ -46,6 +50,19 @@ class Structure:
         object.__setattr__(self, "numbers", numbers)
         object.__setattr__(self, "positions", positions)
         object.__setattr__(self, "masses", masses)
+        if self.cell is not None:
+            from hessfit.structures._crystal import check_cell
+
+            cell, pbc = check_cell(self.cell, self.pbc, self.name)
+            object.__setattr__(self, "cell", cell)
+            object.__setattr__(self, "pbc", pbc)
+        else:
+            object.__setattr__(self, "pbc", np.zeros(3, bool))
+
+    @property
+    def is_crystal(self) -> bool:
+        """True when the structure has a cell that is periodic in at least one direction."""
+        return self.cell is not None and bool(np.any(self.pbc))
 
     @property
     def n_atoms(self) -> int:
@@ -99,6 +116,9 @@ class Structure:
     def to_ase(self):
         import ase
 
+        if self.cell is not None:
+            return ase.Atoms(numbers=self.numbers, positions=self.positions, masses=self.masses, cell=self.cell,
+                             pbc=self.pbc)
         return ase.Atoms(numbers=self.numbers, positions=self.positions, masses=self.masses)
 
 
@@ -177,7 +197,10 @@ def read_structures(path: str | Path, *, format: str | None = None) -> list[Stru
         numbers = atoms.get_atomic_numbers()
         if np.any(numbers <= 0):
             raise InputFormatError(f"{path}: unknown element (atomic number {int(numbers.min())})")
-        out.append(Structure(numbers, atoms.get_positions(), atoms.get_masses(), name=path.stem))
+        periodic = bool(np.any(atoms.pbc)) and atoms.cell.rank == 3
+        out.append(Structure(numbers, atoms.get_positions(), atoms.get_masses(), name=path.stem,
+                             cell=np.array(atoms.cell) if periodic else None,
+                             pbc=np.array(atoms.pbc) if periodic else None))
     return out
 
 

@@ -1,0 +1,86 @@
+"""Periodic structures: readers keep the cell, molecules are found across boundaries and made whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hessfit.errors import InputFormatError, ValidationError
+from hessfit.structures import Structure, read_structure
+from hessfit.structures._crystal import describe, find_molecules, make_whole, require_crystal, supercell
+
+SHARED = "/work/shared/data/spectra"
+EXTXYZ = f"{SHARED}/hexane_crystal.extxyz"
+CIF = f"{SHARED}/hexane_crystal.cif"
+
+
+def _hexane():
+    try:
+        return read_structure(EXTXYZ)
+    except InputFormatError:
+        pytest.skip("shared hexane crystal not available")
+
+
+def _bond_lengths(s):
+    a = find_molecules(s)
+    w = make_whole(s, assignment=a)
+    i, j = a.bonds.T
+    return np.linalg.norm(w.positions[i] - w.positions[j], axis=1)
+
+
+def test_readers_keep_the_cell(tmp_path):
+    s = _hexane()
+    assert s.is_crystal and s.n_atoms == 20
+    np.testing.assert_allclose(np.linalg.norm(s.cell, axis=1), [4.1309, 4.696, 8.539], atol=2e-3)
+    atoms = s.to_ase()
+    for name, fmt in (("POSCAR", "vasp"), ("geometry.in", "aims"), ("x.cif", "cif")):
+        atoms.write(tmp_path / name, format=fmt)
+        r = read_structure(tmp_path / name)
+        assert r.is_crystal and r.n_atoms == 20, name
+        np.testing.assert_allclose(abs(np.linalg.det(r.cell)), abs(np.linalg.det(s.cell)), rtol=1e-6)
+    c = read_structure(CIF)
+    assert c.is_crystal and c.formula == "C6H14"
+    mol = read_structure(f"{SHARED}/hexane.xyz")
+    assert not mol.is_crystal and mol.cell is None
+    assert describe(mol).startswith("molecule: 20 atoms")
+    with pytest.raises(InputFormatError, match="not a periodic structure"):
+        require_crystal(mol)
+
+
+def test_molecules_across_boundaries_are_made_whole():
+    s = _hexane()
+    ref = np.sort(_bond_lengths(s))
+    sc = supercell(s, (2, 1, 2))
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(sc.n_atoms)
+    # scramble: random atom order, every atom shifted by random lattice vectors, then wrapped into the cell
+    shifted = sc.positions[perm] + rng.integers(-2, 3, (sc.n_atoms, 3)) @ sc.cell
+    frac = np.linalg.solve(sc.cell.T, shifted.T).T
+    wrapped = (frac - np.floor(frac)) @ sc.cell
+    scr = Structure(sc.numbers[perm], wrapped, sc.masses[perm], name="scrambled", cell=sc.cell)
+    a = find_molecules(scr)
+    assert a.n_molecules == 4 and not a.extended.any()
+    assert sorted(np.bincount(a.labels)) == [20, 20, 20, 20]
+    assert describe(scr).startswith("crystal: 80 atoms, 4 molecules")
+    w = make_whole(scr, assignment=a)
+    for k in range(4):  # every molecule compact (hexane spans < 8 Å) and its bonds as in the input
+        idx = a.members(k)
+        assert np.ptp(w.positions[idx], axis=0).max() < 8.0
+        com_frac = np.linalg.solve(sc.cell.T, w.positions[idx].mean(0))
+        assert np.all((com_frac > -0.01) & (com_frac < 1.01))
+    got = np.sort(np.linalg.norm(w.positions[a.bonds[:, 0]] - w.positions[a.bonds[:, 1]], axis=1))
+    np.testing.assert_allclose(got, np.sort(np.tile(ref, 4)), atol=1e-9)
+    assert got.max() < 1.6  # C–C 1.5 Å: no bond was unwrapped to the wrong image
+
+
+def test_extended_chain_is_flagged_and_bad_cells_rejected():
+    chain = Structure.from_numbers([6, 6], [[0, 0, 0], [1.5, 0, 0]], name="chain")
+    chain = Structure(chain.numbers, chain.positions, chain.masses, name="chain",
+                      cell=np.diag([3.0, 10.0, 10.0]))
+    a = find_molecules(chain)
+    assert a.n_molecules == 1 and a.extended[0]
+    assert "extended" in describe(chain)
+    with pytest.raises(ValidationError, match="singular"):
+        Structure(chain.numbers, chain.positions, chain.masses, cell=np.zeros((3, 3)))
+    with pytest.raises(ValidationError, match="shape"):
+        Structure(chain.numbers, chain.positions, chain.masses, cell=np.eye(2))
