@@ -85,9 +85,6 @@ def plot_comparison(result, *, ax=None, inset_max_cm1: float | None = 1000.0, zo
     Returns:
         The full-range Axes (the zoom is ``ax.child_axes[0]`` for an inset, ``ax.figure.axes[1]`` for a panel).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     from hessfit.errors import ConfigError

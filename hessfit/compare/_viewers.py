@@ -105,9 +105,6 @@ def plot_mode(structure, modes, mode_number: int, *, ax=None, scale_angstrom: fl
 
     The longest arrow is ``scale_angstrom`` long. Returns the matplotlib Axes.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     from hessfit.compare._internal import bonds_from_radii

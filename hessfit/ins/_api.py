@@ -98,9 +98,6 @@ def save_spectrum(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False) 
 
 def plot_spectrum(ds: xr.Dataset, *, ax=None, orders: bool = True, label: str | None = None):
     """Plot the total spectrum (and each order) against energy; returns the matplotlib Axes."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     if ax is None:

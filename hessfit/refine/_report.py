@@ -101,9 +101,6 @@ def spectra_dataset(result: RefineResult) -> xr.Dataset:
 
 
 def plot_overlay(result: RefineResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 1, figsize=(11, 7), sharex=True, layout="constrained")
@@ -130,9 +127,6 @@ def plot_overlay(result: RefineResult, path: Path) -> None:
 
 
 def plot_history(result: RefineResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")

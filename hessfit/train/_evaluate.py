@@ -172,9 +172,6 @@ def evaluate(predict_fn: Callable, dataset, indices: Sequence[int], *, source: s
 
 def plot_evaluation(results: Sequence[EvalResult], out_dir: str | Path) -> list[Path]:
     """Parity hexbin per source and Spearman histograms; returns the written PNG paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)

@@ -129,9 +129,6 @@ def transfer_params(params: dict, source: str | Path) -> dict:
 
 
 def plot_loss_curve(history: list, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
