@@ -146,7 +146,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def finetune(model, entries: list[PreparedEntry], config: FinetuneConfig, out_dir: str | Path, *,
              replay: ReplayTerm | None = None, entry_settings: list | None = None, base_model: str | None = None,
-             resume: bool = True, progress: bool = True) -> FinetuneResult:
+             resume: bool = True, progress: bool = False) -> FinetuneResult:
     """Fine-tune ``model`` (hessfit.model.Model) on prepared entries; writes the run folder ``out_dir``.
 
     An existing run in ``out_dir`` with the same settings is resumed from its checkpoint; different settings
@@ -247,7 +247,7 @@ def finetune(model, entries: list[PreparedEntry], config: FinetuneConfig, out_di
 
 
 def finetune_from_toml(spectra: str | Path, out_dir: str | Path, *, model_path: str | Path | None = None,
-                       overrides: dict | None = None, resume: bool = True, progress: bool = True) -> FinetuneResult:
+                       overrides: dict | None = None, resume: bool = True, progress: bool = False) -> FinetuneResult:
     """Load the base model (``model_path`` or the shipped energy model ``nequip_qm9``) and the spectra set, then
     `finetune`."""
     from hessfit.finetune._config import load_spectra_set

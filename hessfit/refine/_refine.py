@@ -209,7 +209,7 @@ def _peak_rms(freqs, match: Match) -> float:
     return float(np.sqrt(np.mean((np.asarray(freqs)[match.mode_index] - match.peak_energy_cm1) ** 2)))
 
 
-def refine(structure, hessian_seed, measured, config: RefineConfig | None = None, *, progress: bool = True
+def refine(structure, hessian_seed, measured, config: RefineConfig | None = None, *, progress: bool = False
            ) -> RefineResult:
     """Refine ``hessian_seed`` ((3N, 3N) eV/Å²) of ``structure`` against ``measured`` (MeasuredSpectrum).
 

@@ -387,7 +387,7 @@ def _iter_results(todo: list[dict], run_args: tuple, *, scheduler: str | None, n
 def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", options: dict | None = None,
                   scheduler: str | None = None, n_workers: int = 2, optimize: bool = True, fmax_eV_A: float = 0.01,
                   max_steps: int = 500, merge_every: int = 50, retry_failed: bool = False,
-                  progress: bool = True, connect_timeout_s: float = 30.0) -> BuildReport:
+                  progress: bool = False, connect_timeout_s: float = 30.0) -> BuildReport:
     """Compute Hessians for every molecule of INPUT not yet in OUT and append them to OUT.
 
     Args:

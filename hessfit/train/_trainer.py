@@ -145,7 +145,7 @@ def plot_loss_curve(history: list, path: Path) -> None:
 
 def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = None,
           train_config: TrainConfig | None = None, dataset_path: str | None = None, resume: bool = True,
-          progress: bool = True) -> TrainResult:
+          progress: bool = False) -> TrainResult:
     """Train a Hessian model (``model_config.kind``: energy or blocks) on the Hessians of ``dataset`` (a
     HessianDataset), writing the run to ``out_dir``.
 

@@ -25,7 +25,7 @@ SCAN_KEYS = ("hessian_r2", "hessian_mae", "frequency_mae_cm1", "molecules_with_i
 
 
 def weight_scan(dataset, indices: Sequence[int], member_a, member_b, grid: Sequence[float], *,
-                spectra: bool = True, progress: bool = True) -> list[dict]:
+                spectra: bool = True, progress: bool = False) -> list[dict]:
     """Validation summary (`hessfit.train.evaluate`) of (1 − w)·H_A + w·H_B for every w in ``grid``; each member
     predicts once."""
     from hessfit.model import predict_hessians
