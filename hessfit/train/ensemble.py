@@ -97,7 +97,7 @@ def main(argv=None) -> None:
             ap.error("the weight scan needs --data and --split (or give --weight)")
         ds = load_dataset(args.data)
         val = json.loads(Path(args.split).read_text())["val"][:args.max_molecules]
-        rows = weight_scan(ds, val, a, b, [float(x) for x in args.grid.split(",")])
+        rows = weight_scan(ds, val, a, b, [float(x) for x in args.grid.split(",")], progress=True)
         print(format_scan(rows))
         w = choose_weight(rows, args.criterion, args.tie_break)
         meta["weight_selection"] = {"split": str(args.split), "subset": "val", "n_molecules": len(val),
