@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from hessfit.structures import Structure
@@ -65,3 +69,16 @@ def assert_sum_rule(h: np.ndarray, rtol: float = 1e-8) -> None:
     n = h.shape[0] // 3
     sums = h.reshape(3 * n, n, 3).sum(axis=1)
     assert np.max(np.abs(sums)) <= rtol * np.max(np.abs(h))
+
+
+SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` (release tools, not part of the package) as a module."""
+    if str(SCRIPTS_DIR) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS_DIR))  # scripts import their siblings
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS_DIR / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

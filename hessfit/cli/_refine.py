@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from hessfit.cli import app
-from hessfit.cli._common import get_hessian, load_structure
+from hessfit.cli._common import IsotopeOpt, get_hessian, load_structure
 
 _KNOWN_INSTRUMENTS = ("tosca", "vision", "tfxa")
 
@@ -47,6 +47,7 @@ def refine(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs in an existing directory"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
     deuterate: Optional[str] = typer.Option(None, "--deuterate", help="'all' or comma-separated H indices"),
+    isotope: IsotopeOpt = None,
     optimize: bool = typer.Option(False, "--optimize", help="relax the geometry with the --source's forces first"),
 ):
     """Refine the Hessian against a measured INS spectrum; writes Hessian, tables, plots and a summary."""
@@ -54,7 +55,7 @@ def refine(
     from hessfit.refine import RefineConfig, refine as run_refine, write_refinement
     from hessfit.refine._report import check_outdir
 
-    s = load_structure(structure, deuterate=deuterate)
+    s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
     outdir = check_outdir(output or Path(f"refine_{s.name}"), overwrite)
     bank_sel = int(bank) if bank is not None and bank.isdigit() else bank
     measured = read_spectrum(spectrum, energy_units=energy_units, bank=bank_sel)

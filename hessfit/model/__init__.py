@@ -8,12 +8,12 @@ the pure-function factories `make_energy_fn`, `make_hvp_fn`, `make_hessian_fn`, 
 
 from hessfit.model._blocks import BlockModel, batch_hessians_direct
 from hessfit.model._config import PRESETS, ModelConfig
-from hessfit.model._ensemble import Ensemble, save_ensemble
+from hessfit.model._ensemble import Ensemble
 from hessfit.model._energy import EnergyModel, cast_params, init_params, make_energy_fn
 from hessfit.model._graph import Graph, PackedBatch, bucket_atoms, bucket_edges, neighbour_pairs, pack, species_index
 from hessfit.model._hessian import batch_hessians, make_hessian_fn, make_hvp_fn
 from hessfit.model._io import (BLOCKS_WEIGHTS, DEFAULT_WEIGHTS, ENERGY_WEIGHTS, ENSEMBLE_WEIGHTS, Model, load_model,
-                               save_model, shipped_model_names)
+                               save_ensemble, save_model, shipped_model_names)
 from hessfit.model._layer import NequIPLayer, nequip_layer, radial_basis
 from hessfit.model._predict import predict_hessian, predict_hessians
 

@@ -6,17 +6,12 @@ correlated, so their mean is more accurate than either (docs/model_card_ensemble
 
 On disk an ensemble is a folder with only ``model.json``: ``{"format": "hessfit-ensemble-1", "members":
 [{"model": REF, "weight": w}, ...], "metadata": {...}}``; REF is a folder relative to the ensemble's folder or the
-name of a shipped model.
+name of a shipped model. Reading and writing live with the single model's in `hessfit.model._io`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
-from typing import Sequence
-
-from hessfit.errors import InputFormatError
 
 ENSEMBLE_FORMAT = "hessfit-ensemble-1"
 
@@ -35,35 +30,3 @@ class Ensemble:
             raise ValueError("an ensemble needs one weight per member and at least one member")
         if abs(sum(self.weights) - 1.0) > 1e-9 or min(self.weights) < 0:
             raise ValueError(f"ensemble weights must be >= 0 and sum to 1, got {list(self.weights)}")
-
-
-def save_ensemble(path: str | Path, references: Sequence[str], weights: Sequence[float],
-                  metadata: dict | None = None) -> Path:
-    """Write an ensemble folder (``model.json`` only) naming its members by ``references`` (shipped model names or
-    folders relative to ``path``). Returns the folder."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    doc = {"format": ENSEMBLE_FORMAT,
-           "members": [{"model": str(r), "weight": float(w)} for r, w in zip(references, weights, strict=True)],
-           "metadata": metadata or {}}
-    (path / "model.json").write_text(json.dumps(doc, indent=2))
-    return path
-
-
-def load_ensemble(path: Path, doc: dict) -> Ensemble:
-    """The ensemble described by ``doc`` (the parsed ``path/model.json``); members loaded with `load_model`."""
-    from hessfit.model._io import load_model, model_path
-
-    members, weights, refs = [], [], []
-    for entry in doc.get("members") or []:
-        ref = str(entry.get("model", ""))
-        member = load_model(model_path(ref, base=path))
-        if isinstance(member, Ensemble):
-            raise InputFormatError(f"{path / 'model.json'}: member {ref!r} is itself an ensemble")
-        members.append(member)
-        weights.append(float(entry.get("weight", float("nan"))))
-        refs.append(ref)
-    try:
-        return Ensemble(tuple(members), tuple(weights), doc.get("metadata", {}), tuple(refs))
-    except ValueError as exc:
-        raise InputFormatError(f"{path / 'model.json'}: {exc}") from None

@@ -1,18 +1,20 @@
-"""`Model` (config + parameters + metadata) and its on-disk form: a folder with ``model.json`` and
-``params.msgpack`` (flax serialisation); ensembles (`hessfit.model.Ensemble`) are folders with ``model.json`` only.
-``load_model(None)`` loads the package's default (the shipped ensemble ``ensemble_qm9``)."""
+"""`Model` (config + parameters + metadata) and the on-disk form of models and ensembles, in one place: a model is
+a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) is a
+folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped ``ensemble_qm9``)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import Sequence
 
 import jax
 import numpy as np
 
 from hessfit.errors import ConfigError, InputFormatError
 from hessfit.model._config import ModelConfig
+from hessfit.model._ensemble import ENSEMBLE_FORMAT, Ensemble
 
 #: the pretrained models shipped inside the package: the energy model, the direct block model and their ensemble
 #: (the default: the weighted mean of the two, more accurate than either)
@@ -94,8 +96,6 @@ def load_model(path: str | Path | None = None):
         doc = json.loads((path / "model.json").read_text())
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{path / 'model.json'}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
-    from hessfit.model._ensemble import ENSEMBLE_FORMAT, load_ensemble
-
     if doc.get("format") == ENSEMBLE_FORMAT:
         return load_ensemble(path, doc)
     if doc.get("format") != "hessfit-nequip-1":
@@ -109,6 +109,36 @@ def load_model(path: str | Path | None = None):
         raise InputFormatError(f"{path / 'params.msgpack'}: cannot read parameters ({type(exc).__name__})") from None
     params = jax.tree_util.tree_map(lambda a: np.asarray(a, config.dtype), raw)
     return Model(config=config, params=params, metadata=doc.get("metadata", {}))
+
+
+def save_ensemble(path: str | Path, references: Sequence[str], weights: Sequence[float],
+                  metadata: dict | None = None) -> Path:
+    """Write an ensemble folder (``model.json`` only) naming its members by ``references`` (shipped model names or
+    folders relative to ``path``). Returns the folder."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    doc = {"format": ENSEMBLE_FORMAT,
+           "members": [{"model": str(r), "weight": float(w)} for r, w in zip(references, weights, strict=True)],
+           "metadata": metadata or {}}
+    (path / "model.json").write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def load_ensemble(path: Path, doc: dict) -> Ensemble:
+    """The ensemble described by ``doc`` (the parsed ``path/model.json``); members loaded with `load_model`."""
+    members, weights, refs = [], [], []
+    for entry in doc.get("members") or []:
+        ref = str(entry.get("model", ""))
+        member = load_model(model_path(ref, base=path))
+        if isinstance(member, Ensemble):
+            raise InputFormatError(f"{path / 'model.json'}: member {ref!r} is itself an ensemble")
+        members.append(member)
+        weights.append(float(entry.get("weight", float("nan"))))
+        refs.append(ref)
+    try:
+        return Ensemble(tuple(members), tuple(weights), doc.get("metadata", {}), tuple(refs))
+    except ValueError as exc:
+        raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 
 
 def check_config_compatible(saved: dict, current: ModelConfig) -> None:

@@ -1,7 +1,8 @@
 """Training and evaluation of the Hessian models (a side branch only `hessfit.model` users need).
 
 Public API: `TrainConfig`, `train`, `TrainResult`, `split_indices`, `make_loss_fn` (probe loss for energy models,
-`make_probe_loss_fn`; exact full-Hessian loss for block models, `make_block_loss_fn`), `evaluate`.
+`make_probe_loss_fn`; exact full-Hessian loss for block models, `make_block_loss_fn`), `evaluate`, the
+ensemble weight choice (`weight_scan`, `choose_weight`).
 """
 
 from hessfit.train._config import TrainConfig
@@ -14,4 +15,6 @@ __all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "make_probe_l
 
 from hessfit.train._evaluate import EvalResult, evaluate, hessian_metrics, plot_evaluation, summarise, write_evaluation  # noqa: E402
 
-__all__ += ["evaluate", "EvalResult", "hessian_metrics", "summarise", "plot_evaluation", "write_evaluation"]
+from hessfit.train._ensemble_weight import SCAN_KEYS, choose_weight, format_scan, weight_scan  # noqa: E402
+
+__all__ += ["SCAN_KEYS", "weight_scan", "choose_weight", "format_scan", "evaluate", "EvalResult", "hessian_metrics", "summarise", "plot_evaluation", "write_evaluation"]

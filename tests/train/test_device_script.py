@@ -1,21 +1,16 @@
 """scripts/device_train.py: the compact int16 training set round-trips within half a quantisation step."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 
 from hessfit.structures import load_dataset
 from hessfit.structures._dataset import from_arrays
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "device_train.py"
+from tests.helpers import load_script
 
 
 def test_compact_training_set_round_trip(tmp_path):
-    spec = importlib.util.spec_from_file_location("device_train", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("device_train")
     rng = np.random.default_rng(0)
     sizes = [3, 5, 4]
     hess = [(lambda a: 40 * (a + a.T))(rng.normal(size=(3 * n, 3 * n))) for n in sizes]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hessfit.train import evaluate, hessian_metrics, summarise
+from tests.helpers import load_script
 
 
 def test_metrics_of_perfect_and_scaled_hessian(qm9_molecule):
@@ -39,7 +40,8 @@ def test_ensemble_weight_scan_and_build(tiny_dataset, tiny32, tmp_path):
     import jax
 
     from hessfit.model import Ensemble, Model, ModelConfig, init_params, load_model, predict_hessians, save_model
-    from hessfit.train.ensemble import choose_weight, main, weight_scan
+    from hessfit.train import choose_weight, weight_scan
+    main = load_script("build_ensemble").main
 
     # two direct block models (cheap to compile), B a perturbed copy of A
     cfg = ModelConfig.from_dict({**tiny32.to_dict(), "n_layers": 1, "kind": "blocks",

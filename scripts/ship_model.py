@@ -1,6 +1,6 @@
-"""Copy a trained model into the package as the shipped default weights, with its reference metrics.
+"""Release tool: copy a trained model into the package as the shipped default weights, with its reference metrics.
 
-    python -m hessfit.train.ship runs/nequip_qm9/best [--metrics evaluation/metrics.json]
+    python scripts/ship_model.py runs/nequip_qm9/best [--metrics evaluation/metrics.json]
 
 Writes ``hessfit/model/weights/nequip_qm9/`` (an energy model) or ``hessfit/model/weights/blocks_qm9/`` (a direct
 block model) (model.json + params.msgpack). ``model.json`` metadata gains
@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 BUNDLED = ("qm9_100004.xyz", "qm9_100004_hessian.npy")
+CHECKOUT = Path(__file__).resolve().parents[1]  # this script lives in <checkout>/scripts
 
 
 def bundled_molecule_metrics(model, bundled_dir: str | Path | None = None) -> dict:
@@ -23,7 +24,7 @@ def bundled_molecule_metrics(model, bundled_dir: str | Path | None = None) -> di
     from hessfit.structures import read_hessian, read_structure
     from hessfit.train._evaluate import hessian_metrics
 
-    bundled_dir = Path(bundled_dir) if bundled_dir else Path(__file__).resolve().parents[2] / "tests" / "model" / "data"
+    bundled_dir = Path(bundled_dir) if bundled_dir else CHECKOUT / "tests" / "model" / "data"
     s = read_structure(bundled_dir / BUNDLED[0])
     ref = read_hessian(bundled_dir / BUNDLED[1], n_atoms=s.n_atoms)
     m = hessian_metrics(s, predict_hessian(s, model), ref)
@@ -34,14 +35,14 @@ def bundled_molecule_metrics(model, bundled_dir: str | Path | None = None) -> di
 def ship_model(source: str | Path, *, metrics: str | Path | None = None, dest: str | Path | None = None,
                bundled_dir: str | Path | None = None) -> Path:
     """Copy model folder ``source`` to ``dest`` (default: the package weights) adding reference metrics."""
-    from hessfit.model import BLOCKS_WEIGHTS, ENERGY_WEIGHTS, Model, load_model, save_model
+    from hessfit.model import Model, load_model, save_model
 
     model = load_model(source)
     meta = dict(model.metadata)
     meta["bundled_molecule_metrics"] = bundled_molecule_metrics(model, bundled_dir)
     if metrics is not None:
         meta["test_metrics"] = json.loads(Path(metrics).read_text())
-    default = BLOCKS_WEIGHTS if model.config.kind == "blocks" else ENERGY_WEIGHTS
+    default = CHECKOUT / "hessfit" / "model" / "weights" / ("blocks_qm9" if model.config.kind == "blocks" else "nequip_qm9")
     return save_model(dest or default, Model(model.config, model.params, meta))
 
 
@@ -49,7 +50,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="ship a trained model into hessfit/model/weights")
     ap.add_argument("source", help="model folder, e.g. runs/nequip_qm9/best")
     ap.add_argument("--metrics", default=None, help="metrics.json of `hessfit evaluate` on the test split")
-    ap.add_argument("--dest", default=None, help="destination folder (default: the package weights of its kind)")
+    ap.add_argument("--dest", default=None, help="destination folder (default: the checkout's package weights of its kind)")
     args = ap.parse_args(argv)
     path = ship_model(args.source, metrics=args.metrics, dest=args.dest)
     print(f"shipped {args.source} -> {path}")

@@ -1,0 +1,78 @@
+"""Release tool: build a two-member ensemble, H = (1 − w) H_A + w H_B, with w chosen on validation molecules.
+
+    python scripts/build_ensemble.py --data ../shared/data/hessians/qm9_b3lyp_hessians.npz \\
+        --split checkpoints/nequip_qm9/split.json --members nequip_qm9 blocks_qm9 --dest DIR
+
+The weight with the lowest validation value of ``--criterion`` (default: frequency MAE in cm⁻¹) is kept
+(`hessfit.train.weight_scan`, `choose_weight`). Writes the ensemble folder ``--dest`` (required; the shipped one is
+``hessfit/model/weights/ensemble_qm9`` in this checkout), whose ``model.json`` metadata holds the scan table and
+the bundled-molecule metrics (checked by the test suite). Afterwards ``--metrics M --dest DIR`` stores the
+test-split summary ``M`` of ``hessfit evaluate --model DIR`` in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # ship_model, beside this script
+
+from ship_model import bundled_molecule_metrics  # noqa: E402
+
+from hessfit.train import SCAN_KEYS, choose_weight, format_scan, weight_scan  # noqa: E402
+
+
+def main(argv=None) -> None:
+    from hessfit.model import Ensemble, load_model, save_ensemble
+    from hessfit.structures import load_dataset
+
+    ap = argparse.ArgumentParser(description="build a two-member ensemble, weight chosen on validation molecules")
+    ap.add_argument("--data", help="Hessian dataset .npz")
+    ap.add_argument("--split", help="split.json of the members' training runs")
+    ap.add_argument("--members", nargs=2, default=["nequip_qm9", "blocks_qm9"], help="member A and member B")
+    ap.add_argument("--max-molecules", type=int, default=None, help="validation molecules used (default: all)")
+    ap.add_argument("--grid", default="0,0.3,0.4,0.45,0.5,0.55,0.6,0.7,1", help="weights of member B")
+    ap.add_argument("--criterion", default="frequency_mae_cm1", choices=SCAN_KEYS)
+    ap.add_argument("--tie-break", default=None, choices=SCAN_KEYS,
+                    help="second criterion among weights equal by the first")
+    ap.add_argument("--weight", type=float, default=None, help="skip the scan and use this weight of member B")
+    ap.add_argument("--metrics", default=None, help="only store this metrics.json of `hessfit evaluate --model "
+                    "DEST` (test split) in the existing ensemble DEST")
+    ap.add_argument("--dest", required=True, help="ensemble folder to write (the shipped one: "
+                    "hessfit/model/weights/ensemble_qm9 in the checkout)")
+    args = ap.parse_args(argv)
+    if args.metrics:  # the ensemble exists already and was evaluated: only record its test metrics
+        add_test_metrics(args.dest, args.metrics)
+        return
+    a, b = (load_model(m) for m in args.members)
+    meta = {"description": f"(1 - w) * {args.members[0]} + w * {args.members[1]}, w chosen on validation "
+                           f"molecules by {args.criterion}"
+                           + (f", ties by {args.tie_break}" if args.tie_break else "")}
+    w = args.weight
+    if w is None:
+        if not (args.data and args.split):
+            ap.error("the weight scan needs --data and --split (or give --weight)")
+        ds = load_dataset(args.data)
+        val = json.loads(Path(args.split).read_text())["val"][:args.max_molecules]
+        rows = weight_scan(ds, val, a, b, [float(x) for x in args.grid.split(",")], progress=True)
+        print(format_scan(rows))
+        w = choose_weight(rows, args.criterion, args.tie_break)
+        meta["weight_selection"] = {"split": str(args.split), "subset": "val", "n_molecules": len(val),
+                                    "criterion": args.criterion, "tie_break": args.tie_break, "scan": rows}
+    print(f"weight of {args.members[1]}: {w:g}")
+    meta["bundled_molecule_metrics"] = bundled_molecule_metrics(Ensemble((a, b), (round(1.0 - w, 12), w)))
+    print(save_ensemble(args.dest, args.members, [round(1.0 - w, 12), w], meta))  # 0.45, not 0.44999999999999996
+
+
+def add_test_metrics(dest: str | Path, metrics: str | Path) -> None:
+    """Store the test-split summary (``metrics.json`` of ``hessfit evaluate --model dest``) in dest's model.json."""
+    path = Path(dest) / "model.json"
+    doc = json.loads(path.read_text())
+    doc.setdefault("metadata", {})["test_metrics"] = json.loads(Path(metrics).read_text())
+    path.write_text(json.dumps(doc, indent=2))
+
+
+if __name__ == "__main__":
+    main()
