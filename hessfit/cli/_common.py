@@ -1,10 +1,48 @@
-"""Helpers shared by CLI commands: loading a structure with isotope options, getting a Hessian."""
+"""What the CLI commands share: each common option defined once (typer ``Annotated`` aliases, the same name and
+meaning in modes, spectrum, compare, refine and predict) and one resolver from (structure file, --hessian /
+--source / --model, --deuterate / --isotope) to (structure with masses, Hessian in eV/Å²).
+
+Imports only typer and hessfit.errors at module level: ``hessfit --help`` must not load the scientific stack.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
 
 from hessfit.errors import ConfigError
+
+#: the default of --source (the shipped network)
+DEFAULT_SOURCE = "nequip"
+#: the default of --temperature, K
+DEFAULT_TEMPERATURE_K = 10.0
+#: the default of --instrument where no measured spectrum names one
+DEFAULT_INSTRUMENT = "tosca"
+
+HessianOpt = Annotated[Optional[Path], typer.Option(
+    "--hessian", help="Hessian file (.npy/.txt in --hessian-units, Gaussian .fchk/.log, ORCA .hess); "
+    "instead of --source")]
+SourceOpt = Annotated[Optional[str], typer.Option(
+    "--source", help="Hessian source by name (hessfit.sources registry): nequip = the network (default), xtb, "
+    "mmff, dft, ...")]
+ModelOpt = Annotated[Optional[Path], typer.Option(
+    "--model", help="network of --source nequip: a shipped name (ensemble_qm9 = default, nequip_qm9, blocks_qm9) "
+    "or a model folder (hessfit train/finetune output)")]
+HessianUnitsOpt = Annotated[str, typer.Option(
+    "--hessian-units", help="units of .npy/.txt Hessians: eV/A^2, hartree/bohr^2, kcal/mol/A^2, kJ/mol/A^2, mdyn/A")]
+DeuterateOpt = Annotated[Optional[str], typer.Option(
+    "--deuterate", help="'all' or comma-separated 0-based H indices to replace by D")]
+IsotopeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--isotope", help="INDEX=MASS_AMU mass override, 0-based atom index (repeatable)")]
+TemperatureOpt = Annotated[Optional[float], typer.Option(
+    "--temperature", help=f"sample temperature, K (default {DEFAULT_TEMPERATURE_K:g}; refine: the recipe's)")]
+InstrumentOpt = Annotated[Optional[str], typer.Option(
+    "--instrument", help="tosca, tosca_back, vision, tfxa, ideal or a .toml (default: the one a measured "
+    f"spectrum's header names, else {DEFAULT_INSTRUMENT})")]
+OptimizeOpt = Annotated[bool, typer.Option(
+    "--optimize", help="relax the geometry with the --source's forces first")]
 
 
 def load_structure(path: Path, *, deuterate: str | None = None, isotopes: list[str] | None = None):
@@ -34,8 +72,23 @@ def _parse_indices(text: str, option: str) -> list[int]:
         raise ConfigError(f"{option} {text!r}: expected 'all' or comma-separated atom indices") from None
 
 
+def make_source(source: str | None, model: Path | str | None = None):
+    """The Hessian source named by --source (any name the registry has; default the network) with --model."""
+    from hessfit.sources import get_source
+
+    name = (source or DEFAULT_SOURCE).strip().lower()
+    options = {} if model is None else {"model": str(model)}
+    try:
+        return get_source(name, **options)
+    except ConfigError as exc:
+        if model is not None and "has no option" in str(exc):
+            raise ConfigError(f"--model chooses the network's weights; --source {name} has none (leave out --source "
+                              "or use --source nequip)") from None
+        raise
+
+
 def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_units: str = "eV/A^2",
-                model: Path | None = None, optimize: bool = False):
+                model: Path | str | None = None, optimize: bool = False):
     """Return (structure, Hessian eV/Å², label) from a file (``hessian``) or a named source (default: the network).
 
     For sources with forces, the input geometry's maximum force is checked (a warning suggests --optimize);
@@ -45,16 +98,17 @@ def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_
 
     if hessian is not None and source is not None:
         raise ConfigError("give either --hessian FILE or --source NAME, not both")
+    if hessian is not None and model is not None:
+        raise ConfigError("give either --hessian FILE or --model (the network that computes one), not both")
     if hessian is not None:
         if optimize:
             raise ConfigError("--optimize needs --source (a Hessian file belongs to its own geometry)")
         return structure, read_hessian(hessian, n_atoms=structure.n_atoms, units=hessian_units), f"file {hessian}"
-    from hessfit.sources import check_max_force, get_source
+    from hessfit.sources import check_max_force
     from hessfit.sources import optimize as relax
 
-    name = source or "nequip"
-    options = {"model": model} if (name == "nequip" and model is not None) else {}
-    src = get_source(name, **options)
+    src = make_source(source, model)
+    name = src.name
     if src.has_forces:
         if optimize:
             structure = relax(structure, src).structure
@@ -64,3 +118,17 @@ def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_
         raise ConfigError(f"--source {name} has no forces to optimise with; use hessfit optimize -m xtb|mmff|dft")
     result = src.hessian(structure)
     return structure, result.hessian, f"source {name} ({result.level_of_theory})"
+
+
+def resolve_molecule(structure: Path, *, hessian: Path | None = None, source: str | None = None,
+                     model: Path | str | None = None, hessian_units: str = "eV/A^2", deuterate: str | None = None,
+                     isotopes: list[str] | None = None, optimize: bool = False):
+    """The shared options → (Structure with the requested masses (amu), Hessian (3N, 3N) eV/Å², label of its origin).
+
+    The structure file is read and its masses set by --deuterate/--isotope; the Hessian comes from --hessian, or
+    from --source (default the network, whose weights --model picks), optionally at the --optimize'd geometry
+    (masses kept). Masses do not change a Hessian, only the modes computed from it.
+    """
+    s = load_structure(structure, deuterate=deuterate, isotopes=isotopes)
+    return get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
+                       optimize=optimize)

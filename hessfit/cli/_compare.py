@@ -8,14 +8,9 @@ from typing import Optional
 import typer
 
 from hessfit.cli import app
-
-
-def _hessian_for(structure, *, hessian: Optional[Path], source: Optional[str], hessian_units: str,
-                 optimize: bool = False):
-    """(structure, Hessian eV/Å², label) from --hessian or --source (default: the shipped network)."""
-    from hessfit.cli._common import get_hessian
-
-    return get_hessian(structure, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
+from hessfit.cli._common import (DEFAULT_INSTRUMENT, DEFAULT_TEMPERATURE_K, DeuterateOpt, HessianOpt, HessianUnitsOpt,
+                                 InstrumentOpt, IsotopeOpt, ModelOpt, OptimizeOpt, SourceOpt, TemperatureOpt,
+                                 resolve_molecule)
 
 
 def _mode_list(text: Optional[str]):
@@ -33,11 +28,12 @@ def _mode_list(text: Optional[str]):
 def compare(
     structure: Path = typer.Argument(..., help="molecule file (.xyz or any format ase reads)"),
     measured: Path = typer.Argument(..., help="measured spectrum: energy, intensity[, error] text or Mantid ASCII"),
-    hessian: Optional[Path] = typer.Option(None, "--hessian", help="Hessian file (.npy/.txt/.fchk/.hess/.log)"),
-    source: Optional[str] = typer.Option(None, "--source", help="Hessian source instead of --hessian (xtb, mmff, ...)"),
-    hessian_units: str = typer.Option("eV/A^2", "--hessian-units", help="units of .npy/.txt Hessians"),
-    instrument: str = typer.Option("tosca", "--instrument", help="tosca, tosca_back, vision, tfxa, ideal or a .toml"),
-    temperature: float = typer.Option(10.0, "--temperature", help="sample temperature, K"),
+    hessian: HessianOpt = None,
+    source: SourceOpt = None,
+    model: ModelOpt = None,
+    hessian_units: HessianUnitsOpt = "eV/A^2",
+    instrument: InstrumentOpt = None,
+    temperature: TemperatureOpt = None,
     orders: int = typer.Option(2, "--orders", help="highest quantum order simulated (1-10)"),
     resolution_scale: float = typer.Option(1.0, "--resolution-scale", help="multiply the instrument σ(E) by this"),
     energy_units: str = typer.Option("cm-1", "--energy-units", help="energy unit of the measured file: cm-1 or meV"),
@@ -60,7 +56,9 @@ def compare(
                                           "(default: the main mode of each assigned peak)"),
     output: Path = typer.Option(Path("compare_out"), "-o", "--output", help="output directory"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing files in the output directory"),
-    optimize: bool = typer.Option(False, "--optimize", help="relax the geometry with the --source's forces first"),
+    optimize: OptimizeOpt = False,
+    deuterate: DeuterateOpt = None,
+    isotope: IsotopeOpt = None,
 ):
     """Compare a measured INS spectrum with the one simulated from a Hessian; assign peaks to modes.
 
@@ -72,8 +70,12 @@ def compare(
     from hessfit.compare import CompareConfig, PeakSettings, assign_spectrum, read_spectrum, write_report
     from hessfit.compare._report import check_report_writable
     from hessfit.ins import InsConfig
-    from hessfit.structures import read_structure
+    from hessfit.cli._refine import instrument_from_header
 
+    temperature = DEFAULT_TEMPERATURE_K if temperature is None else temperature
+    check_report_writable(output, overwrite)
+    spec = read_spectrum(measured, energy_units=energy_units, bank=bank, check_units=unit_check)
+    instrument = instrument or instrument_from_header(spec) or DEFAULT_INSTRUMENT
     ins = InsConfig(instrument=instrument, temperature_k=temperature, max_order=orders,
                     e_max_cm1=max(4000.0, float(math.ceil(e_max)) + 100.0))
     cmp_cfg = CompareConfig(window_cm1=(e_min, e_max), grid=grid, background=background,
@@ -81,10 +83,9 @@ def compare(
     peaks = PeakSettings(min_prominence=min_prominence, smooth_measured=smooth, max_cost=max_cost,
                          rank_weight=rank_weight, frequency_scale=frequency_scale)
     animate_modes = _mode_list(animate)
-    check_report_writable(output, overwrite)
-    spec = read_spectrum(measured, energy_units=energy_units, bank=bank, check_units=unit_check)
-    s = read_structure(structure)
-    s, h, origin = _hessian_for(s, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
+    s, h, origin = resolve_molecule(structure, hessian=hessian, source=source, model=model,
+                                    hessian_units=hessian_units, deuterate=deuterate, isotopes=isotope,
+                                    optimize=optimize)
     result = assign_spectrum(s, h, spec, ins_config=ins, compare_config=cmp_cfg, peaks=peaks,
                              resolution_scale=resolution_scale)
     paths = write_report(result, output, overwrite=overwrite, animate_modes=animate_modes)

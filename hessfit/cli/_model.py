@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from hessfit.cli import app
+from hessfit.cli._common import ModelOpt, SourceOpt
 from hessfit.errors import ConfigError
-from hessfit.model import PRESETS  # 'cpu' = the shipped size, 'published' = Han et al. 2025
 
 
 @app.command()
@@ -37,7 +37,7 @@ def train(
 ):
     """Train a Hessian model (resumable): the NequIP energy model with the Hessian-vector-probe loss, or
     (``--kind blocks``) the direct block model with the exact full-Hessian loss."""
-    from hessfit.model import ModelConfig, shipped_model_names
+    from hessfit.model import PRESETS, ModelConfig, shipped_model_names  # 'cpu' = shipped size, 'published' = Han et al.
     from hessfit.model._io import model_path
     from hessfit.structures import load_dataset
     from hessfit.train import TrainConfig, train as run_train
@@ -153,12 +153,19 @@ def evaluate(
 def predict(
     structures: list[Path] = typer.Argument(..., help="structure files (.xyz, multi-frame .xyz/.extxyz, ...)"),
     output: Path = typer.Option(..., "-o", "--output", help=".npy (one molecule) or .npz (dataset format, any number)"),
-    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (ensemble_qm9, nequip_qm9, blocks_qm9); default ensemble_qm9"),
-    batch_atoms: int = typer.Option(400, "--batch-atoms", help="atoms packed per padded graph"),
+    source: SourceOpt = None,
+    model: ModelOpt = None,
+    batch_atoms: int = typer.Option(400, "--batch-atoms", help="atoms packed per padded graph (the network)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar for many molecules"),
 ):
-    """Predict Hessians (eV/Å²) with the network; several molecules are batched into one .npz."""
-    from hessfit.model import load_model, predict_hessians
+    """Compute Hessians (eV/Å²) with the network (default) or any --source; several molecules go into one .npz.
+
+    The geometries are used as given (optimise them first with ``hessfit optimize`` for a physics source).
+    """
+    import numpy as np
+
+    from hessfit.cli._common import DEFAULT_SOURCE, make_source
     from hessfit.structures import read_structures, save_dataset, write_hessian
     from hessfit.structures._dataset import from_arrays
     from hessfit.structures._files import check_writable
@@ -170,15 +177,26 @@ def predict(
     mols = [s for path in structures for s in read_structures(path)]
     if suffix == ".npy" and len(mols) != 1:
         raise ConfigError(f"{len(mols)} structures given but {output} is a single-Hessian .npy; use -o NAME.npz")
-    m = load_model(model)
-    hs = predict_hessians(mols, m, max_atoms_per_batch=batch_atoms, progress=len(mols) > 20)
+    name = (source or DEFAULT_SOURCE).strip().lower()
+    show = progress and len(mols) > 20
+    if name == "nequip":  # the network, batched: several molecules per padded graph
+        from hessfit.model import load_model, predict_hessians
+
+        hs = predict_hessians(mols, load_model(model), max_atoms_per_batch=batch_atoms, progress=show)
+        level = "hessfit nequip network"
+    else:  # any other registered source, one molecule at a time
+        src = make_source(name, model)
+        it = mols
+        if show:
+            from tqdm import tqdm
+
+            it = tqdm(mols, desc=f"predict ({name})", unit="molecule")
+        hs = [src.hessian(s).hessian for s in it]
+        level = f"hessfit source {name} ({src.level_of_theory})"
     if suffix == ".npy":
         write_hessian(output, hs[0], structure=mols[0], overwrite=overwrite)
     else:
-        import numpy as np
-
         ds = from_arrays([s.numbers for s in mols], [s.positions for s in mols], hs,
-                         extra={"name": np.array([s.name for s in mols]),
-                                "meta_source": np.array("hessfit nequip network")})
+                         extra={"name": np.array([s.name for s in mols]), "meta_source": np.array(level)})
         save_dataset(output, ds, overwrite=overwrite)
-    typer.echo(f"wrote {len(hs)} Hessian(s) to {output}")
+    typer.echo(f"wrote {len(hs)} Hessian(s) from {level} to {output}")

@@ -8,46 +8,63 @@ from typing import Optional
 import typer
 
 from hessfit.cli import app
-from hessfit.cli._common import get_hessian, load_structure
-
-_DEUT = typer.Option(None, "--deuterate", help="'all' or comma-separated 0-based H indices to replace by D")
-_ISO = typer.Option(None, "--isotope", help="INDEX=MASS_AMU mass override (repeatable)")
-_OPT = typer.Option(False, "--optimize", help="relax the geometry with the --source's forces first")
+from hessfit.cli._common import (DEFAULT_INSTRUMENT, DEFAULT_TEMPERATURE_K, DeuterateOpt, HessianOpt, HessianUnitsOpt,
+                                 InstrumentOpt, IsotopeOpt, ModelOpt, OptimizeOpt, SourceOpt, TemperatureOpt,
+                                 resolve_molecule)
 
 
 @app.command()
 def modes(
     structure: Path = typer.Argument(..., help="molecule file (.xyz, .extxyz or any format ase reads)"),
-    hessian: Optional[Path] = typer.Option(None, "--hessian", help="Hessian file (.npy/.txt/.fchk/.hess/.log)"),
-    source: Optional[str] = typer.Option(None, "--source", help="Hessian source if no --hessian (nequip, xtb, mmff, dft)"),
-    hessian_units: str = typer.Option("eV/A^2", "--hessian-units", help="units of .npy/.txt Hessians"),
-    deuterate: Optional[str] = _DEUT,
-    isotope: Optional[list[str]] = _ISO,
-    optimize: bool = _OPT,
+    hessian: HessianOpt = None,
+    source: SourceOpt = None,
+    model: ModelOpt = None,
+    hessian_units: HessianUnitsOpt = "eV/A^2",
+    deuterate: DeuterateOpt = None,
+    isotope: IsotopeOpt = None,
+    optimize: OptimizeOpt = False,
+    thermo: bool = typer.Option(False, "--thermo", help="also print the harmonic thermodynamics (ZPE, U, S, Cv, F) "
+                                "at a few temperatures (and at --temperature)"),
+    temperature: TemperatureOpt = None,
 ):
-    """Print the normal modes: index, frequency in cm⁻¹ and meV."""
+    """Print the normal modes: index, frequency in cm⁻¹ and meV (and with --thermo the vibrational thermodynamics)."""
     import numpy as np
 
     from hessfit.modes import normal_modes
 
-    s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
-    s, h, _ = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
+    s, h, origin = resolve_molecule(structure, hessian=hessian, source=source, model=model,
+                                    hessian_units=hessian_units, deuterate=deuterate, isotopes=isotope,
+                                    optimize=optimize)
     m = normal_modes(s, h)
     f = np.asarray(m.frequencies_cm1)
-    typer.echo(f"# {s.name} ({s.formula}), {m.n_modes} internal modes; negative = imaginary")
+    typer.echo(f"# {s.name} ({s.formula}), {m.n_modes} internal modes; negative = imaginary; Hessian from {origin}")
     typer.echo(f"{'mode':>5} {'cm-1':>10} {'meV':>9}")
     for k, (c, e) in enumerate(zip(f, np.asarray(m.frequencies_mev)), start=1):
         typer.echo(f"{k:5d} {c:10.2f} {e:9.3f}")
+    if thermo:
+        from hessfit.modes import THERMO_TEMPERATURES_K, thermo_table
+
+        temps = sorted(set(THERMO_TEMPERATURES_K) | ({temperature} if temperature is not None else set()))
+        rows = thermo_table(f, temps)
+        n_imag = int(np.sum(f < 0))
+        typer.echo(f"# harmonic vibrational thermodynamics of {m.n_modes - n_imag} real modes"
+                   + (f" ({n_imag} imaginary left out)" if n_imag else "")
+                   + f"; ZPE {rows[0]['zpe_kj_mol']:.3f} kJ/mol; U, F relative to the potential minimum")
+        typer.echo(f"{'T/K':>8} {'U/(kJ/mol)':>11} {'S/(J/mol/K)':>12} {'Cv/(J/mol/K)':>13} {'F/(kJ/mol)':>11}")
+        for r in rows:
+            typer.echo(f"{r['temperature_k']:8.2f} {r['u_kj_mol']:11.3f} {r['s_j_mol_k']:12.3f} "
+                       f"{r['cv_j_mol_k']:13.3f} {r['f_kj_mol']:11.3f}")
 
 
 @app.command()
 def spectrum(
     structure: Path = typer.Argument(..., help="molecule file"),
-    hessian: Optional[Path] = typer.Option(None, "--hessian", help="Hessian file (.npy/.txt/.fchk/.hess/.log)"),
-    source: Optional[str] = typer.Option(None, "--source", help="Hessian source if no --hessian"),
-    hessian_units: str = typer.Option("eV/A^2", "--hessian-units"),
-    instrument: str = typer.Option("tosca", "--instrument", help="tosca, tosca_back, vision, tfxa, ideal or a .toml"),
-    temperature: float = typer.Option(10.0, "--temperature", help="K"),
+    hessian: HessianOpt = None,
+    source: SourceOpt = None,
+    model: ModelOpt = None,
+    hessian_units: HessianUnitsOpt = "eV/A^2",
+    instrument: InstrumentOpt = None,
+    temperature: TemperatureOpt = None,
     orders: int = typer.Option(2, "--orders", help="highest quantum order (1-10; ≥3 by auto-convolution)"),
     e_min: float = typer.Option(0.0, "--e-min", help="cm⁻¹"),
     e_max: float = typer.Option(4000.0, "--e-max", help="cm⁻¹"),
@@ -58,22 +75,24 @@ def spectrum(
     output: Path = typer.Option(Path("spectrum.nc"), "-o", "--output", help=".nc, .csv, .dat or .txt"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="save a PNG/PDF plot"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing output files"),
-    deuterate: Optional[str] = _DEUT,
-    isotope: Optional[list[str]] = _ISO,
-    optimize: bool = _OPT,
+    deuterate: DeuterateOpt = None,
+    isotope: IsotopeOpt = None,
+    optimize: OptimizeOpt = False,
 ):
     """Simulate the INS spectrum of a molecule from its Hessian."""
     from hessfit.ins import InsConfig, plot_spectrum, save_spectrum, simulate
     from hessfit.structures._files import check_writable
 
+    instrument = instrument or DEFAULT_INSTRUMENT
+    temperature = DEFAULT_TEMPERATURE_K if temperature is None else temperature
     config = InsConfig(instrument=instrument, temperature_k=temperature, max_order=orders, e_min_cm1=e_min,
                        e_max_cm1=e_max, bin_width_cm1=bin_width, cross_section=cross_section, wing_a_iso=wing,
                        units=units)
     check_writable(output, overwrite)
     if plot is not None:
         check_writable(plot, overwrite)
-    s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
-    s, h, _ = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, optimize=optimize)
+    s, h, _ = resolve_molecule(structure, hessian=hessian, source=source, model=model, hessian_units=hessian_units,
+                               deuterate=deuterate, isotopes=isotope, optimize=optimize)
     ds = simulate(s, h, config)
     save_spectrum(ds, output, overwrite=overwrite)
     typer.echo(f"wrote {output}")

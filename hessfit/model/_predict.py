@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
 _DEFAULT: Model | None = None
+_LOADED: dict[tuple[str, int], Model | Ensemble] = {}
 
 
 def _default_model() -> Model | Ensemble:
@@ -20,6 +22,22 @@ def _default_model() -> Model | Ensemble:
     if _DEFAULT is None:
         _DEFAULT = load_model(None)
     return _DEFAULT
+
+
+def as_model(model: Model | Ensemble | str | Path | None) -> Model | Ensemble:
+    """A loaded model: ``None`` → the shipped default; a shipped name (``"nequip_qm9"``, ``"blocks_qm9"``,
+    ``"ensemble_qm9"``) or a model folder → `load_model` (kept while its model.json is unchanged); a model as is."""
+    if model is None:
+        return _default_model()
+    if isinstance(model, (str, Path)):
+        from hessfit.model._io import model_path
+
+        json_path = model_path(model) / "model.json"
+        key = (str(json_path.resolve()), json_path.stat().st_mtime_ns if json_path.exists() else -1)
+        if key not in _LOADED:
+            _LOADED[key] = load_model(model)  # raises a one-line error for anything but a model folder
+        return _LOADED[key]
+    return model
 
 
 def check_domain(structure, model: Model, pairs=None) -> None:
@@ -60,16 +78,18 @@ def check_domain(structure, model: Model, pairs=None) -> None:
                               stacklevel=3)
 
 
-def predict_hessians(structures: Sequence, model: Model | Ensemble | None = None, *, max_atoms_per_batch: int = 400,
+def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path | None = None, *,
+                     max_atoms_per_batch: int = 400,
                      chunk_size: int = INFERENCE_CHUNK, progress: bool = False, check: bool = True) -> list[np.ndarray]:
     """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.
 
     Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule
     per graph if it is larger); graphs are padded to size buckets so compiled code is reused. An `Ensemble`
     returns the weighted mean of its members' Hessians. ``check`` warns about structures outside the training
-    data (`check_domain`).
+    data (`check_domain`). ``model``: a loaded model, a shipped model's name or a model folder (`as_model`);
+    None = the shipped default.
     """
-    model = model or _default_model()
+    model = as_model(model)
     if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
         if check:  # once, with the member of the longest cutoff (a row is zero only if zero in every member)
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)
@@ -100,6 +120,7 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | None = None
     return out
 
 
-def predict_hessian(structure, model: Model | Ensemble | None = None) -> np.ndarray:
-    """Hessian (3N, 3N) float64 in eV/Å² of one structure; ``model=None`` uses the shipped default weights."""
+def predict_hessian(structure, model: Model | Ensemble | str | Path | None = None) -> np.ndarray:
+    """Hessian (3N, 3N) float64 in eV/Å² of one structure; ``model``: a loaded model, a shipped model's name
+    (``"nequip_qm9"``) or a model folder; None = the shipped default weights."""
     return predict_hessians([structure], model)[0]

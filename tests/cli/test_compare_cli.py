@@ -53,9 +53,9 @@ def test_source_option_uses_hessfit_sources(hexane):
     pytest.importorskip("rdkit")
     import numpy as np
 
-    from hessfit.cli._compare import _hessian_for
+    from hessfit.cli._common import get_hessian
 
     s, h_bundled = hexane
-    _, h, origin = _hessian_for(s, hessian=None, source="mmff", hessian_units="eV/A^2")
+    _, h, origin = get_hessian(s, hessian=None, source="mmff", hessian_units="eV/A^2")
     assert "MMFF94" in origin
     np.testing.assert_allclose(h, h_bundled, atol=0.02)     # bundled: 0.001 Å steps; source: its own default

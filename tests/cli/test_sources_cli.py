@@ -6,7 +6,7 @@ import pytest
 from hessfit.cli import main
 from hessfit.structures import load_dataset, read_structure, write_xyz
 
-from .conftest import needs_rdkit
+from tests.sources.conftest import needs_rdkit
 
 
 @pytest.fixture
