@@ -1,0 +1,106 @@
+"""Build the out-of-domain evaluation sets of issue 17 (docs/out_of_domain.md), resumably.
+
+    python scripts/build_ood_sets.py panel     # INS panel: SMILES → GFN2-xTB minimum → xTB Hessian
+    python scripts/build_ood_sets.py dft       # DFT set: SMILES → xTB pre-opt → B3LYP/6-311++G(d,p) opt → Hessian
+    python scripts/build_ood_sets.py status    # molecules done / failed / left per set
+    python scripts/build_ood_sets.py publish   # copy the finished builds to data/ood/*.npz (commit those)
+
+Run in the background, niced and single-threaded (the machine is shared):
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \\
+        nohup nice -n 19 .venv/bin/python scripts/build_ood_sets.py dft >> scratch/ood/dft.log 2>&1 &
+
+Every stage uses `hessfit.sources.build_dataset` serially (``n_workers=0``) with ``merge_every=1``:
+each finished molecule is in ``scratch/ood/<set>.npz`` at once, a rerun skips finished and failed keys
+(``--retry-failed`` recomputes failures), so a killed run loses only the molecule in flight.
+The DFT stage starts every molecule from its GFN2-xTB minimum (``scratch/ood/dft_xtb_preopt.npz``)
+so the expensive DFT optimisation needs few steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "ood"
+WORK = ROOT / "scratch" / "ood"
+
+DFT_OPTIONS = {"functional": "B3LYP", "basis": "6-311++G(d,p)", "max_memory_mb": 3000}
+SETS = {
+    "panel": {"smiles": DATA / "panel_xtb.smi", "out": WORK / "panel_xtb.npz", "publish": DATA / "panel_xtb.npz"},
+    "dft_preopt": {"smiles": DATA / "dft_b3lyp.smi", "out": WORK / "dft_xtb_preopt.npz", "publish": None},
+    "dft": {"smiles": WORK / "dft_xtb_preopt.npz", "out": WORK / "dft_b3lyp.npz", "publish": DATA / "dft_b3lyp.npz"},
+}
+
+
+def _build(stage: str, *, method: str, options: dict, retry_failed: bool, max_steps: int) -> None:
+    from hessfit.sources import build_dataset
+
+    spec = SETS[stage]
+    WORK.mkdir(parents=True, exist_ok=True)
+    r = build_dataset(spec["smiles"], spec["out"], method=method, options=options, n_workers=0, merge_every=1,
+                      retry_failed=retry_failed, max_steps=max_steps, progress=False)
+    print(f"{stage}: {r.n_done} computed, {r.n_failed} failed, {r.n_skipped} skipped of {r.n_input}; "
+          f"{r.n_total} in {r.out}; {r.wall_time_s:.0f} s", flush=True)
+
+
+def _status() -> None:
+    from hessfit.sources._dataset_build import dataset_summary, read_build_input, read_failures
+    from hessfit.structures import load_dataset
+
+    for stage, spec in SETS.items():
+        out = spec["out"]
+        n_in = len(read_build_input(spec["smiles"])) if spec["smiles"].exists() else 0
+        done = len(load_dataset(out)) if out.exists() else 0
+        fails = read_failures(out)
+        print(f"{stage:11s} {done:3d} done, {len(fails):2d} failed, {max(0, n_in - done - len(fails)):3d} left "
+              f"of {n_in}  ({out.relative_to(ROOT)})")
+        for f in fails:
+            print(f"    failed {f['key']}: {f['error'][:120]}")
+        if out.exists():
+            s = dataset_summary(out)
+            print(f"    {s['atoms_min']}-{s['atoms_max']} atoms, {s['file_bytes'] / 1e6:.2f} MB, "
+                  f"{s['n_pending_parts']} unmerged parts")
+
+
+def _publish() -> None:
+    from hessfit.sources._dataset_build import failures_path, merge_parts
+
+    for stage, spec in SETS.items():
+        if spec["publish"] is None or not spec["out"].exists():
+            continue
+        merge_parts(spec["out"])
+        shutil.copyfile(spec["out"], spec["publish"])
+        fp = failures_path(spec["out"])
+        if fp.exists():
+            shutil.copyfile(fp, failures_path(spec["publish"]))
+        print(f"{stage}: {spec['out'].relative_to(ROOT)} -> {spec['publish'].relative_to(ROOT)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["panel", "dft", "status", "publish"])
+    p.add_argument("--retry-failed", action="store_true", help="recompute molecules in the failure log")
+    args = p.parse_args(argv)
+    if args.what == "status":
+        _status()
+    elif args.what == "publish":
+        _publish()
+    elif args.what == "panel":
+        _build("panel", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
+    else:
+        _build("dft_preopt", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
+        _build("dft", method="dft", options=DFT_OPTIONS, retry_failed=args.retry_failed, max_steps=300)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
