@@ -13,17 +13,20 @@ from hessfit.errors import ConfigError
 from hessfit.ins._config import InsConfig
 from hessfit.ins._instrument import load_instrument
 from hessfit.ins._simulate import make_spectrum_fn
-from hessfit.modes._solve import internal_basis, normal_modes
+from hessfit.modes._solve import normal_modes, vibrational_basis
 from hessfit.structures._elements import cross_sections
 from hessfit.structures._hessian import HessfitWarning, validate_hessian
 from hessfit.units import CM1_PER_MEV
 
 
 def spectrum_fn_for(structure, config: InsConfig | None = None):
-    """Jitted ``fn(hessian, resolution_scale=1.0, wing_a_iso=None) -> (max_order, n_bins)`` for ``structure``."""
+    """Jitted ``fn(hessian, resolution_scale=1.0, wing_a_iso=None) -> (max_order, n_bins)`` for ``structure``.
+
+    For a crystal the modes are its 3N−3 Γ modes and the Debye–Waller factors come from all of them.
+    """
     config = config or InsConfig()
     xs = cross_sections(structure.numbers, structure.masses, config.cross_section)
-    return make_spectrum_fn(structure.masses, xs, internal_basis(structure.positions, structure.masses), config)
+    return make_spectrum_fn(structure.masses, xs, vibrational_basis(structure), config)
 
 
 def simulate(structure, hessian, config: InsConfig | None = None, *, resolution_scale: float = 1.0) -> xr.Dataset:
@@ -37,13 +40,15 @@ def simulate(structure, hessian, config: InsConfig | None = None, *, resolution_
     hessian = validate_hessian(hessian, n_atoms=structure.n_atoms, source=f"Hessian of {structure.name}")
     modes = normal_modes(structure, hessian)
     freqs = np.asarray(modes.frequencies_cm1)
-    n_imag = int(np.sum(freqs < 0))
+    n_imag = int(np.sum(freqs < (-1.0 if getattr(structure, "is_crystal", False) else 0.0)))  # crystal: zero-mode noise tolerated
     if n_imag:
         warnings.warn(f"{structure.name}: {n_imag} imaginary mode(s) (lowest {freqs.min():.1f} cm⁻¹) excluded from the "
                       "spectrum; optimise the geometry", HessfitWarning, stacklevel=2)
     fn = spectrum_fn_for(structure, config)
     spectra = np.asarray(fn(jnp.asarray(hessian), resolution_scale))
-    return to_dataset(spectra, config, frequencies_cm1=freqs, name=structure.name, formula=structure.formula)
+    ds = to_dataset(spectra, config, frequencies_cm1=freqs, name=structure.name, formula=structure.formula)
+    ds.attrs["structure_kind"] = "crystal" if getattr(structure, "is_crystal", False) else "molecule"
+    return ds
 
 
 def to_dataset(spectra: np.ndarray, config: InsConfig, *, frequencies_cm1=None, name: str = "", formula: str = "",

@@ -81,6 +81,16 @@ def internal_basis(positions: np.ndarray, masses: np.ndarray) -> np.ndarray:
     return q[:, rb.shape[1]:]
 
 
+def vibrational_basis(structure) -> np.ndarray:
+    """Basis of the vibrations: without the 6 (5) rigid-body motions for a molecule, without the 3 uniform
+    translations (acoustic modes at Γ) for a crystal (``structure.is_crystal``; hessfit.modes._crystal)."""
+    if getattr(structure, "is_crystal", False):
+        from hessfit.modes._crystal import crystal_basis
+
+        return crystal_basis(structure.masses)
+    return internal_basis(structure.positions, structure.masses)
+
+
 def modes_from_hessian(hessian: jax.Array, masses: jax.Array, basis: jax.Array) -> Modes:
     """Differentiable core: (3N, 3N) Hessian (eV/Å²), masses (N,) amu, internal basis (3N, M) → Modes."""
     inv_sqrt_m = jnp.repeat(1.0 / jnp.sqrt(masses), 3)
@@ -96,8 +106,9 @@ def normal_modes(structure, hessian) -> Modes:
     """Normal modes of ``structure`` (hessfit.structures.Structure) with ``hessian`` (3N, 3N) in eV/Å².
 
     The Hessian is validated (shape, atom count, finiteness, symmetry) unless it is a JAX tracer.
+    A crystal (``structure.is_crystal``) gives its 3N−3 Γ modes (only the acoustic translations removed).
     """
     if not isinstance(hessian, jax.core.Tracer):
         hessian = validate_hessian(hessian, n_atoms=structure.n_atoms, source=f"Hessian of {structure.name}")
-    basis = jnp.asarray(internal_basis(structure.positions, structure.masses))
+    basis = jnp.asarray(vibrational_basis(structure))
     return modes_from_hessian(jnp.asarray(hessian), jnp.asarray(structure.masses), basis)
