@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from hessfit.cli import app
+from hessfit.errors import ConfigError
 from hessfit.cli._common import IsotopeOpt, get_hessian, load_structure
 
 _KNOWN_INSTRUMENTS = ("tosca", "vision", "tfxa")
@@ -43,7 +44,17 @@ def refine(
     stages: Optional[int] = typer.Option(None, "--stages"),
     steps: Optional[int] = typer.Option(None, "--steps", help="solver steps per stage"),
     fit_wings: Optional[bool] = typer.Option(None, "--fit-wings/--no-fit-wings", help="fit phonon-wing strength"),
-    fit_resolution: Optional[bool] = typer.Option(None, "--fit-resolution/--no-fit-resolution"),
+    fit_resolution: Optional[bool] = typer.Option(None, "--fit-resolution/--no-fit-resolution",
+                                                  help="fit the resolution width within ±10 % (off: the instrument's)"),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="validation split: blocks (default), "
+                                          "blocks:K[:OFFSET], range:LO-HI (cm⁻¹) or none"),
+    accept_worse: bool = typer.Option(False, "--accept-worse",
+                                      help="return the fit even when its held-out Spearman is below the seed's"),
+    bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="bootstrap refits for uncertainties (0: none)"),
+    background_degree: Optional[int] = typer.Option(None, "--background-degree",
+                                                    help="degree of the non-negative Bernstein background (-1: none)"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated sources (e.g. nequip,xtb,mmff): refine "
+                                        "from each, rank by held-out Spearman, write a comparison table and plot"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs in an existing directory"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
     deuterate: Optional[str] = typer.Option(None, "--deuterate", help="'all' or comma-separated H indices"),
@@ -62,7 +73,17 @@ def refine(
     inst = instrument or instrument_from_header(measured) or "tosca"
     cfg = RefineConfig.load(config, instrument=inst, temperature_k=temperature, max_order=orders, e_min_cm1=e_min,
                             e_max_cm1=e_max, solver=solver, stages=stages, steps_per_stage=steps, fit_wings=fit_wings,
-                            fit_resolution=fit_resolution)
+                            fit_resolution=fit_resolution, holdout=holdout, accept_worse=accept_worse or None,
+                            bootstrap=bootstrap, background_degree=background_degree)
+    if seeds is not None:
+        if hessian is not None or source is not None:
+            raise ConfigError("--seeds replaces --hessian/--source; give one of them")
+        names = [n.strip() for n in seeds.split(",") if n.strip()]
+        if not names:
+            raise ConfigError(f"--seeds {seeds!r}: no source names; e.g. --seeds nequip,xtb,mmff")
+        _compare_seeds(s, measured, cfg, names, outdir, spectrum=spectrum, model=model, optimize=optimize,
+                       quiet=quiet, overwrite=overwrite)
+        return
     s, h0, seed_label = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
                                     optimize=optimize)
     typer.echo(f"refining {s.name} ({s.formula}, {s.n_atoms} atoms) against {spectrum} on {inst}, "
@@ -70,13 +91,69 @@ def refine(
     result = run_refine(s, h0, measured, cfg, progress=not quiet)
     write_refinement(result, outdir, overwrite=True,
                      seed_format=hessian.suffix.lower() if hessian is not None else None)
-    m = result.metrics
-    typer.echo(f"Spearman {m['spearman_before']:.3f} -> {m['spearman_after']:.3f} (as measured), "
-               f"{m['spearman_fit_before']:.3f} -> {m['spearman_fit_after']:.3f} (baseline-corrected fit); peak RMS "
-               f"{m['peak_rms_cm1_before']:.1f} -> {m['peak_rms_cm1_after']:.1f} cm-1 "
-               f"({m['n_matched_after']} of {m['n_measured_peaks']} peaks matched); {result.elapsed_s:.1f} s")
+    _echo_result(result)
+    typer.echo(f"wrote {outdir}/")
+
+
+def _echo_result(result) -> None:
+    """The refinement's scores and parameters on stdout (the verdict line first when the seed was kept)."""
     from hessfit.refine._report import scale_factor_rows
 
+    m = result.metrics
+    if m["heldout_worse"]:
+        if result.kept_seed:
+            typer.echo(f"held-out Spearman fell ({m['spearman_heldout_before']:.3f} -> best fit "
+                       f"{max(c['heldout'] for c in result.stages[1:]):.3f}): kept the seed's parameters; "
+                       "--accept-worse returns the fit")
+        else:
+            typer.echo(f"warning: held-out Spearman fell ({m['spearman_heldout_before']:.3f} -> "
+                       f"{m['spearman_heldout_after']:.3f}); returned the fit because of --accept-worse")
+    typer.echo(f"Spearman {m['spearman_before']:.3f} -> {m['spearman_after']:.3f} (as measured), fitted points "
+               f"{m['spearman_fitted_before']:.3f} -> {m['spearman_fitted_after']:.3f}, held-out "
+               f"{m['spearman_heldout_before']:.3f} -> {m['spearman_heldout_after']:.3f} ({m['holdout']}, "
+               f"{m['n_heldout_points']} of {m['n_points']} points); uniform 1 cm-1 grid "
+               f"{m['spearman_uniform_before']:.3f} -> {m['spearman_uniform_after']:.3f} (as measured)")
+    typer.echo(f"peak RMS {m['peak_rms_cm1_before']:.1f} -> {m['peak_rms_cm1_after']:.1f} cm-1 "
+               f"({m['n_matched_after']} of {m['n_measured_peaks']} peaks matched; held-out peaks "
+               f"{m['peak_rms_heldout_cm1_before']:.1f} -> {m['peak_rms_heldout_cm1_after']:.1f}); intensity scale "
+               f"{m['intensity_scale_after']:.3g}; stage {m['selected_stage']} chosen "
+               f"(prior strength {m['selected_prior_strength']:g}); {result.elapsed_s:.1f} s")
     for row in scale_factor_rows(result):
-        typer.echo(f"  {row['parameter']:<28s} {row['value']:.4f} ± {row['uncertainty_1sigma']:.4f}")
-    typer.echo(f"wrote {outdir}/")
+        boot = f" (bootstrap ± {row['bootstrap_1sigma']:.4f})" if row["bootstrap_1sigma"] == row["bootstrap_1sigma"] else ""
+        flag = f"  AT {row['at_bound'].upper()} BOUND" if row["at_bound"] else ""
+        typer.echo(f"  {row['parameter']:<28s} {row['value']:.4f} ± {row['uncertainty_1sigma']:.4f}{boot}{flag}")
+
+
+def _compare_seeds(structure, measured, cfg, names, outdir: Path, *, spectrum, model, optimize, quiet,
+                   overwrite) -> None:
+    """Refine from every seed source in ``names``; rank by held-out Spearman; write seeds.csv and seeds.png."""
+    from tqdm.auto import tqdm
+
+    from hessfit.refine import refine as run_refine, write_refinement
+    from hessfit.refine._report import check_outdir
+    from hessfit.refine._seeds import plot_seeds, seed_rows, write_seed_table
+
+    if (outdir / "seeds.csv").exists() and not overwrite:
+        raise ConfigError(f"{outdir}: already contains seeds.csv; pass --overwrite or choose another -o")
+    for name in names:
+        check_outdir(outdir / f"seed_{name}", overwrite)
+
+    results = {}
+    for name in tqdm(names, desc="seeds", disable=quiet, leave=False):
+        s, h0, label = get_hessian(structure, hessian=None, source=name, hessian_units="eV/A^2",
+                                   model=model if name == "nequip" else None, optimize=optimize)
+        typer.echo(f"seed {name}: {label}; refining {s.name} against {spectrum}, recipe '{cfg.parametrization}'")
+        result = run_refine(s, h0, measured, cfg, progress=not quiet)
+        write_refinement(result, outdir / f"seed_{name}", overwrite=True)
+        _echo_result(result)
+        results[name] = result
+    rows = seed_rows(results)
+    write_seed_table(rows, outdir / "seeds.csv")
+    plot_seeds(results, rows, outdir / "seeds.png")
+    typer.echo(f"{'rank':<5}{'seed':<10}{'held-out before':>16}{'after':>8}{'fitted before':>15}{'after':>8}"
+               f"{'as measured':>13}{'after':>8}")
+    for row in rows:
+        typer.echo(f"{row['rank']:<5}{row['seed']:<10}{row['heldout_before']:16.3f}{row['heldout_after']:8.3f}"
+                   f"{row['fitted_before']:15.3f}{row['fitted_after']:8.3f}{row['as_measured_before']:13.3f}"
+                   f"{row['as_measured_after']:8.3f}")
+    typer.echo(f"wrote {outdir}/seeds.csv, {outdir}/seeds.png and seed_<name>/ folders")

@@ -10,6 +10,13 @@ from hessfit.errors import ConfigError
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
 
+#: log-scale prior widths (1σ of ln c) of scale factors: stretches are transferable to a few per cent (Pulay SQM
+#: factors of one functional scatter by ~2-5 %), bends less, torsions and out-of-plane terms least; pair classes
+#: by topological distance likewise
+DEFAULT_PRIOR_WIDTHS = {"X-H stretch": 0.05, "X-Y stretch": 0.05, "bend": 0.10, "torsion": 0.20,
+                        "out-of-plane": 0.20, "global scale": 0.10, "1-2": 0.05, "1-3": 0.10, "1-4": 0.20,
+                        "far": 0.30}
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RefineConfig:
@@ -30,12 +37,29 @@ class RefineConfig:
         learning_rate: Adam initial step (decays ×0.1 over the run).
         subtract_baseline: remove a smooth lower-envelope polynomial (ModPoly, degree baseline_degree) from the
             measured spectrum once before fitting (multiphonon/lattice background an isolated molecule lacks).
-        background_degree: polynomial background (in normalised energy) fitted linearly, in closed form, with the
-            intensity scale at every step; −1 fits the intensity scale only.
-        fit_resolution: fit a resolution-width scale (bounds resolution_bounds).
+        background_degree: degree of the non-negative Bernstein background (0 a constant ≥ 0, 1 any straight line
+            ≥ 0, 2 a smooth bowl or hump ≥ 0), fitted in closed form with the intensity scale at every step by bounded
+            least squares (scale ≥ min_scale_fraction·‖y‖/‖s‖ > 0, background coefficients ≥ 0); −1: no background.
+        min_scale_fraction: floor of the intensity scale, as a fraction of the scale that matches the norms of the
+            simulation and the measurement (so the scale is > 0 by construction).
+        fit_resolution: fit a resolution-width scale (bounds resolution_bounds, log-Gaussian prior of width
+            resolution_prior_width); off by default: the instrument file's resolution is used as it is.
         fit_wings: fit the phonon-wing A_ISO (Å², bounds wing_bounds, start wing_a_iso).
-        scale_bounds: bounds of scale factors (classes/internal; global uses ±30 %).
-        prior_strength: weight of the ‖ΔH‖²/‖H0‖² prior (free parametrisation).
+        scale_bounds: bounds of scale factors (global, classes, internal).
+        prior_widths: width w of the log-Gaussian prior ½(ln c / w)² of each scale factor c, by parameter name
+            (internal types, 'global scale') or by the topological class suffix ('1-2', '1-3', '1-4', 'far').
+        prior_path: prior strength λ of each stage (the last one repeats): the prior is λ·½Σ(ln c/w)² (scale
+            recipes) or λ·prior_strength·3N‖PΔP‖²/‖H0‖² (free). Strong → weak along the stages; the held-out score
+            picks the stage, so the strength is chosen by validation.
+        prior_strength: weight of the ‖ΔH‖²/‖H0‖² prior (free parametrisation), multiplied by prior_path.
+        holdout: validation split of the measured points: 'blocks' (default; every 5th block of holdout_block_sigmas
+            resolution widths), 'blocks:K[:OFFSET]', 'range:LO-HI' (cm⁻¹) or 'none'. Held-out points never enter the
+            loss, the nuisance fit or the peak matching of the fit.
+        holdout_block_sigmas: width of a hold-out block in resolution widths σ(E).
+        accept_worse: return the fitted parameters even when the held-out Spearman is below the seed's (by default
+            the seed's parameters are kept and the result says so).
+        bootstrap: number of warm-started bootstrap refits (noise resampled from the residuals and the hold-out
+            offset rotated) for the bootstrap uncertainties; 0 skips them.
         tol: stop when the loss changes by less than this between stages.
     """
 
@@ -61,13 +85,21 @@ class RefineConfig:
     subtract_baseline: bool = True
     baseline_degree: int = 3
     background_degree: int = 0
-    fit_resolution: bool = True
-    resolution_bounds: tuple[float, float] = (0.5, 2.0)
+    min_scale_fraction: float = 0.01
+    fit_resolution: bool = False
+    resolution_bounds: tuple[float, float] = (0.9, 1.1)
+    resolution_prior_width: float = 0.05
     fit_wings: bool = False
     wing_a_iso: float = 0.035
     wing_bounds: tuple[float, float] = (0.0, 0.1)
-    scale_bounds: tuple[float, float] = (0.5, 1.5)
+    scale_bounds: tuple[float, float] = (0.75, 1.25)
+    prior_widths: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_PRIOR_WIDTHS))
+    prior_path: tuple[float, ...] = (1.0, 0.1, 0.01)
     prior_strength: float = 1.0
+    holdout: str = "blocks"
+    holdout_block_sigmas: float = 8.0
+    accept_worse: bool = False
+    bootstrap: int = 0
     tol: float = 1e-5
 
     def __post_init__(self):
@@ -81,9 +113,34 @@ class RefineConfig:
             raise ConfigError("stages and steps_per_stage must be ≥ 1")
         if min(self.w_spearman, self.w_peak, self.w_l2, self.w_wasserstein) < 0:
             raise ConfigError("loss weights must be ≥ 0")
+        lo, hi = self.resolution_bounds
+        if not 0 < lo <= 1 <= hi:
+            raise ConfigError(f"resolution_bounds must satisfy 0 < lower ≤ 1 ≤ upper, got {list(self.resolution_bounds)}")
+        if not 0 < self.scale_bounds[0] < 1 < self.scale_bounds[1]:
+            raise ConfigError(f"scale_bounds must satisfy 0 < lower < 1 < upper, got {list(self.scale_bounds)}")
+        if not self.prior_path or min(self.prior_path) < 0:
+            raise ConfigError("prior_path must list one or more strengths ≥ 0")
+        widths = {**DEFAULT_PRIOR_WIDTHS, **dict(self.prior_widths)}
+        if min(widths.values()) <= 0:
+            raise ConfigError("prior_widths must be > 0")
+        if not 0 < self.min_scale_fraction < 1:
+            raise ConfigError("min_scale_fraction must lie in (0, 1)")
+        if self.background_degree > 4:
+            raise ConfigError("background_degree must be ≤ 4 (a background with few degrees of freedom)")
+        object.__setattr__(self, "prior_widths", widths)
+        object.__setattr__(self, "prior_path", tuple(float(v) for v in self.prior_path))
         object.__setattr__(self, "resolution_bounds", tuple(self.resolution_bounds))
         object.__setattr__(self, "wing_bounds", tuple(self.wing_bounds))
         object.__setattr__(self, "scale_bounds", tuple(self.scale_bounds))
+
+    def prior_width(self, name: str) -> float:
+        """Log-scale prior width of the scale factor called ``name`` (exact name, else its last word)."""
+        if name in self.prior_widths:
+            return float(self.prior_widths[name])
+        return float(self.prior_widths.get(name.split()[-1], 0.10))
+
+    def prior_strength_at(self, stage: int) -> float:
+        return self.prior_path[min(stage, len(self.prior_path) - 1)]
 
     def replace(self, **changes) -> "RefineConfig":
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,10 +1,14 @@
 """Refine a Hessian against a measured INS spectrum.
 
 Data flow: seed Hessian H0 → parametrisation p ↦ H(p) → modes → simulated spectrum (orders 1..n,
-resolution scale and wings as nuisance parameters) → interpolated onto the measured energies →
-intensity scale and polynomial background fitted linearly (closed form, differentiable) → losses.
-Stages: each stage re-matches measured peaks to calculated modes (outside the gradient) and lowers
-the soft-rank temperature; within a stage the solver (bounded L-BFGS or Adam) runs a fixed number of steps.
+optional resolution scale and wings as nuisance parameters) → interpolated onto the measured energies →
+intensity scale (> 0) and non-negative Bernstein background fitted by bounded least squares on the fitted
+points (closed form, differentiable) → losses on the fitted points + λ·log-Gaussian prior on the scale factors.
+Validation: a hold-out split of the measured points (interleaved energy blocks by default) never enters the
+loss; after the seed and after every stage its Spearman is measured. Stages go from a strong to a weak prior
+(λ from ``prior_path``) while the soft-rank temperature is lowered; each re-matches measured peaks to
+calculated modes (outside the gradient). The stage with the best held-out Spearman is returned, or the seed
+when no stage beats it (unless ``accept_worse``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from hessfit.ins import InsConfig, load_instrument, make_modes_spectrum_fn
 from hessfit.ins._simulate import make_order1_intensity_fn
 from hessfit.modes import internal_basis, modes_from_hessian
 from hessfit.refine._config import RefineConfig
-from hessfit.refine._losses import (l2_loss, linear_nuisance_fit, peak_loss, soft_spearman, wasserstein_loss)
-from hessfit.refine._measurement import background_basis, simulation_range_cm1, window_spectrum
+from hessfit.refine._losses import (l2_loss, peak_loss, positive_nuisance_fit, soft_spearman, wasserstein_loss)
+from hessfit.refine._measurement import bernstein_basis, holdout_mask, simulation_range_cm1, window_spectrum
 from hessfit.refine._parametrize import Parametrization, make_parametrization
 from hessfit.structures._elements import cross_sections
 
@@ -76,14 +80,33 @@ class RefineResult:
     metrics: dict
     uncertainties: np.ndarray | None
     elapsed_s: float
+    heldout: np.ndarray | None = None  # (n,) bool: measured points held out for validation
+    nuisance_before: np.ndarray | None = None  # (intensity scale, background coefficients ≥ 0) of the seed
+    nuisance_after: np.ndarray | None = None
+    stages: list = dataclasses.field(default_factory=list)  # per candidate: stage, prior strength, held-out score
+    selected_stage: int = -1  # −1: the seed's parameters were kept
+    kept_seed: bool = False  # True when the fit lowered the held-out score and the seed was kept
+    bootstrap_sigma: np.ndarray | None = None  # bootstrap 1σ of the parameters (noise + hold-out choice)
+    at_bounds: dict = dataclasses.field(default_factory=dict)  # parameter name -> 'lower' / 'upper'
+
+    @property
+    def parameter_names(self) -> list[str]:
+        names = list(self.parametrization.names)
+        if self.config.fit_resolution:
+            names.append("resolution scale")
+        if self.config.fit_wings:
+            names.append("wing A_ISO (Å²)")
+        return names
 
 
 class _Problem:
     """The objective and its pieces for one molecule and one measured spectrum."""
 
-    def __init__(self, structure, h_seed, energy, y, config: RefineConfig):
+    def __init__(self, structure, h_seed, energy, y, config: RefineConfig, held=None):
         self.structure, self.config = structure, config
         self.energy, self.y = np.asarray(energy, float), np.asarray(y, float)
+        self.held = np.zeros(self.energy.size, bool) if held is None else np.asarray(held, bool)
+        self.train_idx = np.flatnonzero(~self.held)
         lo, hi = simulation_range_cm1(self.energy)
         self.ins_config = InsConfig(instrument=config.instrument, temperature_k=config.temperature_k,
                                     max_order=config.max_order, e_min_cm1=lo, e_max_cm1=hi,
@@ -101,11 +124,18 @@ class _Problem:
         basis = jnp.asarray(internal_basis(structure.positions, structure.masses))
         xs = jnp.asarray(cross_sections(structure.numbers, structure.masses, self.ins_config.cross_section))
         e = jnp.asarray(self.energy)
-        poly = background_basis(e, config.background_degree, xp=jnp)  # (n, degree + 1), constant
+        self.background = bernstein_basis(self.energy, config.background_degree)  # (n, degree + 1), ≥ 0
+        poly = jnp.asarray(self.background)
         y_j = jnp.asarray(self.y)
         from scipy.stats import rankdata
 
-        ranks = jnp.asarray(rankdata(self.y))
+        tidx = jnp.asarray(self.train_idx)
+        w_train = jnp.asarray((~self.held).astype(float))
+        y_t = y_j[tidx]
+        e_t = e[tidx]
+        ranks = jnp.asarray(rankdata(self.y[self.train_idx]))
+        y_norm_train = float(np.linalg.norm(self.y[self.train_idx]))
+        widths = jnp.asarray([config.prior_width(n) for n in self.param.names]) if self.param.names else None
 
         def unpack(x):
             k = self.n_h
@@ -121,24 +151,40 @@ class _Problem:
             spec = core(modes, xs, res, wing).sum(0)
             s = jnp.interp(e, self.centres, spec)
             cols = jnp.concatenate([s[:, None], poly], axis=1)
-            coef = linear_nuisance_fit(cols, y_j)
-            return modes, s, cols @ coef
+            # intensity scale ≥ min_scale_fraction × the norm-matching scale (> 0), background coefficients ≥ 0;
+            # solved on the fitted points only
+            floor = config.min_scale_fraction * y_norm_train / (jnp.sqrt(jnp.sum(w_train * s * s)) + 1e-300)
+            lower = jnp.concatenate([floor[None], jnp.zeros(poly.shape[1])])
+            coef = positive_nuisance_fit(cols, y_j, lower, weights=w_train)
+            return modes, s, cols @ coef, spec, coef
 
-        def loss(x, softness, mode_index, peak_e, peak_sig, peak_mask):
-            p, _, _ = unpack(x)
-            modes, s, model = predict(x)
-            rho = soft_spearman(model, ranks, softness)
+        def prior(x):
+            """½Σ(ln c/w)² over scale factors (and the resolution scale), or the free recipe's norm prior."""
+            p, res, _ = unpack(x)
+            if self.param.kind == "free":
+                value = self.param.prior(p)
+            else:
+                value = 0.5 * jnp.sum((jnp.log(p) / widths) ** 2)
+            if config.fit_resolution:
+                value = value + 0.5 * (jnp.log(res) / config.resolution_prior_width) ** 2
+            return value
+
+        def loss(x, softness, strength, mode_index, peak_e, peak_sig, peak_mask):
+            modes, s, model, _, _ = predict(x)
+            mt = model[tidx]  # the loss sees the fitted points only
+            rho = soft_spearman(mt, ranks, softness)
             total = config.w_spearman * (1.0 - rho)
             if config.w_peak:
                 total = total + config.w_peak * peak_loss(modes.frequencies_cm1, mode_index, peak_e, peak_sig,
                                                            peak_mask)
             if config.w_l2:
-                total = total + config.w_l2 * l2_loss(model, y_j)
+                total = total + config.w_l2 * l2_loss(mt, y_t)
             if config.w_wasserstein:
-                total = total + config.w_wasserstein * wasserstein_loss(e, model, y_j) / 100.0
-            total = total + self.param.prior(p)
+                total = total + config.w_wasserstein * wasserstein_loss(e_t, mt, y_t) / 100.0
+            total = total + strength * prior(x)
             return total, (rho, model)
 
+        self.prior = prior
         self.unpack = unpack
         self.predict = jax.jit(predict)
         self.loss = loss
@@ -152,7 +198,7 @@ class _Problem:
 
     @staticmethod
     def _param_options(config):
-        if config.parametrization in ("classes", "internal"):
+        if config.parametrization in ("global", "classes", "internal"):
             return {"bounds": config.scale_bounds}
         if config.parametrization == "free":
             return {"prior_strength": config.prior_strength}
@@ -179,7 +225,7 @@ class _Problem:
         if len(measured_peaks) == 0:
             return Match.empty()
         sigma_fn = self.instrument.sigma_cm1
-        modes, s, _ = prediction
+        modes, s = prediction[0], prediction[1]
         calc = detect_peaks(self.energy, np.asarray(s), sigma_fn, prefix="M")
         if len(calc) == 0:
             return Match.empty()
@@ -203,18 +249,80 @@ class _Problem:
         return Match(np.asarray(idx, int), np.asarray(pe), np.asarray(ps), tuple(labels))
 
 
-def _peak_rms(freqs, match: Match) -> float:
-    if match.mode_index.size == 0:
+def _peak_rms(freqs, match: Match, keep=None) -> float:
+    """RMS (cm⁻¹) of matched mode frequency − measured peak energy, over the entries where ``keep`` (bool) is True."""
+    idx, pe = match.mode_index, match.peak_energy_cm1
+    if keep is not None:
+        idx, pe = idx[keep], pe[keep]
+    if idx.size == 0:
         return float("nan")
-    return float(np.sqrt(np.mean((np.asarray(freqs)[match.mode_index] - match.peak_energy_cm1) ** 2)))
+    return float(np.sqrt(np.mean((np.asarray(freqs)[idx] - pe) ** 2)))
+
+
+def _subset_peaks(peaks, keep):
+    keep = np.asarray(keep, bool)
+    return dataclasses.replace(peaks, labels=tuple(lab for lab, k in zip(peaks.labels, keep) if k),
+                               **{f: np.asarray(getattr(peaks, f))[keep] for f in
+                                  ("energy_cm1", "height", "prominence", "width_cm1", "index", "width_sigma")})
+
+
+def _held_entries(match: Match, energy, held) -> np.ndarray:
+    """(K,) bool: the matched measured peak lies on a held-out point (nearest measured energy)."""
+    if match.mode_index.size == 0:
+        return np.zeros(0, bool)
+    nearest = np.abs(np.asarray(energy)[None, :] - match.peak_energy_cm1[:, None]).argmin(axis=1)
+    return np.asarray(held)[nearest]
+
+
+def _score(value) -> float:
+    """A held-out Spearman for ranking candidates (NaN, e.g. a constant model, ranks last)."""
+    return -np.inf if value is None or not np.isfinite(value) else float(value)
+
+
+def _scores(pred, y, y_raw, held) -> dict:
+    """Spearman on the fitted points (model vs baseline-corrected; simulation vs raw) and on the held-out points."""
+    from hessfit.compare import spearman
+
+    s, model = np.asarray(pred[1]), np.asarray(pred[2])
+    fit = ~held
+    out = {"fitted": spearman(model[fit], y[fit]), "fitted_as_measured": spearman(s[fit], y_raw[fit]),
+           "heldout": float("nan"), "heldout_as_measured": float("nan")}
+    if held.any():
+        out["heldout"] = spearman(model[held], y[held])
+        out["heldout_as_measured"] = spearman(s[held], y_raw[held])
+    return out
+
+
+def uniform_grid_scores(prob, pred, y, y_raw, held, step_cm1: float = 1.0) -> dict:
+    """Spearman on a uniform ``step_cm1`` grid over the window (both spectra linearly interpolated onto it).
+
+    A logarithmic instrument grid (TFXA, TOSCA: steps ∝ E) puts about half its points below 200 cm⁻¹, so the
+    Spearman on the measured grid weighs the low-energy region much more than a uniform grid does.
+    Keys: as_measured (simulation vs raw), fit (model vs baseline-corrected), heldout (model, held-out part).
+    """
+    from hessfit.compare import spearman
+
+    e = prob.energy
+    eu = np.arange(np.ceil(e.min()), np.floor(e.max()) + 0.5 * step_cm1, step_cm1)
+    s_u = np.interp(eu, np.asarray(prob.centres), np.asarray(pred[3]))
+    coef = np.asarray(pred[4])
+    model_u = coef[0] * s_u + bernstein_basis(eu, prob.config.background_degree, e_range=(e.min(), e.max())) @ coef[1:]
+    y_u, yraw_u = np.interp(eu, e, y), np.interp(eu, e, y_raw)
+    held_u = np.asarray(held)[np.clip(np.searchsorted(e, eu), 0, e.size - 1)]
+    out = {"as_measured": spearman(s_u, yraw_u), "fit": spearman(model_u, y_u), "heldout": float("nan")}
+    if held_u.any():
+        out["heldout"] = spearman(model_u[held_u], y_u[held_u])
+    return out
 
 
 def refine(structure, hessian_seed, measured, config: RefineConfig | None = None, *, progress: bool = False
            ) -> RefineResult:
     """Refine ``hessian_seed`` ((3N, 3N) eV/Å²) of ``structure`` against ``measured`` (MeasuredSpectrum).
 
-    Returns a RefineResult with the refined Hessian, spectra before/after on the measured energies,
-    history, metrics (true Spearman, peak-position RMS) and scale-factor uncertainties.
+    Returns a RefineResult with the refined Hessian (the seed's when the held-out Spearman fell and
+    ``config.accept_worse`` is False: then ``kept_seed`` is True), spectra before/after on the measured energies,
+    history, metrics (true Spearman fitted and held-out, on the measured and a uniform 1 cm⁻¹ grid, peak-position
+    RMS) and scale-factor uncertainties (curvature; bootstrap when ``config.bootstrap`` > 0).
     """
     from hessfit.compare import detect_peaks, spearman
     from hessfit.structures import validate_hessian
@@ -222,61 +330,112 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     config = config or RefineConfig()
     t0 = time.perf_counter()
     h0 = validate_hessian(hessian_seed, n_atoms=structure.n_atoms, source=f"seed Hessian of {structure.name}")
+    source = getattr(measured, "source", "spectrum") or "spectrum"
     energy, y_raw, y, baseline = window_spectrum(
         measured, config.e_min_cm1, config.e_max_cm1, subtract_baseline=config.subtract_baseline,
-        baseline_degree=config.baseline_degree, source=getattr(measured, "source", "spectrum"),
-        hint="adjust --e-min/--e-max")
-    prob = _Problem(structure, h0, energy, y, config)
+        baseline_degree=config.baseline_degree, source=source, hint="adjust --e-min/--e-max")
+    sigma_fn = load_instrument(config.instrument).sigma_cm1
+    held = holdout_mask(energy, config.holdout, sigma_fn, block_sigmas=config.holdout_block_sigmas, source=source)
+    prob = _Problem(structure, h0, energy, y, config, held)
     measured_peaks = detect_peaks(energy, y_raw - baseline, prob.instrument.sigma_cm1, prefix="P", smooth=0.5)
+    # the fit sees only the peaks on fitted points; all peaks are matched for the report
+    fit_peaks = _subset_peaks(measured_peaks, ~held[np.asarray(measured_peaks.index, int)])
 
     x, lo, hi = prob.initial()
     x = jnp.asarray(x)
     lo, hi = jnp.asarray(lo), jnp.asarray(hi)
     prediction0 = prob.predict(x)
-    modes0, s0, m0 = prediction0
-    freqs0 = np.asarray(modes0.frequencies_cm1)
     match0 = prob.match(prediction0, measured_peaks)
+    scores0 = _scores(prediction0, y, y_raw, held)
 
     solver = _make_solver(prob, config)
     history = []
     n_total = config.stages * config.steps_per_stage
     bar = tqdm(total=n_total, desc=f"refine {structure.name} [{config.parametrization}]", disable=not progress,
                leave=False, mininterval=0.5)
-    match = match0
+    candidates = [dict(stage=-1, prior_strength=float("nan"), loss=float("nan"), x=np.asarray(x), **scores0)]
+    match = prob.match(prediction0, fit_peaks)
     previous = np.inf
     step = 0
     for stage in range(config.stages):
         frac = stage / max(1, config.stages - 1)
         softness = config.softness_start * (config.softness_end / config.softness_start) ** frac
+        strength = config.prior_strength_at(stage)
         if stage:
-            match = prob.match(prob.predict(x), measured_peaks)
-        index, pe, ps, mask = match.padded(max(1, len(measured_peaks)))
+            match = prob.match(prob.predict(x), fit_peaks)
+        index, pe, ps, mask = match.padded(max(1, len(fit_peaks)))
         if stage < config.peak_start_stage:  # align by rank correlation first; wrong early matches would pin modes
             mask = jnp.zeros_like(mask)
-        args = (jnp.asarray(softness), index, pe, ps, mask)
+        args = (jnp.asarray(softness), jnp.asarray(strength), index, pe, ps, mask)
         x, stage_loss = _run_stage(prob, solver, x, lo, hi, args, config, history, bar, step, stage)
+        sc = _scores(prob.predict(x), y, y_raw, held)
+        candidates.append(dict(stage=stage, prior_strength=strength, loss=stage_loss, x=np.asarray(x), **sc))
         step += config.steps_per_stage
         if abs(previous - stage_loss) < config.tol:
             break
         previous = stage_loss
     bar.close()
 
+    # early stopping and prior strength by validation: the stage with the best held-out Spearman (the earliest,
+    # i.e. the most strongly regularised, on ties); the seed's parameters when that is below the seed's score
+    fitted = candidates[1:]
+    best = max(fitted, key=lambda c: _score(c["heldout"])) if held.any() else fitted[-1]
+    worse = bool(held.any()) and _score(best["heldout"]) < _score(scores0["heldout"])
+    kept_seed = worse and not config.accept_worse
+    chosen = candidates[0] if kept_seed else best
+    x = jnp.asarray(chosen["x"])
+
     prediction1 = prob.predict(x)
-    modes1, s1, m1 = prediction1
-    freqs1 = np.asarray(modes1.frequencies_cm1)
+    modes0, s0, m0 = prediction0[:3]
+    modes1, s1, m1 = prediction1[:3]
+    freqs0, freqs1 = np.asarray(modes0.frequencies_cm1), np.asarray(modes1.frequencies_cm1)
     match1 = prob.match(prediction1, measured_peaks)
     p, res, wing = prob.unpack(x)
     h1 = np.asarray(prob.param.apply(p))
+    scores1 = _scores(prediction1, y, y_raw, held)
+    uni0, uni1 = (uniform_grid_scores(prob, pr, y, y_raw, held) for pr in (prediction0, prediction1))
+    h0e, h1e = _held_entries(match0, energy, held), _held_entries(match1, energy, held)
     metrics = {
         # the field's score: simulated vs measured as measured (no background handling), as `hessfit compare`
         "spearman_before": spearman(np.asarray(s0), y_raw), "spearman_after": spearman(np.asarray(s1), y_raw),
         # the fitted score: model (scaled simulation + fitted background) vs baseline-corrected measurement
         "spearman_fit_before": spearman(np.asarray(m0), y), "spearman_fit_after": spearman(np.asarray(m1), y),
+        # the same on the fitted points only and on the held-out points only (validation)
+        "spearman_fitted_before": scores0["fitted"], "spearman_fitted_after": scores1["fitted"],
+        "spearman_heldout_before": scores0["heldout"], "spearman_heldout_after": scores1["heldout"],
+        "spearman_heldout_as_measured_before": scores0["heldout_as_measured"],
+        "spearman_heldout_as_measured_after": scores1["heldout_as_measured"],
+        # on a uniform 1 cm⁻¹ grid (the measured grid of TFXA/TOSCA is logarithmic)
+        "spearman_uniform_before": uni0["as_measured"], "spearman_uniform_after": uni1["as_measured"],
+        "spearman_uniform_fit_before": uni0["fit"], "spearman_uniform_fit_after": uni1["fit"],
+        "spearman_uniform_heldout_before": uni0["heldout"], "spearman_uniform_heldout_after": uni1["heldout"],
         "peak_rms_cm1_before": _peak_rms(freqs0, match0), "peak_rms_cm1_after": _peak_rms(freqs1, match1),
-        "n_measured_peaks": len(measured_peaks), "n_matched_before": int(match0.mode_index.size),
-        "n_matched_after": int(match1.mode_index.size),
-        "n_imaginary_after": int(np.sum(freqs1 < 0)),
+        "peak_rms_heldout_cm1_before": _peak_rms(freqs0, match0, h0e),
+        "peak_rms_heldout_cm1_after": _peak_rms(freqs1, match1, h1e),
+        "n_measured_peaks": len(measured_peaks), "n_heldout_peaks": len(measured_peaks) - len(fit_peaks),
+        "n_matched_before": int(match0.mode_index.size), "n_matched_after": int(match1.mode_index.size),
+        "n_imaginary_before": int(np.sum(freqs0 < 0)), "n_imaginary_after": int(np.sum(freqs1 < 0)),
+        "holdout": config.holdout, "n_points": int(energy.size), "n_heldout_points": int(held.sum()),
+        "fraction_points_below_200_cm1": float(np.mean(energy < 200.0)),
+        "selected_stage": int(chosen["stage"]), "selected_prior_strength": float(chosen["prior_strength"]),
+        "kept_seed": bool(kept_seed), "heldout_worse": bool(worse),
+        "intensity_scale_before": float(prediction0[4][0]), "intensity_scale_after": float(prediction1[4][0]),
     }
+    names = list(prob.param.names) + (["resolution scale"] if config.fit_resolution else []) + (
+        ["wing A_ISO (Å²)"] if config.fit_wings else [])
+    at_bounds = {}
+    if prob.param.lower is not None:
+        xv, lov, hiv = np.asarray(x), np.asarray(lo), np.asarray(hi)
+        tol = 1e-3 * (hiv - lov)
+        for k, name in enumerate(names):
+            if xv[k] <= lov[k] + tol[k]:
+                at_bounds[name] = "lower"
+            elif xv[k] >= hiv[k] - tol[k]:
+                at_bounds[name] = "upper"
+    stages = [{k: v for k, v in c.items() if k != "x"} for c in candidates]
+    boot = None
+    if config.bootstrap > 0 and not kept_seed and prob.param.kind != "free":
+        boot = _bootstrap(structure, h0, energy, y, config, prob, x, chosen, progress=progress)
     return RefineResult(
         structure=structure, config=config, ins_config=prob.ins_config, parametrization=prob.param,
         params=np.asarray(p), hessian_seed=h0, hessian_refined=0.5 * (h1 + h1.T),
@@ -284,7 +443,51 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
         energy_cm1=energy, measured=y, simulated_before=np.asarray(s0), simulated_after=np.asarray(s1),
         model_before=np.asarray(m0), model_after=np.asarray(m1), frequencies_before=freqs0, frequencies_after=freqs1,
         match_before=match0, match_after=match1, history=history, metrics=metrics,
-        uncertainties=_uncertainties(prob, x), elapsed_s=time.perf_counter() - t0)
+        uncertainties=_uncertainties(prob, x), elapsed_s=time.perf_counter() - t0, heldout=held,
+        nuisance_before=np.asarray(prediction0[4]), nuisance_after=np.asarray(prediction1[4]), stages=stages,
+        selected_stage=int(chosen["stage"]), kept_seed=bool(kept_seed), bootstrap_sigma=boot, at_bounds=at_bounds)
+
+
+def _bootstrap(structure, h0, energy, y, config, prob, x, chosen, *, progress) -> np.ndarray:
+    """1σ of the parameters over ``config.bootstrap`` warm-started refits.
+
+    Each replicate (a) rotates the held-out blocks (blocks:K:OFFSET → the next OFFSET; other splits stay) and
+    (b) resamples the noise: the residual of the chosen model, sign-flipped per hold-out-sized block (a wild
+    bootstrap that keeps the correlation of neighbouring points), added back to the model. It then runs one stage
+    from the chosen parameters at the final softness and the chosen prior strength.
+    """
+    from hessfit.refine._measurement import resolution_units
+
+    rng = np.random.default_rng(0)
+    model = np.asarray(prob.predict(x)[2])
+    resid = y - model
+    sigma_fn = prob.instrument.sigma_cm1
+    block = np.floor(resolution_units(energy, sigma_fn) / config.holdout_block_sigmas).astype(int)
+    spec = config.holdout.strip().lower()
+    every, offset = 5, 2
+    if spec.startswith("blocks"):
+        parts = spec.split(":")
+        every = int(parts[1]) if len(parts) > 1 else every
+        offset = int(parts[2]) if len(parts) > 2 else offset
+    strength = chosen["prior_strength"] if np.isfinite(chosen["prior_strength"]) else config.prior_path[-1]
+    samples = []
+    for b in range(config.bootstrap):
+        if spec.startswith("blocks"):
+            spec_b = f"blocks:{every}:{(offset + b + 1) % every}"
+        else:
+            spec_b = spec
+        held_b = holdout_mask(energy, spec_b, sigma_fn, block_sigmas=config.holdout_block_sigmas)
+        signs = rng.choice([-1.0, 1.0], size=block.max() + 1)[block]
+        pb = _Problem(structure, h0, energy, model + signs * resid, config, held_b)
+        _, lo, hi = pb.initial()
+        solver = _make_solver(pb, config)
+        args = (jnp.asarray(config.softness_end), jnp.asarray(strength), *Match.empty().padded(1))
+        bar = tqdm(total=config.steps_per_stage, disable=not progress, leave=False,
+                   desc=f"bootstrap {b + 1}/{config.bootstrap}")
+        xb, _ = _run_stage(pb, solver, jnp.asarray(x), jnp.asarray(lo), jnp.asarray(hi), args, config, [], bar, 0, 0)
+        bar.close()
+        samples.append(np.asarray(xb))
+    return np.std(np.asarray(samples), axis=0, ddof=1) if len(samples) > 1 else None
 
 
 def _make_solver(prob, config):
@@ -311,12 +514,17 @@ def _run_stage(prob, solver, x, lo, hi, args, config, history, bar, step0, stage
     from scipy.optimize import minimize
     from scipy.stats import spearmanr
 
+    held, fit = prob.held, prob.train_idx
+
     def record(k, value, aux):
         rho_soft, model = aux
-        rho = float(spearmanr(np.asarray(model), prob.y).statistic)
+        model = np.asarray(model)
+        rho = float(spearmanr(model[fit], prob.y[fit]).statistic)
+        rho_held = float(spearmanr(model[held], prob.y[held]).statistic) if held.any() else float("nan")
         history.append({"step": step0 + k, "stage": stage, "loss": float(value), "soft_spearman": float(rho_soft),
-                        "spearman": rho, "softness": float(args[0])})
-        bar.set_postfix(loss=f"{float(value):.4f}", spearman=f"{rho:.3f}")
+                        "spearman": rho, "spearman_heldout": rho_held, "softness": float(args[0]),
+                        "prior_strength": float(args[1])})
+        bar.set_postfix(loss=f"{float(value):.4f}", fitted=f"{rho:.3f}", heldout=f"{rho_held:.3f}")
         bar.update(1)
 
     if config.solver == "lbfgsb":

@@ -47,21 +47,29 @@ def _toml_value(v) -> str:
         return json.dumps(v)
     if isinstance(v, (tuple, list)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
     return repr(v)
 
 
 def scale_factor_rows(result: RefineResult) -> list[dict]:
-    names = list(result.parametrization.names)
-    values = list(result.params) if names else []
+    """One row per fitted parameter: value, curvature and bootstrap 1σ, prior width, bound flag."""
+    names = result.parameter_names
+    values = list(result.params) if result.parametrization.names else []
     if result.config.fit_resolution:
-        names.append("resolution scale")
         values.append(result.resolution_scale)
     if result.config.fit_wings:
-        names.append("wing A_ISO (Å²)")
         values.append(result.wing_a_iso)
-    sig = result.uncertainties
-    return [dict(parameter=n, value=float(v), uncertainty_1sigma=float(sig[k]) if sig is not None else np.nan)
-            for k, (n, v) in enumerate(zip(names, values))]
+    sig, boot = result.uncertainties, result.bootstrap_sigma
+    cfg = result.config
+    rows = []
+    for k, (n, v) in enumerate(zip(names, values)):
+        width = (cfg.resolution_prior_width if n == "resolution scale" else np.nan if n.startswith("wing")
+                 else cfg.prior_width(n))
+        rows.append(dict(parameter=n, value=float(v), uncertainty_1sigma=float(sig[k]) if sig is not None else np.nan,
+                         bootstrap_1sigma=float(boot[k]) if boot is not None else np.nan,
+                         prior_width_log=float(width), at_bound=result.at_bounds.get(n, "")))
+    return rows
 
 
 def mode_rows(result: RefineResult) -> list[dict]:
@@ -91,10 +99,12 @@ def spectra_dataset(result: RefineResult) -> xr.Dataset:
                                                                               {"long_name": "scaled + background"}),
          "model_after": (dims, result.model_after, {"long_name": "scaled + background"}),
          "frequency_before": (("mode",), result.frequencies_before, {"units": "cm-1"}),
-         "frequency_after": (("mode",), result.frequencies_after, {"units": "cm-1"})},
+         "frequency_after": (("mode",), result.frequencies_after, {"units": "cm-1"}),
+         **({"heldout": (dims, result.heldout.astype(np.int8), {"long_name": "1: held out for validation"})}
+            if result.heldout is not None else {})},
         coords={"energy": ("energy", result.energy_cm1, {"units": "cm-1"}),
                 "mode": np.arange(1, len(result.frequencies_before) + 1)},
-        attrs={k: (float(v) if isinstance(v, (int, float, np.floating)) else str(v))
+        attrs={k: (float(v) if isinstance(v, (bool, int, float, np.floating)) else str(v))
                for k, v in {**result.metrics, "molecule": result.structure.name,
                             "parametrization": result.config.parametrization,
                             "instrument": result.config.instrument}.items()})
@@ -105,11 +115,13 @@ def plot_overlay(result: RefineResult, path: Path) -> None:
 
     fig, axes = plt.subplots(2, 1, figsize=(11, 7), sharex=True, layout="constrained")
     m = result.metrics
+    held = result.heldout if result.heldout is not None else np.zeros(result.energy_cm1.size, bool)
     for ax, which, model, rho, match, freqs in (
-            (axes[0], "before", result.model_before, m["spearman_fit_before"], result.match_before,
+            (axes[0], "before", result.model_before, m["spearman_fitted_before"], result.match_before,
              result.frequencies_before),
-            (axes[1], "after", result.model_after, m["spearman_fit_after"], result.match_after,
+            (axes[1], "after", result.model_after, m["spearman_fitted_after"], result.match_after,
              result.frequencies_after)):
+        _shade_heldout(ax, result.energy_cm1, held)
         ax.plot(result.energy_cm1, result.measured, color="k", lw=1.0, label="measured" + (" (baseline removed)" if result.config.subtract_baseline else ""))
         ax.plot(result.energy_cm1, model, color="tab:red" if which == "after" else "tab:blue", lw=1.0,
                 label=f"calculated {which} (scaled + background)")
@@ -117,13 +129,28 @@ def plot_overlay(result: RefineResult, path: Path) -> None:
         for lab, e, mode in zip(match.peak_labels, match.peak_energy_cm1, match.mode_index):
             ax.annotate(lab, (e, top * 1.02), fontsize=6, ha="center")
             ax.plot([e, freqs[mode]], [top * 0.98, top * 0.9], color="0.5", lw=0.5)
-        ax.set_title(f"{result.structure.name}: {which} refinement — Spearman {rho:.3f} (as measured: {m['spearman_' + which]:.3f}), "
-                     f"peak RMS {m['peak_rms_cm1_' + which]:.1f} cm$^{{-1}}$", fontsize=10)
+        note = ""
+        if which == "after" and result.kept_seed:
+            note = " — held-out score fell: seed kept"
+        ax.set_title(f"{result.structure.name} {which}: Spearman fitted {rho:.3f}, held-out "
+                     f"{m['spearman_heldout_' + which]:.3f} (shaded), as measured {m['spearman_' + which]:.3f}; "
+                     f"peak RMS {m['peak_rms_cm1_' + which]:.1f} cm$^{{-1}}$ (held-out "
+                     f"{m['peak_rms_heldout_cm1_' + which]:.1f}){note}", fontsize=9)
         ax.set_ylabel("intensity (arb.)")
         ax.legend(frameon=False, fontsize=8, loc="upper right")
     axes[1].set_xlabel("energy transfer (cm$^{-1}$)")
     fig.savefig(path, dpi=140)
     plt.close(fig)
+
+
+def _shade_heldout(ax, energy, held) -> None:
+    """Grey bands over the runs of held-out points."""
+    e = np.asarray(energy)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], held.astype(int), [0]])))
+    for a, b in zip(edges[::2], edges[1::2]):
+        lo = 0.5 * (e[a] + e[a - 1]) if a > 0 else e[a]
+        hi = 0.5 * (e[b - 1] + e[b]) if b < e.size else e[b - 1]
+        ax.axvspan(lo, hi, color="0.9", lw=0, zorder=0)
 
 
 def plot_history(result: RefineResult, path: Path) -> None:
@@ -135,10 +162,24 @@ def plot_history(result: RefineResult, path: Path) -> None:
     ax.set_xlabel("solver step")
     ax.set_ylabel("loss")
     ax2 = ax.twinx()
-    ax2.plot(steps, [h["spearman"] for h in result.history], color="tab:green", label="Spearman (true)")
-    ax2.set_ylabel("Spearman", color="tab:green")
+    ax2.plot(steps, [h["spearman"] for h in result.history], color="tab:green", label="Spearman fitted")
+    ax2.plot(steps, [h.get("spearman_heldout", np.nan) for h in result.history], color="tab:purple",
+             label="Spearman held-out")
+    ax2.set_ylabel("Spearman (fitted green, held-out purple)")
     fig.savefig(path, dpi=140)
     plt.close(fig)
+
+
+def nuisance_summary(result: RefineResult) -> dict:
+    """Intensity scale (> 0) and Bernstein background coefficients (≥ 0) before/after, with the model's shape."""
+    def split(c):
+        return (None, []) if c is None else (float(c[0]), [float(v) for v in c[1:]])
+
+    (s0, b0), (s1, b1) = split(result.nuisance_before), split(result.nuisance_after)
+    return {"intensity_scale_before": s0, "intensity_scale_after": s1, "background_before": b0,
+            "background_after": b1,
+            "background_model": f"non-negative Bernstein polynomial of degree {result.config.background_degree} in "
+                                "t = (E - E_min)/(E_max - E_min) over the window, coefficients >= 0 (background >= 0)"}
 
 
 def write_refinement(result: RefineResult, outdir: str | Path, *, overwrite: bool = False,
@@ -170,6 +211,9 @@ def write_refinement(result: RefineResult, outdir: str | Path, *, overwrite: boo
     summary = {"molecule": s.name, "formula": s.formula, "n_atoms": s.n_atoms, **result.metrics,
                "elapsed_s": result.elapsed_s, "resolution_scale": result.resolution_scale,
                "wing_a_iso_A2": result.wing_a_iso, "scale_factors": scale_factor_rows(result),
-               "recipe": result.config.to_dict(), "n_steps": len(result.history)}
+               "parameters_at_bounds": result.at_bounds,
+               "nuisance": nuisance_summary(result),
+               "loss_grid": "measured energies (the fitted points of the hold-out split)",
+               "stages": result.stages, "recipe": result.config.to_dict(), "n_steps": len(result.history)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return out

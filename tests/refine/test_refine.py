@@ -26,12 +26,14 @@ def test_full_objective_gradient_matches_fd(qm9_molecule):
     s, h = qm9_molecule
     meas = _synthetic(s, h)
     cfg = RefineConfig(parametrization="internal", w_peak=0.1, w_l2=0.5, w_wasserstein=0.1, e_max_cm1=2000.0,
-                       max_order=1)  # order-2 gradients are checked in tests/ins
+                       max_order=1, fit_resolution=True, background_degree=1)  # order-2 gradients: tests/ins
     m = (meas.energy_cm1 >= 50) & (meas.energy_cm1 <= 2000)
-    prob = _Problem(s, h * 0.95, meas.energy_cm1[m], meas.intensity[m], cfg)
+    held = (np.arange(m.sum()) // 40) % 5 == 2  # interleaved held-out blocks: they must not enter the loss
+    prob = _Problem(s, h * 0.95, meas.energy_cm1[m], meas.intensity[m], cfg, held)
     x0, _, _ = prob.initial()
     x0 = jnp.asarray(x0) * 1.02
-    args = (jnp.asarray(0.05), jnp.array([10, 40]), jnp.array([480.0, 1400.0]), jnp.array([5.0, 9.0]), jnp.ones(2))
+    args = (jnp.asarray(0.05), jnp.asarray(0.3), jnp.array([10, 40]), jnp.array([480.0, 1400.0]),
+            jnp.array([5.0, 9.0]), jnp.ones(2))
     f = jax.jit(lambda x: prob.loss(x, *args)[0])  # compiled: far faster than op-by-op
     g = jax.jit(jax.grad(f))(x0)
     d = jnp.asarray(np.random.default_rng(1).normal(size=x0.size))
