@@ -94,12 +94,18 @@ def evaluate(
     also_model: Optional[list[Path]] = typer.Option(None, "--also-model", help="evaluate another network (folder or "
                                                     "shipped name) on the same molecules; repeatable"),
     no_spectra: bool = typer.Option(False, "--no-spectra", help="skip INS Spearman metrics"),
+    ood_data: Optional[list[Path]] = typer.Option(None, "--ood-data", help="also evaluate on every molecule of this "
+                                                  "dataset .npz (out-of-domain set; no Spearman); repeatable"),
+    ood: bool = typer.Option(False, "--ood", help="also evaluate on the out-of-domain sets data/ood/*.npz "
+                             "(docs/out_of_domain.md)"),
     out: Path = typer.Option(Path("evaluation"), "--out", help="folder for metrics.json, CSVs and plots"),
 ):
-    """Hessian MAE/RMSE/R², frequency MAE and INS Spearman of the model (and baselines) on reference Hessians."""
-    from hessfit.model import Ensemble, load_model, predict_hessians
+    """Hessian MAE/RMSE/R², frequency MAE, low modes (below -50 cm⁻¹) and INS Spearman of the model (and
+    baselines) on reference Hessians; with --ood / --ood-data also on out-of-domain sets, each in OUT/<set name>/."""
+    from hessfit.model import Ensemble, load_model
     from hessfit.structures import load_dataset
     from hessfit.train import evaluate as run_eval, write_evaluation
+    from hessfit.train._evaluate import network_predict_fn, ood_dataset_paths, source_predict_fn, summary_line
 
     m = load_model(model)
     ds = load_dataset(data)
@@ -107,46 +113,44 @@ def evaluate(
         split = model.parent / "split.json"  # a run's best/ folder: use that run's split
     idx, what = _split_indices(split, subset, len(ds))
     idx = idx[:max_molecules]
+    ood_paths = ood_dataset_paths(ood_data, ood)  # checked before the (slow) evaluation starts
+
     def label(mod) -> str:
         if isinstance(mod, Ensemble):
             return "nequip-ensemble"
         return "nequip-blocks" if mod.config.kind == "blocks" else "nequip"
 
-    results = [run_eval(lambda ss: predict_hessians(ss, m), ds, idx, source=label(m), spectra=not no_spectra,
-                        progress=True)]
+    networks = [(label(m), m)]
     for extra in also_model or []:  # further networks on the same molecules, side by side
         mx = load_model(extra)
-        name = f"{label(mx)}-{extra.name if extra.name != 'best' else extra.parent.name}"
-        results.append(run_eval(lambda ss, mx=mx: predict_hessians(ss, mx), ds, idx, source=name,
-                                spectra=not no_spectra, progress=True))
-    for name in baseline or []:
-        from hessfit.sources import get_source
+        networks.append((f"{label(mx)}-{extra.name if extra.name != 'best' else extra.parent.name}", mx))
 
-        src = get_source(name)
-
-        def physics(structures, src=src):
-            out_h = []
-            for s in structures:
-                try:
-                    out_h.append(src.hessian(s).hessian)
-                except Exception as exc:  # a molecule without parameters is skipped and counted
-                    from hessfit.errors import HessfitError
-
-                    if not isinstance(exc, HessfitError):
-                        raise
-                    out_h.append(None)
-            return out_h
-
-        results.append(run_eval(physics, ds, idx[:baseline_max_molecules], source=name, spectra=not no_spectra,
+    def run_all(dset, ids, spectra, baseline_ids, skip_level=None):
+        res = [run_eval(network_predict_fn(mod), dset, ids, source=name, spectra=spectra, progress=True)
+               for name, mod in networks]
+        for name in baseline or []:
+            if skip_level is not None and skip_level(name):
+                continue  # a physics source against its own reference (xtb on the xTB panel) measures nothing
+            res.append(run_eval(source_predict_fn(name), dset, baseline_ids, source=name, spectra=spectra,
                                 progress=True))
+        return res
+
+    results = run_all(ds, idx, not no_spectra, idx[:baseline_max_molecules])
     path = write_evaluation(results, out)
     for r in results:
-        s = r.summary
-        typer.echo(f"{r.source:>13}: {s['n_molecules']} molecules ({what}); Hessian R² {s.get('hessian_r2', float('nan')):.5f}, "
-                   f"MAE {s.get('hessian_mae', float('nan')):.4f} eV/Å², frequency MAE {s.get('frequency_mae_cm1', float('nan')):.1f} cm⁻¹"
-                   + (f", Spearman(order 1) median {s['spearman_order1_median']:.3f}, > 0.6: "
-                      f"{100 * s['spearman_order1_fraction_above_0.6']:.1f} %" if "spearman_order1_median" in s else ""))
-    typer.echo(f"wrote {path} and plots in {out}")
+        typer.echo(summary_line(r, what))
+    for p in ood_paths:  # out-of-domain sets: every molecule, no Spearman (one compilation per molecule size)
+        from hessfit.sources import get_source
+
+        dset = load_dataset(p)
+        levels = {str(v) for v in dset.extra.get("level_of_theory", [])} - {""}
+        ids = list(range(len(dset)))
+        res = run_all(dset, ids, False, ids[:baseline_max_molecules],
+                      skip_level=lambda name: levels == {get_source(name).level_of_theory})
+        write_evaluation(res, out / p.stem)
+        for r in res:
+            typer.echo(summary_line(r, f"{p.name}, {'/'.join(sorted(levels)) or 'reference'}"))
+    typer.echo(f"wrote {path} and plots in {out}" + (f" (out-of-domain sets in {out}/<set name>/)" if ood_paths else ""))
 
 
 @app.command()

@@ -5,6 +5,12 @@ element of every molecule), frequency MAE (cm⁻¹, sorted internal-mode frequen
 projection of rigid-body motion), and Spearman rank correlations between INS spectra simulated from the
 predicted and the reference Hessian: TOSCA, 10 K, 1 cm⁻¹ bins, compared over 20–3500 cm⁻¹, order 1 and
 orders 1–2 (``hessfit.ins.simulate``).
+
+Low-mode soundness (the out-of-domain sets of docs/out_of_domain.md): per molecule the lowest predicted and
+reference internal frequency (cm⁻¹, imaginary negative), the number of modes below ``GUARD_CM1`` (−50 cm⁻¹;
+a sound model has none at a minimum of a nearby surface) and the frequency MAE over modes whose reference
+frequency is below 200 cm⁻¹ (sorted frequencies paired by rank). ``evaluate_datasets`` runs a set of
+Hessian sources on several datasets, e.g. the QM9 test split beside ``data/ood/*.npz``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 SPEARMAN_WINDOW_CM1 = (20.0, 3500.0)
+#: modes below this frequency (cm⁻¹) count as unsound (the network guard's threshold)
+GUARD_CM1 = -50.0
+#: "low modes": reference frequency below this, cm⁻¹
+LOW_MODE_CM1 = 200.0
 
 
 def _frequencies(structure, hessian) -> np.ndarray:
@@ -85,11 +95,107 @@ def hessian_metrics(structure, predicted: np.ndarray, reference: np.ndarray, *, 
     out["frequency_mae_cm1"] = float(np.mean(np.abs(fp - fr)))
     out["n_modes"] = int(fp.size)
     out["n_imaginary_pred"] = int(np.sum(fp < 0))
+    out["n_below_guard_pred"] = int(np.sum(fp < GUARD_CM1))
+    out["n_below_guard_ref"] = int(np.sum(fr < GUARD_CM1))
+    out["min_frequency_pred_cm1"] = float(fp[0]) if fp.size else float("nan")
+    out["min_frequency_ref_cm1"] = float(fr[0]) if fr.size else float("nan")
+    low = fr < LOW_MODE_CM1
+    out["n_low_modes"] = int(np.sum(low))
+    out["frequency_mae_low_cm1"] = float(np.mean(np.abs(fp[low] - fr[low]))) if low.any() else float("nan")
     if spectra:
         (p1, p12), (r1, r12) = _spectra(structure, [p, r])
         out["spearman_order1"] = float(spearmanr(p1, r1).statistic)
         out["spearman_order1_2"] = float(spearmanr(p12, r12).statistic)
     return out
+
+
+def network_predict_fn(model, *, max_atoms_per_batch: int = 400) -> Callable:
+    """``predict_fn`` for `evaluate` from a network (`Model` or `Ensemble`): Hessians in eV/Å², None for molecules
+    with elements the network does not know (they are skipped and counted, not an error)."""
+    from hessfit.model import Ensemble, predict_hessians
+
+    members = model.members if isinstance(model, Ensemble) else (model,)
+    known = set.intersection(*(set(int(z) for z in m.config.elements) for m in members))
+
+    def predict(structures):
+        ok = [i for i, s in enumerate(structures) if set(int(z) for z in s.numbers) <= known]
+        hs = predict_hessians([structures[i] for i in ok], model, max_atoms_per_batch=max_atoms_per_batch) if ok else []
+        out = [None] * len(structures)
+        for i, h in zip(ok, hs):
+            out[i] = h
+        return out
+
+    return predict
+
+
+def source_predict_fn(name: str, **options) -> Callable:
+    """``predict_fn`` for `evaluate` from a registered Hessian source (xtb, mmff, ...) at the dataset's geometries;
+    a molecule the source cannot treat (HessfitError, e.g. no MMFF parameters) gives None (skipped, counted)."""
+    from hessfit.errors import HessfitError
+    from hessfit.sources import get_source
+
+    src = get_source(name, **options)
+
+    def predict(structures):
+        out = []
+        for s in structures:
+            try:
+                out.append(src.hessian(s).hessian)
+            except HessfitError:
+                out.append(None)
+        return out
+
+    return predict
+
+
+#: the out-of-domain sets of docs/out_of_domain.md, in a checkout's data/ood/ (held out of training)
+OOD_SET_NAMES = ("dft_b3lyp.npz", "panel_xtb.npz")
+
+
+def ood_dataset_paths(paths: Sequence[str | Path] | None = None, default_sets: bool = False) -> list[Path]:
+    """Dataset files to evaluate beside the main set: ``paths``, plus with ``default_sets`` the built ones of
+    ``OOD_SET_NAMES`` in ``data/ood/`` (of the working directory, else of the checkout holding hessfit).
+
+    Raises:
+        ConfigError: a given path does not exist, or ``default_sets`` finds none.
+    """
+    from hessfit.errors import ConfigError
+
+    out = []
+    for p in paths or []:
+        p = Path(p)
+        if not p.is_file():
+            raise ConfigError(f"{p}: out-of-domain dataset not found")
+        out.append(p)
+    if default_sets:
+        import hessfit
+
+        dirs = [Path.cwd() / "data" / "ood", Path(hessfit.__file__).resolve().parents[1] / "data" / "ood"]
+        found = next(([d / n for n in OOD_SET_NAMES if (d / n).is_file()] for d in dirs
+                      if any((d / n).is_file() for n in OOD_SET_NAMES)), [])
+        if not found:
+            raise ConfigError(f"--ood: no out-of-domain set ({', '.join(OOD_SET_NAMES)}) in {dirs[0]} or {dirs[1]}; "
+                              "build them with scripts/build_ood_sets.py or pass --ood-data FILE")
+        out += [p for p in found if p not in out]
+    return out
+
+
+def summary_line(result: "EvalResult", what: str) -> str:
+    """One line of the pooled metrics of ``result`` (frequencies cm⁻¹, Hessian MAE eV/Å²)."""
+    s = result.summary
+    nan = float("nan")
+    line = (f"{result.source:>13}: {s['n_molecules']} molecules ({what})"
+            + (f", {s['skipped_molecules']} skipped" if s.get("skipped_molecules") else "")
+            + f"; Hessian R² {s.get('hessian_r2', nan):.5f}, MAE {s.get('hessian_mae', nan):.4f} eV/Å², "
+            f"frequency MAE {s.get('frequency_mae_cm1', nan):.1f} cm⁻¹")
+    if "molecules_with_mode_below_guard" in s:
+        line += (f" (< {s['low_mode_cm1']:.0f} cm⁻¹: {s['frequency_mae_low_cm1']:.1f}), "
+                 f"{s['molecules_with_mode_below_guard']} with a mode < {s['guard_cm1']:.0f} cm⁻¹ "
+                 f"(lowest {s['min_frequency_cm1']:.0f})")
+    if "spearman_order1_median" in s:
+        line += (f", Spearman(order 1) median {s['spearman_order1_median']:.3f}, > 0.6: "
+                 f"{100 * s['spearman_order1_fraction_above_0.6']:.1f} %")
+    return line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +223,16 @@ def summarise(per_molecule: Sequence[dict]) -> dict:
                                    / sum(x["n_modes"] for x in m)),
         "molecules_with_imaginary_modes": int(sum(x["n_imaginary_pred"] > 0 for x in m)),
     }
+    if all("n_below_guard_pred" in x for x in m):
+        n_low = sum(x["n_low_modes"] for x in m)
+        out.update({
+            "molecules_with_mode_below_guard": int(sum(x["n_below_guard_pred"] > 0 for x in m)),
+            "reference_molecules_with_mode_below_guard": int(sum(x["n_below_guard_ref"] > 0 for x in m)),
+            "min_frequency_cm1": float(min(x["min_frequency_pred_cm1"] for x in m)),
+            "frequency_mae_low_cm1": float(np.nansum([x["frequency_mae_low_cm1"] * x["n_low_modes"] for x in m])
+                                           / n_low) if n_low else float("nan"),
+            "guard_cm1": GUARD_CM1, "low_mode_cm1": LOW_MODE_CM1,
+        })
     for key in ("spearman_order1", "spearman_order1_2"):
         vals = np.array([x[key] for x in m if key in x and np.isfinite(x[key])])
         if vals.size:
@@ -144,6 +260,7 @@ def evaluate(predict_fn: Callable, dataset, indices: Sequence[int], *, source: s
 
         it = tqdm(list(it), desc=f"evaluate {source}", unit="mol")
     per, ref_all, pred_all, skipped = [], [], [], 0
+    keys = getattr(dataset, "extra", {}).get("key")
     for i, s, p in it:
         if p is None:
             skipped += 1
@@ -151,7 +268,7 @@ def evaluate(predict_fn: Callable, dataset, indices: Sequence[int], *, source: s
         r = dataset.hessian(i)
         m = hessian_metrics(s, p, r, spectra=spectra)
         m["index"] = i
-        m["name"] = s.name
+        m["name"] = str(keys[i]) if keys is not None else s.name
         per.append(m)
         ref_all.append(r.reshape(-1))
         pred_all.append(np.asarray(p).reshape(-1))
