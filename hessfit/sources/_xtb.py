@@ -6,6 +6,12 @@ step 0.005 Å, 6N gradients), in parallel threads, symmetrised. tblite works in 
 Hartree; conversion happens here. Each thread keeps its own calculator and reuses the previous
 wavefunction as the SCF guess. Set ``OMP_NUM_THREADS`` (or ``OMP_WAIT_POLICY=PASSIVE``) when the
 machine is shared: OpenMP spinning made tblite 7–10× slower next to another busy process.
+
+Crystals (``structure.is_crystal``) are computed with periodic boundary conditions: tblite gets the
+cell and evaluates the Hamiltonian at the Γ point of that cell, so the Hessian is the Γ-point force-
+constant matrix of the cell (for a supercell: all its commensurate q-points). Γ-only sampling of a
+small cell is a k-point approximation: for the 20-atom n-hexane cell the energy per cell differs from
+a 2×2×2 supercell by 0.016 Eh; use a supercell where that matters (docs/crystal.md).
 """
 
 from __future__ import annotations
@@ -75,8 +81,12 @@ class XtbSource(HessianSource):
             pos_bohr = np.asarray(positions, float) / BOHR_A
             try:
                 if not hasattr(local, "calc"):
+                    periodic = {}
+                    if structure.is_crystal:  # periodic boundary conditions (tblite: Γ-point lattice sums)
+                        periodic = dict(lattice=np.asarray(structure.cell, float) / BOHR_A,
+                                        periodic=np.asarray(structure.pbc, bool))
                     local.calc = Calculator(self.method, structure.numbers, pos_bohr,
-                                            charge=float(self.charge), uhf=int(self.uhf))
+                                            charge=float(self.charge), uhf=int(self.uhf), **periodic)
                     local.calc.set("verbosity", 0)
                     local.calc.set("accuracy", float(self.accuracy))
                     local.res = local.calc.singlepoint()

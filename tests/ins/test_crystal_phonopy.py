@@ -1,0 +1,105 @@
+"""phonopy / Euphonic force constants → supercell Γ Hessian, checked against the force model that made them
+and against Euphonic's own phonons at the commensurate q-points (an independent Fourier-sum path)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+pytest.importorskip("phonopy")
+
+from hessfit.errors import InputFormatError  # noqa: E402
+from hessfit.modes import normal_modes  # noqa: E402
+from hessfit.sources._phonopy import from_euphonic, read_phonopy  # noqa: E402
+
+A = 3.0
+K = 0.08
+
+
+def spring_forces(positions, cell, masses_pattern, u):
+    """Scalar nearest-neighbour springs (distance A) in a periodic orthorhombic cell: F = −H u."""
+    n = len(positions)
+    f = np.zeros((n, 3))
+    lengths = np.diag(cell)
+    for i, j in itertools.combinations(range(n), 2):
+        d = positions[j] - positions[i]
+        d -= np.round(d / lengths) * lengths
+        if abs(np.linalg.norm(d) - A) < 0.1:
+            f[i] += K * (u[j] - u[i])
+            f[j] += K * (u[i] - u[j])
+    return f
+
+
+def make_dataset(folder, *, split=False, with_fc=False):
+    """2-atom cell (H, D along x) of a simple-cubic spring lattice, 2×3×3 supercell, phonopy ± displacements."""
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    unit = PhonopyAtoms(symbols=["H", "H"], cell=np.diag([2 * A, A, A]), scaled_positions=[[0, 0, 0], [0.5, 0, 0]],
+                        masses=[1.008, 2.014])
+    ph = Phonopy(unit, supercell_matrix=np.diag([2, 3, 3]), primitive_matrix="P")
+    ph.generate_displacements(distance=0.01, is_plusminus=True)
+    ref = ph.supercell.positions
+    forces = [spring_forces(ref, ph.supercell.cell, None, sc.positions - ref)
+              for sc in ph.supercells_with_displacements]
+    ph.forces = np.array(forces)
+    if split:
+        ph.save(folder / "phonopy_disp.yaml", settings={"force_sets": False, "displacements": True,
+                                                        "force_constants": False})
+        from phonopy.file_IO import write_FORCE_SETS
+
+        write_FORCE_SETS(ph.dataset, filename=str(folder / "FORCE_SETS"))
+    else:
+        if with_fc:  # Euphonic reads force constants, not force sets
+            ph.produce_force_constants()
+        ph.save(folder / "phonopy_params.yaml", settings={"force_sets": True, "displacements": True,
+                                                          "force_constants": with_fc})
+    u = np.eye(3 * len(ref))
+    h = -np.stack([spring_forces(ref, ph.supercell.cell, None, u[k].reshape(-1, 3)).ravel()
+                   for k in range(3 * len(ref))])
+    return h
+
+
+def test_phonopy_files_give_the_model_force_constants(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    h_ref = make_dataset(tmp_path / "a")
+    make_dataset(tmp_path / "b", split=True)
+    for path in (tmp_path / "a" / "phonopy_params.yaml", tmp_path / "b" / "phonopy_disp.yaml", tmp_path / "b"):
+        fc = read_phonopy(path)
+        assert fc.structure.is_crystal and fc.structure.n_atoms == 36 and fc.n_cells == 18
+        np.testing.assert_allclose(fc.hessian, h_ref, atol=1e-6)
+        np.testing.assert_allclose(np.sort(fc.structure.masses)[[0, -1]], [1.008, 2.014])
+
+
+def test_against_euphonic_at_commensurate_qpoints(tmp_path):
+    pytest.importorskip("euphonic")
+    from euphonic import ForceConstants
+
+    make_dataset(tmp_path, with_fc=True)
+    fc = read_phonopy(tmp_path / "phonopy_params.yaml")
+    ours = np.sort(np.asarray(normal_modes(fc.structure, fc.hessian).frequencies_cm1))
+    efc = ForceConstants.from_phonopy(path=str(tmp_path), summary_name="phonopy_params.yaml")
+    qpts = np.array([(a / 2, b / 3, c / 3) for a in range(2) for b in range(3) for c in range(3)])
+    modes = efc.calculate_qpoint_phonon_modes(qpts, asr="reciprocal")
+    theirs = np.sort(modes.frequencies.to("1/cm").magnitude.ravel())[3:]  # drop the 3 acoustic Γ modes
+    np.testing.assert_allclose(ours, theirs, atol=1e-6 * theirs.max())
+    # Euphonic's compact force constants unfolded by hessfit give the same supercell spectrum of modes
+    unfolded = from_euphonic(efc)
+    again = np.sort(np.asarray(normal_modes(unfolded.structure, unfolded.hessian).frequencies_cm1))
+    np.testing.assert_allclose(again, ours, atol=1e-6 * ours.max())
+
+
+def test_bad_phonopy_input_gives_one_line(tmp_path):
+    make_dataset(tmp_path, split=True)
+    (tmp_path / "FORCE_SETS").unlink()
+    with pytest.raises(InputFormatError, match="no FORCE_SETS or FORCE_CONSTANTS"):
+        read_phonopy(tmp_path / "phonopy_disp.yaml")
+    with pytest.raises(InputFormatError, match="file not found"):
+        read_phonopy(tmp_path / "phonopy_disp.yaml", force_sets=tmp_path / "nope")
+    # FORCE_SETS of a different supercell (inconsistent atom counts)
+    (tmp_path / "FORCE_SETS").write_text("10\n1\n\n1\n0.01 0 0\n" + "0 0 0\n" * 10)
+    with pytest.raises(InputFormatError, match="phonopy could not load it"):
+        read_phonopy(tmp_path / "phonopy_disp.yaml")
