@@ -103,3 +103,43 @@ def test_bad_phonopy_input_gives_one_line(tmp_path):
     (tmp_path / "FORCE_SETS").write_text("10\n1\n\n1\n0.01 0 0\n" + "0 0 0\n" * 10)
     with pytest.raises(InputFormatError, match="phonopy could not load it"):
         read_phonopy(tmp_path / "phonopy_disp.yaml")
+
+
+def test_order1_spectrum_against_abinslib_on_the_qpoint_mesh(tmp_path):
+    """hessfit's Γ spectrum of the 2×3×3 supercell (÷ 18 cells) = abinslib's order 1 from Euphonic's modes on
+    the commensurate 2×3×3 q-mesh (weights 1/18), Debye–Waller factor from the whole mesh, TOSCA back, 10 K.
+
+    abinslib's displacement tensors use the q-point weights for A; the fundamentals are weighted here with
+    the same weights and hessfit's cross sections, and broadened with the same exact Gaussians.
+    """
+    pytest.importorskip("abinslib")
+    from abinslib.almost_isotropic_incoherent import calculate_almost_isotropic_incoherent_fundamentals
+    from abinslib.displacements import Displacements
+    from abinslib.util import calculate_indirect_q2
+    from euphonic import ForceConstants, QpointPhononModes, Quantity
+
+    from hessfit.ins import InsConfig, simulate
+    from hessfit.structures._elements import cross_sections
+
+    make_dataset(tmp_path, with_fc=True)
+    fc = read_phonopy(tmp_path / "phonopy_params.yaml")
+    cfg = InsConfig(instrument="tosca_back", temperature_k=10.0, max_order=1, e_max_cm1=800.0)
+    ours = simulate(fc.structure, fc.hessian, cfg)["order_1"].values / fc.n_cells
+
+    efc = ForceConstants.from_phonopy(path=str(tmp_path), summary_name="phonopy_params.yaml")
+    qpts = np.array([(a / 2, b / 3, c / 3) for a in range(2) for b in range(3) for c in range(3)])
+    m = efc.calculate_qpoint_phonon_modes(qpts, asr="reciprocal")
+    f = m.frequencies.to("1/cm").magnitude.copy()
+    f[np.abs(f) < 1.0] = 1e-3  # park the acoustic Γ modes (abinslib zeroes modes below 10 cm⁻¹)
+    m = QpointPhononModes(m.crystal, m.qpts, Quantity(f, "1/cm"), m.eigenvectors, weights=np.full(18, 1 / 18))
+    disp = Displacements.from_modes(m, Quantity(10.0, "K"), frequency_min=Quantity(10.0, "1/cm"))
+    q2 = calculate_indirect_q2(m.frequencies, np.deg2rad(134.98885653282196), Quantity(32.0, "1/cm"))
+    i1 = calculate_almost_isotropic_incoherent_fundamentals(disp, disp.to_atomic_displacements(), q2)
+    xs = cross_sections(np.ones(2, int), m.crystal.atom_mass.to("amu").magnitude, "incoherent")
+    sticks = (i1 @ xs) * m.weights[:, None]
+    e = cfg.e_min_cm1 + (np.arange(cfg.n_bins) + 0.5) * cfg.bin_width_cm1
+    keep = f > 10.0
+    pos, wts = f[keep], sticks[keep]
+    sig = 2.5 + 0.005 * pos + 1e-7 * pos**2
+    ref = wts @ (np.exp(-0.5 * ((e[None, :] - pos[:, None]) / sig[:, None]) ** 2) / (np.sqrt(2 * np.pi) * sig[:, None]))
+    np.testing.assert_allclose(ours, ref, atol=1e-6 * ref.max())
