@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -19,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hessfit.errors import ConfigError
+from hessfit._run_folder import RunFolder
+from hessfit.errors import ConfigError, ConvergenceError
 from hessfit.finetune._config import FinetuneConfig, SpectrumEntry
 from hessfit.finetune._loss import PreparedEntry, ReplayTerm, SpectralTerm, param_l2, prepare_entry, trainable_mask
 
@@ -138,12 +138,6 @@ def make_replay(model, config: FinetuneConfig, *, dataset=None) -> ReplayTerm | 
                       batch_atoms=config.replay_batch_atoms, probes=config.replay_probes, seed=config.seed)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def finetune(model, entries: list[PreparedEntry], config: FinetuneConfig, out_dir: str | Path, *,
              replay: ReplayTerm | None = None, entry_settings: list | None = None, base_model: str | None = None,
              resume: bool = True, progress: bool = False) -> FinetuneResult:
@@ -152,38 +146,25 @@ def finetune(model, entries: list[PreparedEntry], config: FinetuneConfig, out_di
     An existing run in ``out_dir`` with the same settings is resumed from its checkpoint; different settings
     raise ConfigError (use a new folder).
     """
-    from flax import serialization
-
     from hessfit.model import Model, save_model
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(out_dir, "finetune.json", config.checkpoint_every_s)
+    out = run.path
     settings = {"config": config.to_dict(), "entries": entry_settings or [e.name for e in entries],
                 "base_model": base_model, "model_config": model.config.to_dict()}
-    settings = json.loads(json.dumps(settings, default=str))
-    cfg_path, ckpt_path = out / "finetune.json", out / "checkpoint.msgpack"
-    if cfg_path.exists() and ckpt_path.exists():
-        saved = json.loads(cfg_path.read_text())
-        diff = {k: (saved.get("config", {}).get(k), v) for k, v in settings["config"].items()
-                if saved.get("config", {}).get(k) != v and k not in ("steps", "checkpoint_every_s")}
-        if not resume or diff or saved.get("entries") != settings["entries"] or saved.get("model_config") != \
-                settings["model_config"] or saved.get("base_model") != settings["base_model"]:
-            raise ConfigError(f"{out}: holds a fine-tuning run with other settings {diff or ''}; use a new --out folder")
-    cfg_path.write_text(json.dumps(settings, indent=2))
+    if run.has_checkpoint():
+        if not resume:
+            raise ConfigError(f"{out}: holds a fine-tuning run; resume it or use a new --out folder")
+        run.require_same_settings(settings, may_change={"config.steps", "config.checkpoint_every_s"})
+    run.write_settings(settings)
 
     obj = Objective(model, entries, config, replay=replay)
     optimizer = make_optimizer(config, obj.mask)
     params = jax.tree_util.tree_map(jnp.asarray, model.params)
     state = {"params": params, "opt_state": optimizer.init(params), "step": 0, "elapsed_s": 0.0}
     history: list = []
-    if ckpt_path.exists():
-        state = serialization.from_bytes(state, ckpt_path.read_bytes())
-        if (out / "history.json").exists():
-            history = json.loads((out / "history.json").read_text())
-
-    def save_checkpoint():
-        _atomic_write(ckpt_path, serialization.to_bytes(state))
-        (out / "history.json").write_text(json.dumps(history, indent=1))
+    if run.has_checkpoint():
+        state, history = run.load(state)
 
     @jax.jit
     def apply(params, opt_state, grads):
@@ -200,14 +181,13 @@ def finetune(model, entries: list[PreparedEntry], config: FinetuneConfig, out_di
         bar = tqdm(total=config.steps, initial=min(int(state["step"]), config.steps), desc="finetune", unit="step",
                    dynamic_ncols=True, mininterval=1.0)
     t_start = time.time() - float(state["elapsed_s"])
-    last_ckpt = time.time()
     step_times = []
     while int(state["step"]) < config.steps:
         step = int(state["step"])
         t0 = time.perf_counter()
         loss, grads, terms, aux = obj.value_and_grad(state["params"], step)
         if not np.isfinite(loss):
-            raise ConfigError(f"fine-tuning diverged (loss {loss}) at step {step}; lower learning_rate")
+            raise ConvergenceError(f"fine-tuning diverged (loss {loss}) at step {step}; lower learning_rate")
         params, opt_state = apply(state["params"], state["opt_state"], grads)
         rhos = entry_spearmans(entries, aux)
         step_times.append(time.perf_counter() - t0)
@@ -218,12 +198,10 @@ def finetune(model, entries: list[PreparedEntry], config: FinetuneConfig, out_di
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{float(loss):.4f}", spearman=f"{np.mean(rhos):.3f}", refresh=False)
-        if time.time() - last_ckpt > config.checkpoint_every_s:
-            save_checkpoint()
-            last_ckpt = time.time()
+        run.maybe_save(state, history)
     if bar is not None:
         bar.close()
-    save_checkpoint()
+    run.save(state, history)
 
     final = jax.tree_util.tree_map(np.asarray, state["params"])
     _, aux1 = obj.spectral.value(final, obj.mask, config.softness_end)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hessfit.errors import ConfigError
+from hessfit._run_folder import RunFolder
+from hessfit.errors import ConfigError, ConvergenceError
 from hessfit.model._config import ModelConfig
 from hessfit.model._energy import init_params
 from hessfit.model._io import Model, check_config_compatible, save_model
@@ -37,6 +37,9 @@ class TrainResult:
     history: list
     out_dir: Path
     stopped: str  # "max_epochs", "early_stopping", "time_limit"
+
+#: training settings that may differ when a run is resumed (limits, not the optimisation itself)
+RESUMABLE_CHANGES = ("time_limit_s", "checkpoint_every_s", "patience_epochs", "max_epochs")
 
 
 def training_data_summary(dataset, indices) -> dict:
@@ -57,12 +60,6 @@ def training_data_summary(dataset, indices) -> dict:
             dmin[k] = min(dmin.get(k, np.inf), m)
     return {"n_molecules": len(sizes), "min_atoms": int(min(sizes)), "max_atoms": int(max(sizes)),
             "min_distance_angstrom": {k: round(v, 4) for k, v in sorted(dmin.items())}}
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:
@@ -153,10 +150,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     """
     mcfg = model_config or ModelConfig()
     tcfg = train_config or TrainConfig()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.msgpack"
-    cfg_path = out / "config.json"
+    run = RunFolder(out_dir, "config.json", tcfg.checkpoint_every_s)
+    out = run.path
 
     # --- split (stored with the run) ---
     split_path = out / "split.json"
@@ -171,17 +166,12 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         split_path.write_text(json.dumps({"seed": tcfg.seed, "fractions": list(tcfg.split_fractions),
                                           "dataset": dataset_path, "n_molecules": len(dataset),
                                           **{k: v.tolist() for k, v in split.items()}}))
-    if cfg_path.exists() and resume:
-        saved = json.loads(cfg_path.read_text())
+    saved = run.saved_settings() if resume else None
+    if saved is not None:
         check_config_compatible(saved["model"], mcfg)
-        if saved["train"] != tcfg.to_dict():
-            diff = {k: (saved["train"].get(k), v) for k, v in tcfg.to_dict().items() if saved["train"].get(k) != v}
-            allowed = {"time_limit_s", "checkpoint_every_s", "patience_epochs", "max_epochs"}
-            if set(diff) - allowed:
-                raise ConfigError(f"{cfg_path}: training config differs from the saved run {diff}; "
-                                  "use a new --out folder")
-    cfg_path.write_text(json.dumps({"model": mcfg.to_dict(), "train": tcfg.to_dict(), "dataset": dataset_path},
-                                   indent=2))
+        run.require_same_settings({"train": tcfg.to_dict()}, saved={"train": saved["train"]},
+                                  may_change={f"train.{k}" for k in RESUMABLE_CHANGES})
+    run.write_settings({"model": mcfg.to_dict(), "train": tcfg.to_dict(), "dataset": dataset_path})
 
     train_idx = split["train"][: tcfg.max_train_molecules]
     val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx  # no val split: overfit check
@@ -209,17 +199,14 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         return tot / n
 
     # --- state: fresh or resumed ---
-    from flax import serialization
-
     params = init_params(mcfg, jax.random.PRNGKey(tcfg.seed))
     if tcfg.init_from:
         params = transfer_params(params, tcfg.init_from)
     state = {"params": params, "opt_state": optimizer.init(params), "epoch": 0, "batch": 0, "step": 0,
              "best_val": float("inf"), "best_epoch": -1, "elapsed_s": 0.0, "epoch_loss_sum": 0.0, "epoch_loss_n": 0}
     history: list = []
-    if resume and ckpt_path.exists():
-        state = serialization.from_bytes(state, ckpt_path.read_bytes())
-        history = json.loads((out / "history.json").read_text()) if (out / "history.json").exists() else []
+    if resume and run.has_checkpoint():
+        state, history = run.load(state)
     else:
         # calibrate the per-element energy scale so the initial H·v has the reference magnitude
         b = make_batch(tr, plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch)[0], shapes,
@@ -230,10 +217,6 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         params["params"][key] = params["params"][key] * ratio
         state["params"] = params
         state["opt_state"] = optimizer.init(params)
-
-    def save_checkpoint():
-        _atomic_write(ckpt_path, serialization.to_bytes(state))
-        (out / "history.json").write_text(json.dumps(history, indent=1))
 
     def save_best(params, epoch, val):
         meta = {"training_data": summary, "train_config": tcfg.to_dict(), "dataset": dataset_path,
@@ -247,7 +230,6 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     else:
         n_probes, probe_vectors = tcfg.probes_per_molecule, None
     t_start = time.time() - float(state["elapsed_s"])
-    last_ckpt = time.time()
     last_plot = 0.0
     stopped = "max_epochs"
     pbar = None
@@ -270,7 +252,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                                                    b.probes, b.targets, b.weights, b.molecule)
             loss = float(loss)
             if not np.isfinite(loss):
-                raise ConfigError(f"training diverged (loss {loss}) at epoch {epoch + 1}, step {bi}; "
+                raise ConvergenceError(f"training diverged (loss {loss}) at epoch {epoch + 1}, step {bi}; "
                                   "lower --lr or raise grad_clip_norm")
             state.update(params=params, opt_state=opt_state, batch=bi + 1, step=int(state["step"]) + 1,
                          epoch_loss_sum=float(state["epoch_loss_sum"]) + float(aux["hessian_mse"]),
@@ -279,14 +261,12 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                 pbar.update(1)
                 pbar.set_postfix(loss=f"{float(state['epoch_loss_sum']) / int(state['epoch_loss_n']):.4g}",
                                  refresh=False)
-            if time.time() - last_ckpt > tcfg.checkpoint_every_s:
-                save_checkpoint()
-                last_ckpt = time.time()
+            run.maybe_save(state, history)
             if tcfg.time_limit_s is not None and time.time() - t_start > tcfg.time_limit_s:
                 stopped = "time_limit"
                 break
         if stopped == "time_limit":
-            save_checkpoint()
+            run.save(state, history)
             break
         val = validate(state["params"])
         train_loss = float(state["epoch_loss_sum"]) / max(int(state["epoch_loss_n"]), 1)
@@ -299,8 +279,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         if pbar is not None:
             pbar.write(f"epoch {epoch + 1}: train {train_loss:.4g}  val {val:.4g}  (best {float(state['best_val']):.4g}"
                        f" @ {int(state['best_epoch'])})  {time.time() - t_start:.0f} s")
-        save_checkpoint()
-        last_ckpt = time.time()
+        run.save(state, history)
         if time.time() - last_plot > 60 or int(state["epoch"]) >= tcfg.max_epochs:
             plot_loss_curve(history, out / "loss_curve.png")
             last_plot = time.time()
