@@ -7,12 +7,14 @@
 See docs/sources.md.
 """
 
-from hessfit.sources import _dft, _file, _mmff, _xtb  # noqa: F401  (register the sources)
+from hessfit.sources import _auto, _dft, _file, _mmff, _xtb  # noqa: F401  (register the sources)
 from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source, source_names
 from hessfit.sources._dataset_build import BuildReport, build_dataset
 from hessfit.sources._dft import DftSource
 from hessfit.sources._fd import DEFAULT_STEP_ANGSTROM, finite_difference_hessian
-from hessfit.sources._file import FileSource, NequipSource
+from hessfit.sources._auto import AutoSource
+from hessfit.sources._file import (GUARD_DISAGREEMENT_CM1, GUARD_IMAGINARY_CM1, FileSource, GuardReport,
+                                   NequipSource, NetworkGuardWarning, network_guard)
 from hessfit.sources._mmff import MmffSource
 from hessfit.sources._optimize import (DEFAULT_FMAX_EV_A, MAX_FORCE_WARN_EV_A, OptimizeResult, check_max_force,
                                        max_force, optimize)
@@ -20,7 +22,8 @@ from hessfit.sources._xtb import XtbSource
 
 __all__ = [
     "HessianSource", "HessianResult", "get_source", "register_source", "source_names",
-    "XtbSource", "MmffSource", "DftSource", "FileSource", "NequipSource",
+    "XtbSource", "MmffSource", "DftSource", "FileSource", "NequipSource", "AutoSource",
+    "network_guard", "GuardReport", "NetworkGuardWarning", "GUARD_IMAGINARY_CM1", "GUARD_DISAGREEMENT_CM1",
     "finite_difference_hessian", "DEFAULT_STEP_ANGSTROM",
     "optimize", "OptimizeResult", "max_force", "check_max_force", "DEFAULT_FMAX_EV_A", "MAX_FORCE_WARN_EV_A",
     "build_dataset", "BuildReport",

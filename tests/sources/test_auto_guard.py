@@ -1,0 +1,152 @@
+"""The network guard (modes below −50 cm⁻¹, ensemble member disagreement) and ``--source auto``.
+
+Hessians with known internal frequencies are built exactly: H = M^½ B diag(λ) Bᵀ M^½ with B the internal
+(rigid-body-free) mass-weighted basis and λ = sign(ν)(ν / FREQ_FACTOR)², so `normal_modes` returns ν.
+"""
+
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+from hessfit.cli import main
+from hessfit.sources import NequipSource, NetworkGuardWarning, get_source, network_guard
+from hessfit.structures import write_xyz
+from hessfit.units import FREQ_FACTOR_EV_A2
+
+from tests.sources.conftest import needs_xtb
+
+
+def hessian_with_frequencies(structure, freqs_cm1):
+    """(3N, 3N) Hessian, eV/Å², whose internal modes have exactly ``freqs_cm1`` (negative = imaginary)."""
+    from hessfit.modes import internal_basis
+
+    b = internal_basis(structure.positions, structure.masses)
+    f = np.asarray(freqs_cm1, float)
+    assert b.shape[1] == f.size
+    lam = np.sign(f) * (f / FREQ_FACTOR_EV_A2) ** 2
+    sq = np.repeat(np.sqrt(structure.masses), 3)
+    return sq[:, None] * (b @ np.diag(lam) @ b.T) * sq[None, :]
+
+
+def test_guard_counts_modes_below_threshold(water):
+    bad = network_guard(water, hessian_with_frequencies(water, [-120.0, 1600.0, 3700.0]))
+    assert not bad.passed and bad.lowest_cm1 == pytest.approx(-120.0, abs=0.01)
+    assert [k for k, _ in bad.modes_below] == [1] and bad.modes_below[0][1] == pytest.approx(-120.0, abs=0.01)
+    assert bad.disagreement_cm1 is None
+    msg = bad.message("water")
+    assert "\n" not in msg and "mode 1 at -120" in msg and "--source xtb" in msg
+    assert bad.metadata()["n_modes_below_guard"] == 1
+    # the threshold is -50 cm⁻¹: -49 passes, -51 fails; a sound Hessian passes with an empty message
+    assert network_guard(water, hessian_with_frequencies(water, [-49.0, 1600.0, 3700.0])).passed
+    assert not network_guard(water, hessian_with_frequencies(water, [-51.0, 1600.0, 3700.0])).passed
+    good = network_guard(water, hessian_with_frequencies(water, [40.0, 1600.0, 3700.0]))
+    assert good.passed and good.modes_below == () and good.message("water") == ""
+    assert good.lowest_cm1 == pytest.approx(40.0, abs=0.01)
+
+
+def test_guard_member_disagreement(water):
+    a = hessian_with_frequencies(water, [1000.0, 1600.0, 3700.0])
+    b = hessian_with_frequencies(water, [1000.0, 1600.0, 3800.0])
+    rep = network_guard(water, 0.5 * (a + b), [a, b], max_disagreement_cm1=50.0)
+    assert rep.disagreement_cm1 == pytest.approx(100.0 / np.sqrt(3.0), rel=1e-6)  # RMS over the 3 modes
+    assert not rep.passed and rep.modes_below == () and "members disagree by 58 cm⁻¹" in rep.message("w")
+    assert network_guard(water, 0.5 * (a + b), [a, b], max_disagreement_cm1=60.0).passed
+
+
+@pytest.fixture
+def fake_network(monkeypatch):
+    """Make the nequip source return a chosen Hessian (no model is loaded)."""
+    state = {}
+
+    def fake_predict(self, structure):
+        return state["h"], state.get("members")
+
+    monkeypatch.setattr(NequipSource, "_predict", fake_predict)
+    return state
+
+
+def test_nequip_source_records_and_warns(water, fake_network):
+    fake_network["h"] = hessian_with_frequencies(water, [-300.0, 1600.0, 3700.0])
+    with pytest.warns(NetworkGuardWarning, match="mode 1 at -300 cm⁻¹"):
+        res = get_source("nequip").hessian(water)
+    assert res.metadata["guard_passed"] is False and res.metadata["n_modes_below_guard"] == 1
+    assert res.metadata["lowest_frequency_cm1"] == pytest.approx(-300.0, abs=0.01)
+    fake_network["h"] = hessian_with_frequencies(water, [1500.0, 1600.0, 3700.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NetworkGuardWarning)
+        assert get_source("nequip").hessian(water).metadata["guard_passed"] is True
+    # guard=False: no check, no metadata
+    fake_network["h"] = hessian_with_frequencies(water, [-300.0, 1600.0, 3700.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NetworkGuardWarning)
+        assert "guard_passed" not in get_source("nequip", guard=False).hessian(water).metadata
+
+
+def test_ensemble_members_reach_the_guard(water, monkeypatch):
+    """An ensemble is predicted member by member: the result is the weighted mean, the spread is the members'."""
+    import hessfit.model as hm
+
+    ha = hessian_with_frequencies(water, [1000.0, 1600.0, 3700.0])
+    hb = hessian_with_frequencies(water, [1300.0, 1600.0, 3700.0])
+    ma = types.SimpleNamespace(config=types.SimpleNamespace(cutoff_angstrom=5.0))
+    mb = types.SimpleNamespace(config=types.SimpleNamespace(cutoff_angstrom=4.0))
+    checked = []
+
+    def fake_predict_hessians(structures, model, check=True):
+        checked.append(check)
+        return [ha if model is ma else hb]
+
+    monkeypatch.setattr(hm, "predict_hessians", fake_predict_hessians)
+    ens = hm.Ensemble((ma, mb), (0.25, 0.75))
+    with pytest.warns(NetworkGuardWarning, match="members disagree by 173 cm⁻¹"):  # 300/√3 > the limit
+        res = NequipSource(model=ens).hessian(water)
+    np.testing.assert_allclose(res.hessian, 0.25 * ha + 0.75 * hb, atol=1e-12)
+    assert res.metadata["member_disagreement_cm1"] == pytest.approx(300.0 / np.sqrt(3.0), rel=1e-6)
+    assert checked == [True, False]  # the domain check runs once, with the widest-cutoff member
+
+
+@needs_xtb
+def test_auto_falls_back_to_xtb(water, fake_network):
+    fake_network["h"] = hessian_with_frequencies(water, [-200.0, 1600.0, 3700.0])
+    with pytest.warns(NetworkGuardWarning, match="--source auto uses GFN2-xTB.*mode 1 at -200"):
+        res = get_source("auto").hessian(water)
+    assert res.metadata["auto_choice"] == "xtb" and res.level_of_theory == "GFN2-xTB" and res.source == "auto"
+    assert res.metadata["guard_passed"] is False and res.metadata["lowest_frequency_cm1"] == pytest.approx(-200, abs=0.01)
+    # the same GFN2-xTB Hessian (finite differences in threads: equal to ~1e-5 eV/Å²)
+    np.testing.assert_allclose(res.hessian, get_source("xtb").hessian(water).hessian, atol=1e-4)
+
+
+def test_auto_keeps_a_network_hessian_that_passes(water, fake_network):
+    h = hessian_with_frequencies(water, [1500.0, 1600.0, 3700.0])
+    fake_network["h"] = h
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NetworkGuardWarning)
+        res = get_source("auto").hessian(water)
+    assert res.metadata["auto_choice"] == "nequip" and res.source == "auto"
+    np.testing.assert_allclose(res.hessian, h, atol=1e-12)
+
+
+def test_auto_without_fallback_backend_keeps_the_network(water, fake_network, monkeypatch):
+    import hessfit.sources._auto as auto
+
+    monkeypatch.setattr(auto, "backend_available", lambda name: False)
+    h = hessian_with_frequencies(water, [-200.0, 1600.0, 3700.0])
+    fake_network["h"] = h
+    with pytest.warns(NetworkGuardWarning, match="xtb is not installed.*keeps the network Hessian"):
+        res = get_source("auto").hessian(water)
+    assert res.metadata["auto_choice"] == "nequip"
+    np.testing.assert_allclose(res.hessian, h, atol=1e-12)
+
+
+@needs_xtb
+def test_cli_modes_with_source_auto(water, fake_network, tmp_path, capsys):
+    """``hessfit modes --source auto``: one warning line naming the modes, and the xTB modes are printed."""
+    write_xyz(tmp_path / "w.xyz", water)
+    fake_network["h"] = hessian_with_frequencies(water, [-200.0, 1600.0, 3700.0])
+    assert main(["modes", str(tmp_path / "w.xyz"), "--source", "auto"]) == 0
+    cap = capsys.readouterr()
+    lines = [ln for ln in cap.err.splitlines() if "--source auto uses" in ln]
+    assert len(lines) == 1 and "mode 1 at -200" in lines[0]
+    assert "-200" not in cap.out  # the printed modes are xTB's, not the network's
