@@ -1,0 +1,153 @@
+"""The shipped networks out of domain (issue 17, docs/out_of_domain.md): the table and the guard's calibration.
+
+    OMP_NUM_THREADS=1 python benchmarks/out_of_domain.py                    # QM9 val/test + data/ood/*.npz
+    python benchmarks/out_of_domain.py --sets qm9_test panel --baselines mmff
+
+For each set, every member of ``ensemble_qm9`` (``nequip_qm9``, ``blocks_qm9``) predicts every molecule once;
+the ensemble Hessian is their weighted mean. Per model: frequency MAE against the reference (all modes and
+modes below 200 cm⁻¹), molecules with a mode below −50 cm⁻¹, the most negative mode, pooled Hessian R²
+(`hessfit.train._evaluate`). Physics baselines (``--baselines xtb mmff``) are evaluated at the reference
+geometries, except against references of their own level (xtb on the xTB panel).
+
+Guard: per molecule, the ensemble's modes below −50 cm⁻¹ and the members' disagreement (RMS difference of
+sorted frequencies, `hessfit.sources.network_guard`). ``GUARD_DISAGREEMENT_CM1`` is the 99th percentile of the
+disagreement on the QM9 *validation* split (in domain, not the test split and not the OOD sets); the table
+reports how often the guard fails on the QM9 test split (false alarms) and on the OOD sets.
+
+Sets: ``qm9_val`` and ``qm9_test`` (split of checkpoints/nequip_qm9/split.json of the shared QM9 B3LYP data),
+``dft`` = data/ood/dft_b3lyp.npz, ``panel`` = data/ood/panel_xtb.npz (whatever is built so far).
+Writes ``--out`` (default scratch/ood/eval): metrics.json and a markdown table, printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QM9 = Path(os.environ.get("HESSFIT_QM9", ROOT.parent / "shared" / "data" / "hessians" / "qm9_b3lyp_hessians.npz"))
+SPLIT = ROOT / "checkpoints" / "nequip_qm9" / "split.json"
+OOD = {"dft": ROOT / "data" / "ood" / "dft_b3lyp.npz", "panel": ROOT / "data" / "ood" / "panel_xtb.npz"}
+
+
+def load_set(name: str, max_molecules: int | None):
+    from hessfit.structures import load_dataset
+
+    if name.startswith("qm9_"):
+        ds = load_dataset(QM9)
+        idx = json.loads(SPLIT.read_text())[name[4:]]
+    else:
+        ds = load_dataset(OOD[name])
+        idx = list(range(len(ds)))
+    return ds, [int(i) for i in idx[:max_molecules]]
+
+
+def member_predictions(ds, idx, ensemble):
+    """{member name: [Hessian or None per molecule]} and the ensemble's weighted mean (None where any is None)."""
+    from hessfit.train._evaluate import network_predict_fn
+
+    structures = [ds.structure(i) for i in idx]
+    preds = {}
+    for ref, m in zip(ensemble.references, ensemble.members):
+        t0 = time.perf_counter()
+        preds[ref] = network_predict_fn(m)(structures)
+        print(f"  {ref}: {sum(p is not None for p in preds[ref])} molecules predicted in {time.perf_counter() - t0:.0f} s",
+              flush=True)
+    refs = list(preds)
+    ens = [None if any(preds[r][k] is None for r in refs) else
+           sum(w * preds[r][k] for w, r in zip(ensemble.weights, refs)) for k in range(len(idx))]
+    return preds, ens
+
+
+def guard_stats(ds, idx, preds, ens) -> dict:
+    import numpy as np
+
+    from hessfit.sources import GUARD_DISAGREEMENT_CM1, network_guard
+
+    spread, below, fail, fail_modes = [], [], [], []
+    for k, i in enumerate(idx):
+        if ens[k] is None:
+            continue
+        rep = network_guard(ds.structure(i), ens[k], [p[k] for p in preds.values()],
+                            max_disagreement_cm1=GUARD_DISAGREEMENT_CM1)
+        spread.append(rep.disagreement_cm1)
+        below.append(bool(rep.modes_below))
+        fail.append(not rep.passed)
+    spread = np.asarray(spread)
+    if not spread.size:
+        return {"n_molecules": 0}
+    return {"n_molecules": int(spread.size), "disagreement_cm1_median": float(np.median(spread)),
+            "disagreement_cm1_p95": float(np.percentile(spread, 95)),
+            "disagreement_cm1_p99": float(np.percentile(spread, 99)), "disagreement_cm1_max": float(spread.max()),
+            "fraction_mode_below_guard": float(np.mean(below)),
+            "fraction_disagreement_above_limit": float(np.mean(spread > GUARD_DISAGREEMENT_CM1)),
+            "fraction_guard_fails": float(np.mean(fail)), "limit_cm1": GUARD_DISAGREEMENT_CM1}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sets", nargs="+", default=["qm9_val", "qm9_test", "dft", "panel"])
+    p.add_argument("--baselines", nargs="*", default=["xtb", "mmff"])
+    p.add_argument("--max-molecules", type=int, default=None)
+    p.add_argument("--out", type=Path, default=ROOT / "scratch" / "ood" / "eval")
+    args = p.parse_args()
+
+    import warnings
+
+    from hessfit.model import load_model
+    from hessfit.structures import HessfitWarning
+    from hessfit.train._evaluate import evaluate, source_predict_fn
+
+    warnings.simplefilter("ignore", HessfitWarning)  # domain warnings: this benchmark measures exactly that
+    ensemble = load_model("ensemble_qm9")
+    results, rows = {}, []
+    for set_name in args.sets:
+        if not set_name.startswith("qm9_") and not OOD[set_name].exists():
+            print(f"{set_name}: {OOD[set_name]} not built yet, skipped")
+            continue
+        ds, idx = load_set(set_name, args.max_molecules)
+        print(f"{set_name}: {len(idx)} molecules", flush=True)
+        preds, ens = member_predictions(ds, idx, ensemble)
+        results[set_name] = {"guard": guard_stats(ds, idx, preds, ens), "models": {}}
+        levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
+        candidates = [("ensemble_qm9", ens)] + list(preds.items())
+        for name, hs in candidates:
+            r = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False)
+            results[set_name]["models"][name] = r.summary
+        for b in [] if set_name == "qm9_val" else args.baselines:
+            if b == "xtb" and levels == {"GFN2-xTB"}:
+                continue
+            t0 = time.perf_counter()
+            r = evaluate(source_predict_fn(b), ds, idx, source=b, spectra=False)
+            r.summary["wall_time_s"] = time.perf_counter() - t0
+            results[set_name]["models"][b] = r.summary
+        for name, s in results[set_name]["models"].items():
+            rows.append(f"| {set_name} | {name} | {s['n_molecules']} (+{s['skipped_molecules']} skipped) | "
+                        f"{s.get('frequency_mae_cm1', float('nan')):.1f} | {s.get('frequency_mae_low_cm1', float('nan')):.1f} | "
+                        f"{s.get('molecules_with_mode_below_guard', 0)} | {s.get('min_frequency_cm1', float('nan')):.0f} | "
+                        f"{s.get('hessian_r2', float('nan')):.4f} |")
+        print("\n".join(rows[-len(results[set_name]["models"]):]), flush=True)
+        print(f"  guard: {results[set_name]['guard']}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
+    head = ("| set | model | molecules | frequency MAE (cm⁻¹) | MAE, modes < 200 cm⁻¹ | molecules with a mode < −50 cm⁻¹ "
+            "| most negative mode (cm⁻¹) | Hessian R² |\n|---|---|---|---|---|---|---|---|")
+    guard = ["| set | molecules | member disagreement median / p95 / p99 / max (cm⁻¹) | mode < −50 | disagreement > limit "
+             "| guard fails |", "|---|---|---|---|---|---|"]
+    for set_name, r in results.items():
+        g = r["guard"]
+        if g.get("n_molecules"):
+            guard.append(f"| {set_name} | {g['n_molecules']} | {g['disagreement_cm1_median']:.0f} / "
+                         f"{g['disagreement_cm1_p95']:.0f} / {g['disagreement_cm1_p99']:.0f} / "
+                         f"{g['disagreement_cm1_max']:.0f} | {100 * g['fraction_mode_below_guard']:.0f} % | "
+                         f"{100 * g['fraction_disagreement_above_limit']:.0f} % | {100 * g['fraction_guard_fails']:.0f} % |")
+    text = head + "\n" + "\n".join(rows) + "\n\n" + "\n".join(guard) + "\n"
+    (args.out / "table.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
