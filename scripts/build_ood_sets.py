@@ -15,6 +15,11 @@ each finished molecule is in ``scratch/ood/<set>.npz`` at once, a rerun skips fi
 (``--retry-failed`` recomputes failures), so a killed run loses only the molecule in flight.
 The DFT stage starts every molecule from its GFN2-xTB minimum (``scratch/ood/dft_xtb_preopt.npz``)
 so the expensive DFT optimisation needs few steps.
+
+Saddles. ASE's BFGS can stop (max force ≤ 0.01 eV/Å) next to a saddle, typically a methyl rotor. After the
+panel build, every molecule whose xTB Hessian has an internal mode below ``SADDLE_CM1`` (−20 cm⁻¹) is pushed
+along that mode (±0.3 Å in total, both signs), re-optimised to max force ≤ 0.002 eV/Å, and replaced by the
+lower-energy result if that has no mode below −20 cm⁻¹ (logged; kept as it was otherwise).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "ood"
 WORK = ROOT / "scratch" / "ood"
 
+#: a reference with an internal mode below this (cm⁻¹) is treated as a saddle and re-optimised
+SADDLE_CM1 = -20.0
 DFT_OPTIONS = {"functional": "B3LYP", "basis": "6-311++G(d,p)", "max_memory_mb": 3000}
 SETS = {
     "panel": {"smiles": DATA / "panel_xtb.smi", "out": WORK / "panel_xtb.npz", "publish": DATA / "panel_xtb.npz"},
@@ -50,6 +57,63 @@ def _build(stage: str, *, method: str, options: dict, retry_failed: bool, max_st
                       retry_failed=retry_failed, max_steps=max_steps, progress=False)
     print(f"{stage}: {r.n_done} computed, {r.n_failed} failed, {r.n_skipped} skipped of {r.n_input}; "
           f"{r.n_total} in {r.out}; {r.wall_time_s:.0f} s", flush=True)
+
+
+def _lowest_mode(structure, hessian):
+    import numpy as np
+
+    from hessfit.modes import normal_modes
+
+    m = normal_modes(structure, hessian)
+    return float(np.asarray(m.frequencies_cm1)[0]), np.asarray(m.cartesian_displacements[0])
+
+
+def _fix_saddles(out: Path, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.002) -> None:
+    """Re-optimise molecules of ``out`` (xTB) whose lowest internal mode is below SADDLE_CM1 (see module doc)."""
+    import dataclasses
+
+    from hessfit.sources import get_source, optimize
+    from hessfit.sources._dataset_build import _atomic_save, _entry_dataset, concat_datasets
+    from hessfit.structures import load_dataset
+
+    ds = load_dataset(out)
+    xtb = get_source("xtb", n_workers=1)
+    parts, changed = [], 0
+    for i in range(len(ds)):
+        key = str(ds.extra["key"][i])
+        s = dataclasses.replace(ds.structure(i), name=key)
+        low, disp = _lowest_mode(s, ds.hessian(i))
+        if low >= SADDLE_CM1:
+            parts.append(ds.subset([i]))
+            continue
+        best = None
+        for sign in (1.0, -1.0):
+            opt = optimize(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), xtb,
+                           fmax_eV_A=fmax_eV_A, max_steps=3000)
+            h = xtb.hessian(opt.structure).hessian
+            new_low = _lowest_mode(opt.structure, h)[0]
+            if opt.converged and new_low >= SADDLE_CM1 and (best is None or opt.energy_eV < best[0].energy_eV):
+                best = (opt, h, new_low)
+        e0 = float(ds.extra["energy_eV"][i])
+        if best is None or best[0].energy_eV > e0 + 1e-4:
+            print(f"saddle {key}: lowest mode {low:.0f} cm⁻¹, no lower minimum found; kept", flush=True)
+            parts.append(ds.subset([i]))
+            continue
+        opt, h, new_low = best
+        import numpy as np
+
+        n3 = 3 * opt.structure.n_atoms
+        parts.append(_entry_dataset({"key": key, "smiles": str(ds.extra["smiles"][i]), "numbers": opt.structure.numbers,
+                                     "positions": opt.structure.positions,
+                                     "H_triu": h[np.triu_indices(n3)].astype(np.float32),
+                                     "level_of_theory": str(ds.extra["level_of_theory"][i]),
+                                     "energy_eV": opt.energy_eV, "max_force_eV_A": opt.max_force_eV_A}))
+        changed += 1
+        print(f"saddle {key}: lowest mode {low:.0f} -> {new_low:.0f} cm⁻¹, energy {opt.energy_eV - e0:+.4f} eV; "
+              "replaced", flush=True)
+    if changed:
+        _atomic_save(out, concat_datasets(parts))
+    print(f"{out.name}: {changed} saddle(s) replaced by minima", flush=True)
 
 
 def _status() -> None:
@@ -96,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         _publish()
     elif args.what == "panel":
         _build("panel", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
+        _fix_saddles(SETS["panel"]["out"])
     else:
         _build("dft_preopt", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
         _build("dft", method="dft", options=DFT_OPTIONS, retry_failed=args.retry_failed, max_steps=300)
