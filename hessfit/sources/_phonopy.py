@@ -205,3 +205,25 @@ def from_euphonic(fc, *, source: str = "euphonic", program: str = "euphonic") ->
                           cell=smat @ cell)
     return CrystalForceConstants(structure=structure, hessian=0.5 * (h + h.T), n_cells=n_cells,
                                  supercell_matrix=smat, source=source, program=program)
+
+
+def fold_to_cell(fc: CrystalForceConstants, cell: Structure) -> np.ndarray:
+    """Γ-point Hessian (3n, 3n) of the unit ``cell`` from supercell force constants: H_Γ(i, j) = Σ_L Φ(i0, jL),
+    averaged over the images of i. Atoms are matched by position modulo the cell (tolerance 1e-3 Å)."""
+    from hessfit.errors import ValidationError
+
+    sc = fc.structure
+    n = cell.n_atoms
+    if sc.n_atoms % n:
+        raise ValidationError(f"{fc.source}: supercell has {sc.n_atoms} atoms, not a multiple of the cell's {n}")
+    owner = -np.ones(sc.n_atoms, int)
+    for k in range(n):
+        frac = np.linalg.solve(cell.cell.T, (sc.positions - cell.positions[k]).T).T
+        match = np.abs(frac - np.rint(frac)).max(axis=1) * np.abs(cell.cell).max() < 1e-3
+        owner[match & (sc.numbers == cell.numbers[k])] = k
+    if (owner < 0).any() or np.bincount(owner, minlength=n).min() != sc.n_atoms // n:
+        raise ValidationError(f"{fc.source}: the supercell atoms do not map onto the {n} atoms of {cell.name}")
+    proj = np.zeros((sc.n_atoms, n))
+    proj[np.arange(sc.n_atoms), owner] = 1.0
+    p3 = np.kron(proj, np.eye(3))
+    return p3.T @ fc.hessian @ p3 / (sc.n_atoms // n)

@@ -86,6 +86,15 @@ def test_against_euphonic_at_commensurate_qpoints(tmp_path):
     modes = efc.calculate_qpoint_phonon_modes(qpts, asr="reciprocal")
     theirs = np.sort(modes.frequencies.to("1/cm").magnitude.ravel())[3:]  # drop the 3 acoustic Γ modes
     np.testing.assert_allclose(ours, theirs, atol=1e-6 * theirs.max())
+    # folded onto the 2-atom cell: the Γ modes of the cell = Euphonic's optical modes at q = 0
+    from hessfit.sources._phonopy import fold_to_cell
+    from hessfit.structures import Structure
+
+    cry = efc.crystal
+    cell = Structure(np.ones(2, int), cry.atom_r @ cry.cell_vectors.to("angstrom").magnitude,
+                     cry.atom_mass.to("amu").magnitude, cell=cry.cell_vectors.to("angstrom").magnitude)
+    gamma = np.asarray(normal_modes(cell, fold_to_cell(fc, cell)).frequencies_cm1)
+    np.testing.assert_allclose(gamma, np.sort(modes.frequencies.to("1/cm").magnitude[0])[3:], atol=1e-6 * gamma.max())
     # Euphonic's compact force constants unfolded by hessfit give the same supercell spectrum of modes
     unfolded = from_euphonic(efc)
     again = np.sort(np.asarray(normal_modes(unfolded.structure, unfolded.hessian).frequencies_cm1))
