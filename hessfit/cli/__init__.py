@@ -27,7 +27,7 @@ _GLOBAL_FLAGS = ("--debug", "--no-cache")
 def _global_options(
     debug: bool = typer.Option(False, "--debug", help="print the full traceback of an error (anywhere on the line)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="do not use the persistent JAX compilation cache "
-                                  "(~/.cache/hessfit/jax; also HESSFIT_NO_COMPILE_CACHE=1)"),
+                                  "(~/.cache/hessfit; also HESSFIT_NO_COMPILE_CACHE=1)"),
 ):
     """hessfit: Hessians, INS spectra and refinement against measured neutron spectra."""
     from hessfit.cli._cache import enable_compile_cache
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         warnings.showwarning = _one_line_warning
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; no window, and no display needed
+    os.environ.setdefault("JAX_ENABLE_X64", "1")  # this process is ours: float64 throughout (read at jax import)
     try:
         app(args=argv, standalone_mode=False)
     except (typer.Exit, SystemExit) as exc:

@@ -146,8 +146,10 @@ def _jitted_direct(config: ModelConfig):
 def batch_hessians_direct(config: ModelConfig, params, batch: PackedBatch) -> list[np.ndarray]:
     """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (one forward pass)."""
     n_mol_pad = max(8, 1 << (batch.n_molecules - 1).bit_length())  # bucket: no recompilation per count
-    h = _jitted_direct(config)(params, jnp.asarray(batch.positions, config.dtype), batch.graph,
-                                molecule_index(batch), n_mol_pad)
+    from hessfit.model._trace_cache import call_traced
+
+    h = call_traced(_jitted_direct(config), "direct_hessian", config, params, jnp.asarray(batch.positions, config.dtype),
+                    batch.graph, molecule_index(batch), n_mol_pad, static_argnums=(4,))
     h = np.asarray(h, np.float64)
     out = []
     for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):

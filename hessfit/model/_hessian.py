@@ -21,6 +21,7 @@ from hessfit.model._config import ModelConfig
 from hessfit.model._energy import make_energy_fn
 from hessfit.model._graph import PackedBatch, bucket_atoms
 from hessfit.model._layer import inference_traced
+from hessfit.model._trace_cache import call_traced
 
 
 def make_hvp_fn(config: ModelConfig):
@@ -113,7 +114,8 @@ def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *,
         return batch_hessians_direct(config, params, batch)
     fn = _jitted_columns(config)
     ids = column_ids(batch.max_atoms, chunk_size=chunk_size)
-    cols = fn(params, jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids, real_chunks(ids))
+    cols = call_traced(fn, "energy_columns", config, params, jnp.asarray(batch.positions, config.dtype), batch.graph,
+                       batch.slot, ids, real_chunks(ids))  # no re-tracing in a fresh CLI process (trace cache)
     cols = np.asarray(cols, np.float64)
     out = []
     for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):
