@@ -175,8 +175,8 @@ class GuardReport:
         if self.disagreement_cm1 is not None and self.disagreement_cm1 > self.max_disagreement_cm1:
             why.append(f"ensemble members disagree by {self.disagreement_cm1:.0f} cm⁻¹ RMS "
                        f"(limit {self.max_disagreement_cm1:.0f})")
-        return (f"{name}: the network Hessian fails the guard: {' and '.join(why)}; the molecule is probably "
-                "outside what the network learned; use --source xtb (or --source auto)")
+        return (f"{name}: the network Hessian fails the guard: {' and '.join(why)}; its low modes are not to be "
+                "trusted (the molecule may lie outside what the network learned); use --source xtb (or --source auto)")
 
 
 def _internal_frequencies(structure: Structure, hessian: np.ndarray) -> np.ndarray:
