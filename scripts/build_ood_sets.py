@@ -2,6 +2,7 @@
 
     python scripts/build_ood_sets.py panel     # INS panel: SMILES → GFN2-xTB minimum → xTB Hessian
     python scripts/build_ood_sets.py dft       # DFT set: SMILES → xTB pre-opt → B3LYP/6-311++G(d,p) opt → Hessian
+    python scripts/build_ood_sets.py dft --worker b   # a second DFT worker (own output file), shares the list
     python scripts/build_ood_sets.py status    # molecules done / failed / left per set
     python scripts/build_ood_sets.py publish   # copy the finished builds to data/ood/*.npz (commit those)
 
@@ -14,7 +15,10 @@ Every stage uses `hessfit.sources.build_dataset` serially (``n_workers=0``) with
 each finished molecule is in ``scratch/ood/<set>.npz`` at once, a rerun skips finished and failed keys
 (``--retry-failed`` recomputes failures), so a killed run loses only the molecule in flight.
 The DFT stage starts every molecule from its GFN2-xTB minimum (``scratch/ood/dft_xtb_preopt.npz``)
-so the expensive DFT optimisation needs few steps.
+so the expensive DFT optimisation needs few steps. DFT workers take molecules one at a time, cheapest first:
+a molecule is skipped when any worker's output (``scratch/ood/dft_b3lyp*.npz``) or failure log has it, or a
+live worker has claimed it (``scratch/ood/claims/<key>``, holding the claimer's pid; a dead pid's claim is
+taken over). ``publish`` merges the workers' files in list order.
 
 Saddles. ASE's BFGS can stop (max force ≤ 0.01 eV/Å) next to a saddle, typically a methyl rotor. After the
 panel build, every molecule whose xTB Hessian has an internal mode below ``SADDLE_CM1`` (−20 cm⁻¹) is pushed
@@ -28,6 +32,7 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -116,42 +121,134 @@ def _fix_saddles(out: Path, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.
     print(f"{out.name}: {changed} saddle(s) replaced by minima", flush=True)
 
 
+def _dft_outputs() -> list[Path]:
+    return sorted(WORK.glob("dft_b3lyp*.npz"))
+
+
+def _dft_done_and_failed(retry_failed: bool) -> set[str]:
+    from hessfit.sources._dataset_build import dataset_keys, read_failures
+    from hessfit.structures import load_dataset
+
+    keys: set[str] = set()
+    for out in _dft_outputs():
+        keys |= dataset_keys(load_dataset(out))
+        if not retry_failed:
+            keys |= {r["key"] for r in read_failures(out)}
+    return keys
+
+
+def _claim(key: str) -> bool:
+    """Claim ``key`` for this process (False when a live process holds it)."""
+    d = WORK / "claims"
+    d.mkdir(parents=True, exist_ok=True)
+    f = d / key
+    for _ in range(2):
+        try:
+            fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(f.read_text().strip() or 0)
+                os.kill(pid, 0)
+                return pid == os.getpid()
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                f.unlink(missing_ok=True)  # stale claim of a dead worker
+                continue
+            except PermissionError:
+                return False
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _build_dft(worker: str, *, retry_failed: bool) -> None:
+    """DFT Hessians one molecule at a time (see module doc), into this worker's own output file."""
+    from hessfit.sources import build_dataset
+    from hessfit.sources._dataset_build import _atomic_save
+    from hessfit.structures import load_dataset
+
+    out = SETS["dft"]["out"] if worker == "main" else WORK / f"dft_b3lyp.{worker}.npz"
+    pre = load_dataset(SETS["dft"]["smiles"])
+    tmp = WORK / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    n_done = 0
+    for i in range(len(pre)):
+        key = str(pre.extra["key"][i])
+        if key in _dft_done_and_failed(retry_failed) or not _claim(key):
+            continue
+        try:
+            if key in _dft_done_and_failed(retry_failed):  # finished by another worker just before the claim
+                continue
+            one = tmp / f"{key}.{os.getpid()}.npz"
+            _atomic_save(one, pre.subset([i]))
+            r = build_dataset(one, out, method="dft", options=DFT_OPTIONS, n_workers=0, merge_every=1,
+                              retry_failed=retry_failed, max_steps=300, progress=False)
+            one.unlink(missing_ok=True)
+            n_done += r.n_done
+            print(f"dft[{worker}] {key}: {'done' if r.n_done else 'FAILED' if r.n_failed else 'skipped'} in "
+                  f"{r.wall_time_s:.0f} s", flush=True)
+        finally:
+            (WORK / "claims" / key).unlink(missing_ok=True)
+    print(f"dft[{worker}]: {n_done} computed; nothing left for this worker", flush=True)
+
+
 def _status() -> None:
     from hessfit.sources._dataset_build import dataset_summary, read_build_input, read_failures
     from hessfit.structures import load_dataset
 
     for stage, spec in SETS.items():
-        out = spec["out"]
         n_in = len(read_build_input(spec["smiles"])) if spec["smiles"].exists() else 0
-        done = len(load_dataset(out)) if out.exists() else 0
-        fails = read_failures(out)
-        print(f"{stage:11s} {done:3d} done, {len(fails):2d} failed, {max(0, n_in - done - len(fails)):3d} left "
-              f"of {n_in}  ({out.relative_to(ROOT)})")
-        for f in fails:
-            print(f"    failed {f['key']}: {f['error'][:120]}")
-        if out.exists():
-            s = dataset_summary(out)
-            print(f"    {s['atoms_min']}-{s['atoms_max']} atoms, {s['file_bytes'] / 1e6:.2f} MB, "
-                  f"{s['n_pending_parts']} unmerged parts")
+        for out in (_dft_outputs() or [spec["out"]]) if stage == "dft" else [spec["out"]]:
+            done = len(load_dataset(out)) if out.exists() else 0
+            fails = read_failures(out)
+            print(f"{stage:11s} {done:3d} done, {len(fails):2d} failed  ({out.relative_to(ROOT)}; {n_in} in the list)")
+            for f in fails:
+                print(f"    failed {f['key']}: {f['error'][:120]}")
+            if out.exists():
+                s = dataset_summary(out)
+                print(f"    {s['atoms_min']}-{s['atoms_max']} atoms, {s['file_bytes'] / 1e6:.2f} MB, "
+                      f"{s['n_pending_parts']} unmerged parts")
+    claims = sorted((WORK / "claims").glob("*")) if (WORK / "claims").is_dir() else []
+    for c in claims:
+        print(f"dft in progress: {c.name} (pid {c.read_text().strip()}, since {time.ctime(c.stat().st_mtime)})")
 
 
 def _publish() -> None:
     from hessfit.sources._dataset_build import failures_path, merge_parts
 
-    for stage, spec in SETS.items():
-        if spec["publish"] is None or not spec["out"].exists():
-            continue
+    from hessfit.sources._dataset_build import _atomic_save, concat_datasets
+    from hessfit.structures import load_dataset
+
+    spec = SETS["panel"]
+    if spec["out"].exists():
         merge_parts(spec["out"])
         shutil.copyfile(spec["out"], spec["publish"])
-        fp = failures_path(spec["out"])
-        if fp.exists():
-            shutil.copyfile(fp, failures_path(spec["publish"]))
-        print(f"{stage}: {spec['out'].relative_to(ROOT)} -> {spec['publish'].relative_to(ROOT)}")
+        if failures_path(spec["out"]).exists():
+            shutil.copyfile(failures_path(spec["out"]), failures_path(spec["publish"]))
+        print(f"panel: {spec['out'].relative_to(ROOT)} -> {spec['publish'].relative_to(ROOT)}")
+    outs = _dft_outputs()
+    if outs:  # the workers' files merged in list order (cheapest first)
+        order = {str(k): n for n, k in enumerate(load_dataset(SETS["dft"]["smiles"]).extra["key"])}
+        parts, fails = {}, []
+        for out in outs:
+            merge_parts(out)
+            ds = load_dataset(out)
+            for i in range(len(ds)):
+                parts.setdefault(str(ds.extra["key"][i]), ds.subset([i]))
+            if failures_path(out).exists():
+                fails += failures_path(out).read_text().splitlines(keepends=True)
+        keys = sorted(parts, key=lambda k: order.get(k, len(order)))
+        dest = SETS["dft"]["publish"]
+        _atomic_save(dest, concat_datasets([parts[k] for k in keys]))
+        if fails:
+            failures_path(dest).write_text("".join(fails))
+        print(f"dft: {len(keys)} molecules from {', '.join(o.name for o in outs)} -> {dest.relative_to(ROOT)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("what", choices=["panel", "dft", "status", "publish"])
+    p.add_argument("--worker", default="main", help="dft: this worker's name (own output file; default main)")
     p.add_argument("--retry-failed", action="store_true", help="recompute molecules in the failure log")
     args = p.parse_args(argv)
     if args.what == "status":
@@ -163,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         _fix_saddles(SETS["panel"]["out"])
     else:
         _build("dft_preopt", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
-        _build("dft", method="dft", options=DFT_OPTIONS, retry_failed=args.retry_failed, max_steps=300)
+        _build_dft(args.worker, retry_failed=args.retry_failed)
     return 0
 
 
