@@ -73,3 +73,35 @@ def test_simple_cubic_orders_1_and_2_and_debye_waller(temperature):
     # the Debye–Waller factor matters here: ignoring it would change order 1 by far more than the tolerance
     no_dw = _gauss(e, w, 3 * sigma_h * q2(w) * b * np1 / 3)
     assert np.abs(no_dw - ref1).max() > 0.05 * ref1.max()
+
+
+def test_external_mode_model_single_sample_equals_rigid_modes_in_the_hessian():
+    """One Gauss–Hermite sample (width 0): the model is the molecule with its six rigid-body modes given the
+    frequency ω_c through the Hessian, H + M^½ R λ Rᵀ M^½, simulated with all 3N modes (a crystal basis)."""
+    from hessfit.ins import spectrum_fn_for
+    from hessfit.ins._crystal import external_mode_spectrum_fn
+    from hessfit.modes import rigid_body_basis
+    from hessfit.structures import read_structure
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
+    s = read_structure("data/hexane/hexane_rdkit_mmff.xyz")
+    h = np.load("data/hexane/hexane_rdkit_mmff_hessian_mmff94.npy")
+    cfg = InsConfig(instrument="tfxa", temperature_k=20.0, max_order=3, e_max_cm1=2000.0)
+    centre = 70.0
+    model = np.asarray(external_mode_spectrum_fn(s, cfg, n_samples=1)(h, centre, 0.0))
+    r = rigid_body_basis(s.positions, s.masses)
+    lam = (centre / FREQ_FACTOR_EV_A2) ** 2
+    sqm = np.repeat(np.sqrt(s.masses), 3)
+    proj = np.eye(3 * s.n_atoms) - r @ r.T  # Eckart: remove the small rigid-body part of the MMFF Hessian first
+    d = proj @ (h / sqm[:, None] / sqm[None, :]) @ proj + lam * (r @ r.T)
+    h_ext = d * sqm[:, None] * sqm[None, :]
+    # the translations now have frequency ω_c too, so diagonalise in the full 3N basis
+    from hessfit.ins import make_spectrum_fn
+    from hessfit.structures._elements import cross_sections
+
+    full = make_spectrum_fn(s.masses, cross_sections(s.numbers, s.masses), np.eye(3 * s.n_atoms), cfg)
+    ref = np.asarray(full(h_ext))
+    np.testing.assert_allclose(model, ref, atol=1e-8 * ref.max())
+    # and the external modes matter: wings and a larger Debye–Waller factor change the spectrum
+    plain = np.asarray(spectrum_fn_for(s, cfg)(h))
+    assert np.abs(plain - model).max() > 0.1 * model.max()
