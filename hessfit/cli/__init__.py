@@ -16,7 +16,7 @@ import warnings
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="hessfit: Hessians, INS spectra and refinement against measured neutron spectra.")
 
 #: options main() accepts anywhere on the command line and moves in front of the command

@@ -72,6 +72,25 @@ def _parse_indices(text: str, option: str) -> list[int]:
         raise ConfigError(f"{option} {text!r}: expected 'all' or comma-separated atom indices") from None
 
 
+_HEADER_INSTRUMENTS = ("tosca", "vision", "tfxa")
+
+
+def instrument_from_header(measured) -> str | None:
+    """The instrument a measured spectrum's header comments name: an ``instrument: NAME`` line, else the only one
+    of tosca, vision, tfxa the header mentions; None if unclear."""
+    import re
+
+    header = measured.metadata.get("header", "")
+    lines = header.splitlines() if isinstance(header, str) else [str(h) for h in header]
+    for line in lines:
+        m = re.match(r"[#\s]*instrument\s*[:=]\s*([a-z_]+)", line, re.IGNORECASE)
+        if m and m.group(1).lower() in _HEADER_INSTRUMENTS:
+            return m.group(1).lower()
+    text = " ".join(lines).lower()
+    hits = [name for name in _HEADER_INSTRUMENTS if re.search(rf"\b{name}\b", text)]
+    return hits[0] if len(hits) == 1 else None
+
+
 def make_source(source: str | None, model: Path | str | None = None):
     """The Hessian source named by --source (any name the registry has; default the network) with --model."""
     from hessfit.sources import get_source

@@ -70,7 +70,7 @@ def compare(
     from hessfit.compare import CompareConfig, PeakSettings, assign_spectrum, read_spectrum, write_report
     from hessfit.compare._report import check_report_writable
     from hessfit.ins import InsConfig
-    from hessfit.cli._refine import instrument_from_header
+    from hessfit.cli._common import instrument_from_header
 
     temperature = DEFAULT_TEMPERATURE_K if temperature is None else temperature
     check_report_writable(output, overwrite)

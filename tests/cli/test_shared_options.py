@@ -63,6 +63,7 @@ def capture(monkeypatch):
 
     def recorder(*args, **kwargs):
         seen["structure"], seen["hessian"] = args[0], np.asarray(args[1])
+        seen["args"], seen["kwargs"] = args, kwargs
         raise Captured
 
     import hessfit.compare
@@ -192,3 +193,32 @@ def test_modes_thermo_table_matches_ase(data_dir, capsys):
         assert s == pytest.approx(ase.get_entropy(t, verbose=False) * to_kj * 1000, abs=2e-3)
         assert f == pytest.approx(ase.get_helmholtz_energy(t, verbose=False) * to_kj, abs=2e-3)
     assert rows[1000.0][2] < 69 * 8.314462618  # below the classical (3N−6)R
+
+
+@pytest.mark.parametrize("command, extra, instrument, temperature", [
+    ("compare", [], "tfxa", 10.0),                       # the measured file's header names TFXA
+    ("compare", ["--instrument", "vision", "--temperature", "20"], "vision", 20.0),
+    ("spectrum", [], "tosca", 10.0),                     # no measured spectrum: tosca
+    ("spectrum", ["--instrument", "vision", "--temperature", "20"], "vision", 20.0),
+])
+def test_instrument_and_temperature_defaults(command, extra, instrument, temperature, capture, data_dir, tmp_path):
+    args = [command, str(data_dir / HEX)] + ([str(data_dir / HEX_SPEC)] if command == "compare" else [])
+    out = ["-o", str(tmp_path / ("out" if command == "compare" else "s.nc"))]
+    main([*args, "--hessian", str(data_dir / HEX_H), *extra, *out])
+    cfg = capture["kwargs"]["ins_config"] if command == "compare" else capture["args"][2]
+    assert (cfg.instrument, cfg.temperature_k) == (instrument, temperature)
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("# measured on TFXA (ISIS)\n# instrument : tfxa (predecessor of TOSCA)", "tfxa"),
+    (["VISION, 5 K"], "vision"),
+    ("TOSCA and VISION compared", None),
+    ("", None),
+])
+def test_instrument_from_header(header, expected):
+    from hessfit.cli._common import instrument_from_header
+
+    class Spec:
+        metadata = {"header": header}
+
+    assert instrument_from_header(Spec) == expected
