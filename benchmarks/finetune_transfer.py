@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import hessfit  # noqa: F401
+jax.config.update("jax_enable_x64", True)  # this program's process: float64 throughout
 from hessfit.compare import MeasuredSpectrum, spearman
 from hessfit.finetune import FinetuneConfig, SpectrumEntry, finetune, make_replay, prepare_entry
 from hessfit.ins import InsConfig, make_modes_spectrum_fn

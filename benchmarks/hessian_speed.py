@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import hessfit  # noqa: F401  (x64 on)
+jax.config.update("jax_enable_x64", True)  # this program's process: float64 throughout
 from hessfit.errors import InputFormatError
 from hessfit.model import ModelConfig, init_params, load_model, make_energy_fn, pack, species_index
 from hessfit.model._hessian import INFERENCE_CHUNK, _jitted_columns, column_ids, real_chunks

@@ -141,7 +141,9 @@ def _make_hessfit(case, numbers, positions, hessian):
     import jax
     import jax.numpy as jnp
 
-    import hessfit  # noqa: F401  (float64)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # this program's process: float64 (spectrum_fn_for runs at the caller's precision)
     from hessfit.ins import InsConfig, spectrum_fn_for
     from hessfit.structures import Structure
 
@@ -235,7 +237,6 @@ def worker(case: str, n_carbon: int, budget: float) -> dict:
 
 
 def frequencies_summary(n_carbon: int) -> str:
-    import hessfit  # noqa: F401
     from hessfit.modes import normal_modes
     from hessfit.structures import Structure
 

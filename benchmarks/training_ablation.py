@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import hessfit  # noqa: F401  (x64 on; model computations stay float32)
+jax.config.update("jax_enable_x64", True)  # float64 physics; model computations stay float32
 from hessfit.model._config import ModelConfig
 from hessfit.model._energy import init_params, make_energy_fn
 from hessfit.model._graph import bucket_atoms, bucket_edges, pack

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-import hessfit  # noqa: F401
 from hessfit.compare import read_spectrum, spearman
 from hessfit.finetune import finetune_from_toml
 from hessfit.ins import InsConfig, simulate

@@ -5,15 +5,9 @@ Core nouns (imported lazily): ``Structure``, ``read_structure``, ``read_hessian`
 """
 
 import importlib as _importlib
-import os as _os
-import sys as _sys
 
-# float64 for everything physical (eigensolver, spectra). Without importing jax here (``hessfit --help`` stays
-# fast): set it now if jax is loaded, else through the environment variable jax reads when it is imported.
-if "jax" in _sys.modules and hasattr(_sys.modules["jax"], "config"):
-    _sys.modules["jax"].config.update("jax_enable_x64", True)
-else:
-    _os.environ["JAX_ENABLE_X64"] = "1"
+# Importing hessfit changes no global state: the public entry points run in float64 by themselves
+# (hessfit._precision); the command line switches float64 on for its own process.
 
 __version__ = "0.1.0"
 

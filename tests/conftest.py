@@ -1,10 +1,12 @@
-"""Shared test setup: float64 JAX (set once by importing hessfit), paths to bundled data."""
+"""Shared test setup: float64 JAX for the test process (tests call low-level factories too; that the public entry
+points run in float64 without it is checked in tests/test_library_hygiene.py), paths to bundled data."""
 
 from pathlib import Path
 
+import jax
 import pytest
 
-import hessfit  # noqa: F401  (enables jax x64 before any array is created)
+jax.config.update("jax_enable_x64", True)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

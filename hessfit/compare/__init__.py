@@ -10,8 +10,7 @@ Data flow::
 
 from hessfit.compare._analysis import ComparisonResult, PeakSettings, assign_spectrum
 from hessfit.compare._contrib import Sticks, peak_contributions, stick_spectrum
-from hessfit.compare._internal import (InternalCoordinate, atom_groups, bonds_from_radii, describe_modes,
-                                       group_motion, internal_coordinates, potential_energy_distribution, wilson_b)
+from hessfit.compare._describe import describe_modes, group_motion, potential_energy_distribution
 from hessfit.compare._metrics import cosine, pearson, spearman, wasserstein
 from hessfit.compare._peaks import Assignment, Peaks, assign_peaks, assignment_cost, detect_peaks
 from hessfit.compare._plot import plot_comparison
@@ -27,9 +26,13 @@ __all__ = [
     "spearman", "pearson", "cosine", "wasserstein",
     "Peaks", "Assignment", "detect_peaks", "assign_peaks", "assignment_cost",
     "Sticks", "stick_spectrum", "peak_contributions",
-    "InternalCoordinate", "internal_coordinates", "wilson_b", "potential_energy_distribution", "describe_modes",
-    "bonds_from_radii", "atom_groups", "group_motion",
+    "potential_energy_distribution", "describe_modes",
+    "group_motion",
     "PeakSettings", "ComparisonResult", "assign_spectrum",
     "plot_comparison", "plot_mode", "write_molden", "write_mode_animation", "write_mode_png",
     "write_report", "write_table_csv", "comparison_dataset",
 ]
+
+from hessfit._precision import float64_exports  # noqa: E402
+
+float64_exports(globals(), ["compare_spectra", "assign_spectrum", "stick_spectrum", "peak_contributions"])  # float64 without a global switch

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hessfit.compare._contrib import Sticks, peak_contributions, stick_spectrum
-from hessfit.compare._internal import describe_modes
+from hessfit.compare._describe import describe_modes
 from hessfit.compare._metrics import METRICS
 from hessfit.compare._peaks import Assignment, Peaks, assign_peaks, detect_peaks
 from hessfit.compare._preprocess import CompareConfig, PreparedSpectra, preprocess, simulated_arrays

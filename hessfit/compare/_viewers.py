@@ -107,7 +107,7 @@ def plot_mode(structure, modes, mode_number: int, *, ax=None, scale_angstrom: fl
     """
     import matplotlib.pyplot as plt
 
-    from hessfit.compare._internal import bonds_from_radii
+    from hessfit.structures import bonds_from_radii
 
     (k,) = _check_modes(modes, [mode_number])
     pos = np.asarray(structure.positions)

@@ -14,3 +14,7 @@ from hessfit.finetune._loss import (PreparedEntry, ReplayTerm, SpectralTerm, par
 __all__ = ["FinetuneConfig", "SpectrumEntry", "TRAINABLE", "load_spectra_set", "PreparedEntry", "prepare_entry",
            "load_entries", "trainable_mask", "param_l2", "SpectralTerm", "ReplayTerm", "Objective", "make_replay",
            "finetune", "finetune_from_toml", "FinetuneResult"]
+
+from hessfit._precision import float64_exports  # noqa: E402
+
+float64_exports(globals(), ["finetune", "finetune_from_toml"])  # float64 without a global switch

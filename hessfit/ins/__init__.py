@@ -9,3 +9,7 @@ from hessfit.ins._simulate import make_modes_spectrum_fn, make_spectrum_fn, mode
 __all__ = ["InsConfig", "Instrument", "load_instrument", "available_instruments", "q2_indirect", "simulate",
            "spectrum_fn_for", "make_spectrum_fn", "make_modes_spectrum_fn", "mode_tensors", "to_dataset",
            "save_spectrum", "plot_spectrum"]
+
+from hessfit._precision import float64_exports  # noqa: E402
+
+float64_exports(globals(), ["simulate", "mode_tensors"])  # float64 without a global switch

@@ -26,3 +26,7 @@ __all__ = [
     "Graph", "PackedBatch", "pack", "neighbour_pairs", "species_index", "bucket_atoms", "bucket_edges",
     "NequIPLayer", "nequip_layer", "radial_basis",
 ]
+
+from hessfit._precision import float64_exports  # noqa: E402
+
+float64_exports(globals(), ["predict_hessian", "predict_hessians", "batch_hessians", "batch_hessians_direct"])  # float64 without a global switch

@@ -6,3 +6,7 @@ from hessfit.modes._thermo import THERMO_TEMPERATURES_K, VibrationalThermo, ther
 
 __all__ = ["Modes", "normal_modes", "modes_from_hessian", "internal_basis", "rigid_body_basis", "safe_eigh",
            "vibrational_thermo", "thermo_table", "VibrationalThermo", "THERMO_TEMPERATURES_K"]
+
+from hessfit._precision import float64_exports  # noqa: E402
+
+float64_exports(globals(), ["normal_modes", "modes_from_hessian", "vibrational_thermo", "thermo_table"])  # float64 without a global switch

@@ -10,3 +10,7 @@ from hessfit.refine._report import write_refinement
 __all__ = ["RefineConfig", "refine", "RefineResult", "Match", "Parametrization", "make_parametrization",
            "global_scale", "class_scales", "internal_scales", "free_elements", "soft_rank", "soft_spearman",
            "wasserstein_loss", "write_refinement"]
+
+from hessfit._precision import float64_exports  # noqa: E402
+
+float64_exports(globals(), ["refine", "write_refinement"])  # float64 without a global switch

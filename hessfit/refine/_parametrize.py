@@ -4,10 +4,10 @@ Each builder returns a `Parametrization`: initial parameters, bounds, names and 
 ``apply(params) -> H``. Scale parameters are dimensionless factors (1 = seed).
 
 * ``global``    H = s·H0 (the classic frequency scale factor is √s).
-* ``classes``   off-diagonal atom-pair blocks scaled per class (element pair × topological distance 1-2,
-                1-3, 1-4, beyond), diagonal blocks rebuilt from the translational sum rule H_ii = −Σ_j H_ij.
+* ``classes``   off-diagonal atom-pair blocks scaled per class (element pair, or X–H / X–Y, × topological
+                distance 1-2, 1-3, 1-4, beyond), diagonal blocks rebuilt from the translational sum rule H_ii = −Σ_j H_ij.
 * ``internal``  Pulay SQM: F'_kl = √(c_k c_l) F_kl in redundant internal coordinates (X–H stretch, X–Y stretch,
-                bend, torsion, out-of-plane), H = H0 + Bᵀ(F' − F)B with F = B⁺ᵀ H0 B⁺ (B: Wilson matrix).
+                X–H bend (a hydrogen at an end), bend (heavy atoms only), torsion, out-of-plane), H = H0 + Bᵀ(F' − F)B with F = B⁺ᵀ H0 B⁺ (B: Wilson matrix).
 * ``free``      H = H0 + P Δ P, Δ symmetric, P the Cartesian projector removing rigid-body motion;
                 a prior ‖Δ‖²/‖H0‖² keeps it near the seed (strength in the recipe).
 """
@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from hessfit.errors import ConfigError
 
-SQM_TYPES = ("X-H stretch", "X-Y stretch", "bend", "torsion", "out-of-plane")
+SQM_TYPES = ("X-H stretch", "X-Y stretch", "X-H bend", "bend", "torsion", "out-of-plane")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -50,7 +50,7 @@ class Parametrization:
 
 def topological_distance(structure) -> np.ndarray:
     """(N, N) number of bonds on the shortest path (inf if disconnected); bonds from covalent radii."""
-    from hessfit.compare import bonds_from_radii
+    from hessfit.structures import bonds_from_radii
 
     n = structure.n_atoms
     adj = np.zeros((n, n))
@@ -59,8 +59,11 @@ def topological_distance(structure) -> np.ndarray:
     return shortest_path(adj, unweighted=True, directed=False)
 
 
-def _class_label(si: str, sj: str, dist: float) -> str:
-    pair = "-".join(sorted((si, sj)))
+def _class_label(si: str, sj: str, dist: float, grouping: str = "elements") -> str:
+    if grouping == "hydrogen":  # X–H (either atom H or D) or X–Y (both heavy)
+        pair = "X-H" if "H" in (si, sj) or "D" in (si, sj) else "X-Y"
+    else:
+        pair = "-".join(sorted((si, sj)))
     topo = {1: "1-2", 2: "1-3", 3: "1-4"}.get(int(dist) if np.isfinite(dist) else 0, "far")
     return f"{pair} {topo}"
 
@@ -75,8 +78,14 @@ def global_scale(h0, *, bounds=(0.7, 1.3)) -> Parametrization:
                            lambda p: p[0] * h0, _zero_prior)
 
 
-def class_scales(structure, h0, *, bounds=(0.5, 2.0)) -> Parametrization:
-    """Scale factors per atom-pair class; the translational sum rule rebuilds the diagonal blocks."""
+def class_scales(structure, h0, *, bounds=(0.5, 2.0), grouping: str = "elements") -> Parametrization:
+    """Scale factors per atom-pair class; the translational sum rule rebuilds the diagonal blocks.
+
+    ``grouping``: 'elements' (element pair × topological distance, e.g. 'C-H 1-3') or 'hydrogen' (whether a
+    hydrogen takes part × distance: 'X-H 1-2' ... 'X-Y far', at most 8 classes).
+    """
+    if grouping not in ("elements", "hydrogen"):
+        raise ConfigError(f"class grouping must be elements or hydrogen, got {grouping!r}")
     n = structure.n_atoms
     dist = topological_distance(structure)
     sym = structure.symbols
@@ -86,7 +95,7 @@ def class_scales(structure, h0, *, bounds=(0.5, 2.0)) -> Parametrization:
         for j in range(n):
             if i == j:
                 continue
-            lab = _class_label(sym[i], sym[j], dist[i, j])
+            lab = _class_label(sym[i], sym[j], dist[i, j], grouping)
             idx[i, j] = labels.setdefault(lab, len(labels))
     names = tuple(sorted(labels, key=labels.get))
     h0 = jnp.asarray(h0)
@@ -114,15 +123,20 @@ def class_scales(structure, h0, *, bounds=(0.5, 2.0)) -> Parametrization:
 
 
 def sqm_type(coord, symbols) -> str:
+    """Pulay SQM type of an internal coordinate: stretches and bends split by whether a hydrogen (H or D) is an
+    end atom (Rauhut & Pulay, J. Phys. Chem. 99 (1995) 3093 scale X–H and heavy-atom stretches and bends separately),
+    torsions and out-of-plane as one type each."""
+    has_h = any(symbols[a] in ("H", "D") for a in coord.atoms)
     if coord.kind == "stretch":
-        return "X-H stretch" if "H" in (symbols[coord.atoms[0]], symbols[coord.atoms[1]]) or "D" in (
-            symbols[coord.atoms[0]], symbols[coord.atoms[1]]) else "X-Y stretch"
-    return {"bend": "bend", "torsion": "torsion", "out-of-plane": "out-of-plane"}[coord.kind]
+        return "X-H stretch" if has_h else "X-Y stretch"
+    if coord.kind == "bend":
+        return "X-H bend" if has_h else "bend"
+    return {"torsion": "torsion", "out-of-plane": "out-of-plane"}[coord.kind]
 
 
 def internal_scales(structure, h0, *, bounds=(0.5, 1.5)) -> Parametrization:
     """Pulay-type scale factors per internal-coordinate type (only types present in the molecule)."""
-    from hessfit.compare import internal_coordinates, wilson_b
+    from hessfit.structures import internal_coordinates, wilson_b
 
     coords = internal_coordinates(structure)
     if not coords:

@@ -46,7 +46,7 @@ def pair_rows(structure, h_before, h_after, *, max_distance: int = 3) -> list[di
 def internal_rows(structure, h_before, h_after) -> tuple[list[dict], list[dict]]:
     """Diagonal internal-coordinate force constants F_kk = (B⁺ᵀ H B⁺)_kk for stretches (eV/Å², mdyn/Å) and
     bends (eV/rad²), plus the Cartesian projection k = −r̂ᵀ H_ij r̂ for each bond."""
-    from hessfit.compare import internal_coordinates, wilson_b
+    from hessfit.structures import internal_coordinates, wilson_b
 
     coords = internal_coordinates(structure)
     if not coords:

@@ -18,3 +18,7 @@ from hessfit.train._evaluate import EvalResult, evaluate, hessian_metrics, plot_
 from hessfit.train._ensemble_weight import SCAN_KEYS, choose_weight, format_scan, weight_scan  # noqa: E402
 
 __all__ += ["SCAN_KEYS", "weight_scan", "choose_weight", "format_scan", "evaluate", "EvalResult", "hessian_metrics", "summarise", "plot_evaluation", "write_evaluation"]
+
+from hessfit._precision import float64_exports  # noqa: E402
+
+float64_exports(globals(), ["train", "evaluate", "weight_scan"])  # float64 without a global switch

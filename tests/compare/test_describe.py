@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hessfit.compare import (atom_groups, bonds_from_radii, describe_modes, internal_coordinates,
-                             potential_energy_distribution, wilson_b)
-from hessfit.structures import Structure
+from hessfit.compare import describe_modes, potential_energy_distribution
+from hessfit.structures import Structure, atom_groups, bonds_from_radii, internal_coordinates, wilson_b
 
 
 def test_hexane_topology(hexane):

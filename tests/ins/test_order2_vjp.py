@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import hessfit  # noqa: F401  (enables float64)
 from hessfit.ins import _order2
 from hessfit.ins._kinematics import q2_indirect
 
