@@ -37,6 +37,9 @@ def main(argv=None) -> None:
     ap.add_argument("--criterion", default="frequency_mae_cm1", choices=SCAN_KEYS)
     ap.add_argument("--tie-break", default=None, choices=SCAN_KEYS,
                     help="second criterion among weights equal by the first")
+    ap.add_argument("--max-below-guard", type=float, default=None,
+                    help="only weights with at most this fraction of validation molecules with a mode below -50 cm-1")
+    ap.add_argument("--no-spectra", action="store_true", help="skip the INS Spearman columns (faster scan)")
     ap.add_argument("--weight", type=float, default=None, help="skip the scan and use this weight of member B")
     ap.add_argument("--metrics", default=None, help="only store this metrics.json of `hessfit evaluate --model "
                     "DEST` (test split) in the existing ensemble DEST")
@@ -49,18 +52,22 @@ def main(argv=None) -> None:
     a, b = (load_model(m) for m in args.members)
     meta = {"description": f"(1 - w) * {args.members[0]} + w * {args.members[1]}, w chosen on validation "
                            f"molecules by {args.criterion}"
-                           + (f", ties by {args.tie_break}" if args.tie_break else "")}
+                           + (f", ties by {args.tie_break}" if args.tie_break else "")
+                           + (f", among weights with at most {args.max_below_guard:.0%} of molecules with a mode "
+                              "below -50 cm-1" if args.max_below_guard is not None else "")}
     w = args.weight
     if w is None:
         if not (args.data and args.split):
             ap.error("the weight scan needs --data and --split (or give --weight)")
         ds = load_dataset(args.data)
         val = json.loads(Path(args.split).read_text())["val"][:args.max_molecules]
-        rows = weight_scan(ds, val, a, b, [float(x) for x in args.grid.split(",")], progress=True)
+        rows = weight_scan(ds, val, a, b, [float(x) for x in args.grid.split(",")], spectra=not args.no_spectra,
+                           progress=True)
         print(format_scan(rows))
-        w = choose_weight(rows, args.criterion, args.tie_break)
+        w = choose_weight(rows, args.criterion, args.tie_break, max_below_guard_fraction=args.max_below_guard)
         meta["weight_selection"] = {"split": str(args.split), "subset": "val", "n_molecules": len(val),
-                                    "criterion": args.criterion, "tie_break": args.tie_break, "scan": rows}
+                                    "criterion": args.criterion, "tie_break": args.tie_break,
+                                    "max_below_guard_fraction": args.max_below_guard, "scan": rows}
     print(f"weight of {args.members[1]}: {w:g}")
     meta["bundled_molecule_metrics"] = bundled_molecule_metrics(Ensemble((a, b), (round(1.0 - w, 12), w)))
     print(save_ensemble(args.dest, args.members, [round(1.0 - w, 12), w], meta))  # 0.45, not 0.44999999999999996

@@ -11,8 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-SCAN_KEYS = ("hessian_r2", "hessian_mae", "frequency_mae_cm1", "molecules_with_imaginary_modes",
-             "spearman_order1_median", "spearman_order1_2_median", "spearman_order1_2_fraction_above_0.6")
+SCAN_KEYS = ("hessian_r2", "hessian_mae", "frequency_mae_cm1", "frequency_mae_low_cm1", "molecules_with_imaginary_modes",
+             "molecules_with_mode_below_guard", "spearman_order1_median", "spearman_order1_2_median",
+             "spearman_order1_2_fraction_above_0.6")
 
 
 def weight_scan(dataset, indices: Sequence[int], member_a, member_b, grid: Sequence[float], *,
@@ -29,16 +30,26 @@ def weight_scan(dataset, indices: Sequence[int], member_a, member_b, grid: Seque
     for w in grid:
         res = evaluate(lambda _s, w=w: [(1.0 - w) * a + w * b for a, b in zip(ha, hb)], dataset, indices,
                        source=f"w={w:g}", spectra=spectra)
-        rows.append({"weight_b": float(w), **{k: res.summary[k] for k in SCAN_KEYS if k in res.summary}})
+        rows.append({"weight_b": float(w), "n_molecules": int(res.summary["n_molecules"]),
+                     **{k: res.summary[k] for k in SCAN_KEYS if k in res.summary}})
     return rows
 
 
-def choose_weight(rows: Sequence[dict], criterion: str, tie_break: str | None = None) -> float:
+def choose_weight(rows: Sequence[dict], criterion: str, tie_break: str | None = None, *,
+                  max_below_guard_fraction: float | None = None) -> float:
     """The weight with the best ``criterion`` (lowest, or highest for R², Spearman and fractions); among weights
-    equally good by it, the best by ``tie_break``."""
+    equally good by it, the best by ``tie_break``.
+
+    ``max_below_guard_fraction``: consider only weights whose fraction of molecules with a mode below the guard
+    (−50 cm⁻¹) is at most this; when none qualifies, the weights with the fewest such molecules.
+    """
     def score(row, key):
         return -row[key] if key.startswith(("hessian_r2", "spearman")) else row[key]
 
+    if max_below_guard_fraction is not None:
+        counts = [r["molecules_with_mode_below_guard"] for r in rows]
+        allowed = [r for r in rows if r["molecules_with_mode_below_guard"] <= max_below_guard_fraction * r["n_molecules"]]
+        rows = allowed or [r for r, c in zip(rows, counts) if c == min(counts)]
     best = min(rows, key=lambda r: (score(r, criterion), score(r, tie_break) if tie_break else 0.0))
     return best["weight_b"]
 
@@ -47,7 +58,8 @@ def format_scan(rows: Sequence[dict]) -> str:
     keys = [k for k in SCAN_KEYS if k in rows[0]]
     short = {"hessian_r2": "R²", "hessian_mae": "MAE eV/Å²", "frequency_mae_cm1": "freq MAE cm⁻¹",
              "molecules_with_imaginary_modes": "imaginary", "spearman_order1_median": "Sp o1",
-             "spearman_order1_2_median": "Sp o1-2", "spearman_order1_2_fraction_above_0.6": "o1-2 > 0.6"}
+             "spearman_order1_2_median": "Sp o1-2", "spearman_order1_2_fraction_above_0.6": "o1-2 > 0.6",
+             "frequency_mae_low_cm1": "freq MAE < 200 cm⁻¹", "molecules_with_mode_below_guard": "mode < −50 cm⁻¹"}
     lines = ["| w (member B) | " + " | ".join(short[k] for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for r in rows:
         lines.append(f"| {r['weight_b']:.2f} | " + " | ".join(

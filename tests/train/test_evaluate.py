@@ -66,6 +66,9 @@ def test_ensemble_weight_scan_and_build(tiny_dataset, tiny32, tmp_path):
     assert choose_weight(tied, "spearman_order1_2_fraction_above_0.6") in (0.4, 0.7)
     assert choose_weight(tied, "spearman_order1_2_fraction_above_0.6", "frequency_mae_cm1") == 0.4
     assert choose_weight(tied, "spearman_order1_2_fraction_above_0.6", "hessian_r2") == 0.7
+    guarded = [dict(r, n_molecules=100, molecules_with_mode_below_guard=g) for r, g in zip(fake, (3, 20, 5))]
+    assert choose_weight(guarded, "frequency_mae_cm1", max_below_guard_fraction=0.05) == 0.7  # 0.4 has 20 %
+    assert choose_weight(guarded, "frequency_mae_cm1", max_below_guard_fraction=0.01) == 0.0  # none: fewest
 
     save_model(tmp_path / "a", a)
     save_model(tmp_path / "b", b)
