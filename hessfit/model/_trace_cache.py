@@ -46,7 +46,7 @@ def _environment_key() -> str:
             h.update(f"{dist}={md.version(dist)};".encode())
         except md.PackageNotFoundError:
             h.update(f"{dist}=none;".encode())
-    h.update(f"backend={jax.default_backend()};x64={jax.config.jax_enable_x64};".encode())
+    h.update(f"backend={jax.default_backend()};".encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()
@@ -71,7 +71,8 @@ def call_traced(jitted, name: str, config, *args, static_argnums: tuple[int, ...
     leaves = [np.asarray(x) if isinstance(x, (int, float, bool, np.generic)) else x for x in leaves]
     key_doc = json.dumps({"name": name, "config": config.to_dict(), "static": repr(sorted(static.items())),
                           "tree": str(treedef), "leaves": [_leaf_spec(x) for x in leaves],
-                          "env": _environment_key()}, sort_keys=True, default=str)
+                          "x64": bool(jax.config.jax_enable_x64), "env": _environment_key()}, sort_keys=True,
+                         default=str)
     key = hashlib.sha256(key_doc.encode()).hexdigest()[:40]
     fn = _CALLS.get(key)
     if fn is None:
