@@ -13,7 +13,7 @@ RECIPE_DIR = Path(__file__).parent / "recipes"
 #: log-scale prior widths (1σ of ln c) of scale factors: stretches are transferable to a few per cent (Pulay SQM
 #: factors of one functional scatter by ~2-5 %), bends less, torsions and out-of-plane terms least; pair classes
 #: by topological distance likewise
-DEFAULT_PRIOR_WIDTHS = {"X-H stretch": 0.05, "X-Y stretch": 0.05, "bend": 0.10, "torsion": 0.20,
+DEFAULT_PRIOR_WIDTHS = {"X-H stretch": 0.05, "X-Y stretch": 0.05, "X-H bend": 0.10, "bend": 0.10, "torsion": 0.20,
                         "out-of-plane": 0.20, "global scale": 0.10, "1-2": 0.05, "1-3": 0.10, "1-4": 0.20,
                         "far": 0.30}
 
@@ -46,11 +46,14 @@ class RefineConfig:
             resolution_prior_width); off by default: the instrument file's resolution is used as it is.
         fit_wings: fit the phonon-wing A_ISO (Å², bounds wing_bounds, start wing_a_iso).
         scale_bounds: bounds of scale factors (global, classes, internal).
+        class_grouping: pair classes of the 'classes' recipe: 'hydrogen' (X–H or X–Y × topological distance, ≤ 8
+            classes) or 'elements' (element pair × distance: 18 classes for C8H16O, most of them undetermined).
         prior_widths: width w of the log-Gaussian prior ½(ln c / w)² of each scale factor c, by parameter name
             (internal types, 'global scale') or by the topological class suffix ('1-2', '1-3', '1-4', 'far').
         prior_path: prior strength λ of each stage (the last one repeats): the prior is λ·½Σ(ln c/w)² (scale
-            recipes) or λ·prior_strength·3N‖PΔP‖²/‖H0‖² (free). Strong → weak along the stages; the held-out score
-            picks the stage, so the strength is chosen by validation.
+            recipes) or λ·prior_strength·3N‖PΔP‖²/‖H0‖² (free). Default one strength, 0.01, chosen offline by the
+            held-out Spearman of the synthetic recovery benchmark among 0.003, 0.01, 0.03 and strong-to-weak paths
+            (docs/refine.md); the held-out score then picks the stage (early stopping) in every run.
         prior_strength: weight of the ‖ΔH‖²/‖H0‖² prior (free parametrisation), multiplied by prior_path.
         holdout: validation split of the measured points: 'blocks' (default; every 5th block of holdout_block_sigmas
             resolution widths), 'blocks:K[:OFFSET]', 'range:LO-HI' (cm⁻¹) or 'none'. Held-out points never enter the
@@ -93,8 +96,9 @@ class RefineConfig:
     wing_a_iso: float = 0.035
     wing_bounds: tuple[float, float] = (0.0, 0.1)
     scale_bounds: tuple[float, float] = (0.75, 1.25)
+    class_grouping: str = "hydrogen"
     prior_widths: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_PRIOR_WIDTHS))
-    prior_path: tuple[float, ...] = (1.0, 0.1, 0.01)
+    prior_path: tuple[float, ...] = (0.01,)
     prior_strength: float = 1.0
     holdout: str = "blocks"
     holdout_block_sigmas: float = 8.0

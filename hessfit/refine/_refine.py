@@ -198,7 +198,9 @@ class _Problem:
 
     @staticmethod
     def _param_options(config):
-        if config.parametrization in ("global", "classes", "internal"):
+        if config.parametrization == "classes":
+            return {"bounds": config.scale_bounds, "grouping": config.class_grouping}
+        if config.parametrization in ("global", "internal"):
             return {"bounds": config.scale_bounds}
         if config.parametrization == "free":
             return {"prior_strength": config.prior_strength}
@@ -377,12 +379,13 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     bar.close()
 
     # early stopping and prior strength by validation: the stage with the best held-out Spearman (the earliest,
-    # i.e. the most strongly regularised, on ties); the seed's parameters when that is below the seed's score
+    # i.e. the most strongly regularised, on ties); when even that is below the seed's score, the seed's
+    # parameters, or with accept_worse the last (least regularised) stage, the fit the user asked for
     fitted = candidates[1:]
     best = max(fitted, key=lambda c: _score(c["heldout"])) if held.any() else fitted[-1]
     worse = bool(held.any()) and _score(best["heldout"]) < _score(scores0["heldout"])
     kept_seed = worse and not config.accept_worse
-    chosen = candidates[0] if kept_seed else best
+    chosen = candidates[0] if kept_seed else fitted[-1] if worse else best
     x = jnp.asarray(chosen["x"])
 
     prediction1 = prob.predict(x)

@@ -81,3 +81,83 @@ def test_cli_refine_on_real_hexane(tmp_path, data_dir):
     h = np.load(out / "hessian_refined.npy")
     assert h.shape == (60, 60) and np.allclose(h, h.T)
     assert main(args) == 1  # refuses to overwrite without --overwrite
+
+
+def _write_xyz(s, path):
+    lines = [str(s.n_atoms), s.name] + [f"{sym} {x:.10f} {y:.10f} {z:.10f}" for sym, (x, y, z) in
+                                        zip(s.symbols, np.asarray(s.positions))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _spliced_spectrum(s, h, path, *, split_cm1=2500.0):
+    """Below split_cm1 the spectrum of 0.93·H, above it that of H (orders 1, TOSCA, 2 cm⁻¹ grid), 0.2 % noise."""
+    cfg = InsConfig(instrument="tosca", max_order=1, e_max_cm1=3600.0, bin_width_cm1=2.0)
+    lo, hi = (simulate(s, x, cfg) for x in (0.93 * h, h))
+    e = lo["energy"].values
+    y = np.where(e < split_cm1, lo["total"].values, hi["total"].values)
+    y = y + 0.002 * y.max() * np.random.default_rng(3).normal(size=y.size) + 0.01 * y.max()
+    np.savetxt(path, np.stack([e, y], axis=1), header="synthetic TOSCA spectrum")
+
+
+def test_seed_is_kept_when_the_held_out_score_falls(tmp_path, capsys):
+    """The fitted part wants H ×0.93, the held-out part (2500-3500 cm⁻¹) the seed: the fit lowers the held-out
+    Spearman, so the seed's parameters come back with a one-line message; --accept-worse returns the fit."""
+    from hessfit.cli import main
+
+    s, h = methane()
+    xyz, hess = tmp_path / "methane.xyz", tmp_path / "methane.npy"
+    _write_xyz(s, xyz)
+    np.save(hess, h)
+    spec = tmp_path / "spliced.dat"
+    _spliced_spectrum(s, h, spec)
+    base = ["refine", str(xyz), str(spec), "--hessian", str(hess), "--instrument", "tosca", "--orders", "1",
+            "--config", "global", "--holdout", "range:2500-3500", "--stages", "3", "--steps", "6", "--quiet"]
+    assert main(base + ["-o", str(tmp_path / "kept")]) == 0
+    out = capsys.readouterr().out
+    kept = json.loads((tmp_path / "kept/summary.json").read_text())
+    assert kept["kept_seed"] and kept["heldout_worse"] and kept["selected_stage"] == -1
+    lines = [ln for ln in out.splitlines() if ln.startswith("held-out Spearman fell")]
+    assert len(lines) == 1 and "kept the seed's parameters" in lines[0]
+    np.testing.assert_array_equal(np.load(tmp_path / "kept/hessian_refined.npy"), 0.5 * (h + h.T))
+    assert kept["spearman_heldout_after"] == kept["spearman_heldout_before"]
+    # every fitted stage scored below the seed on the held-out part
+    assert max(st["heldout"] for st in kept["stages"][1:]) < kept["stages"][0]["heldout"]
+
+    assert main(base + ["--accept-worse", "-o", str(tmp_path / "fit")]) == 0
+    out = capsys.readouterr().out
+    fit = json.loads((tmp_path / "fit/summary.json").read_text())
+    assert not fit["kept_seed"] and fit["heldout_worse"] and "warning: held-out Spearman fell" in out
+    assert fit["spearman_heldout_after"] < fit["spearman_heldout_before"]
+    scale = fit["scale_factors"][0]["value"]
+    assert scale < 0.97 and fit["selected_stage"] == 2  # the last stage; the fitted part pulled it towards 0.93
+    assert fit["intensity_scale_after"] > 0 and min(fit["nuisance"]["background_after"]) >= 0
+
+
+def test_anticorrelated_seed_keeps_a_positive_scale():
+    """A measurement that is the seed's spectrum upside down: unconstrained least squares would take a negative
+    intensity scale; the bounded fit keeps it > 0 and the background ≥ 0."""
+    s, h = methane()
+    ds = simulate(s, h, InsConfig(instrument="tosca", max_order=1, e_max_cm1=3500.0, bin_width_cm1=2.0))
+    y = ds["total"].values
+    meas = MeasuredSpectrum(energy_cm1=ds["energy"].values, intensity=1.2 * y.max() - y)
+    cfg = RefineConfig(parametrization="global", max_order=1, stages=1, steps_per_stage=4, subtract_baseline=False,
+                       background_degree=1, holdout="none", scale_bounds=(0.98, 1.02), prior_path=(0.0,))
+    r = refine(s, h, meas, cfg, progress=False)
+    assert r.nuisance_before[0] > 0 and r.nuisance_after[0] > 0 and np.all(r.nuisance_after[1:] >= 0)
+    assert r.metrics["spearman_fit_before"] < 0  # so the reported fit score is not flipped into a good one
+    assert r.metrics["intensity_scale_after"] == pytest.approx(r.nuisance_after[0])
+
+
+def test_parameter_at_its_bound_is_flagged(tmp_path):
+    """Seed 0.97·H with bounds [0.95, 1.01]: the fit needs 1/0.97 = 1.031, stops at 1.01 and the summary says so."""
+    from hessfit.refine import write_refinement
+
+    s, h = methane()
+    cfg = RefineConfig(parametrization="global", max_order=1, stages=2, steps_per_stage=6, scale_bounds=(0.95, 1.01),
+                       prior_path=(0.0,), holdout="none")
+    r = refine(s, 0.97 * h, _synthetic(s, h), cfg, progress=False)
+    assert float(r.params[0]) == pytest.approx(1.01) and r.at_bounds == {"global scale": "upper"}
+    write_refinement(r, tmp_path / "b")
+    summary = json.loads((tmp_path / "b/summary.json").read_text())
+    assert summary["parameters_at_bounds"] == {"global scale": "upper"}
+    assert summary["scale_factors"][0]["at_bound"] == "upper" and summary["scale_factors"][0]["prior_width_log"] == 0.1
