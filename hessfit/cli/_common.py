@@ -49,7 +49,7 @@ def load_structure(path: Path, *, deuterate: str | None = None, isotopes: list[s
     """Read a structure; ``deuterate`` = 'all' or comma-separated 0-based indices; ``isotopes`` = ['i=mass', ...]."""
     from hessfit.structures import read_structure
 
-    s = read_structure(path)
+    s = _read_phonopy(path).structure if _is_phonopy(path) else read_structure(path)
     if deuterate:
         atoms = None if deuterate.strip().lower() == "all" else _parse_indices(deuterate, "--deuterate")
         s = s.deuterated(atoms)
@@ -63,6 +63,25 @@ def load_structure(path: Path, *, deuterate: str | None = None, isotopes: list[s
                 raise ConfigError(f"--isotope {item!r}: expected INDEX=MASS_AMU, e.g. 3=2.014") from None
         s = s.with_isotopes(overrides)
     return s
+
+
+def _is_phonopy(path: Path) -> bool:
+    from hessfit.sources._phonopy import is_phonopy_file
+
+    return is_phonopy_file(path)
+
+
+def _read_phonopy(path: Path):
+    """A phonopy file as a crystal: its supercell and force constants (hessfit.sources._phonopy), read once."""
+    from hessfit.sources._phonopy import read_phonopy
+
+    key = str(Path(path).resolve())
+    if key not in _PHONOPY_CACHE:
+        _PHONOPY_CACHE[key] = read_phonopy(path)
+    return _PHONOPY_CACHE[key]
+
+
+_PHONOPY_CACHE: dict = {}
 
 
 def _parse_indices(text: str, option: str) -> list[int]:
@@ -149,5 +168,8 @@ def resolve_molecule(structure: Path, *, hessian: Path | None = None, source: st
     (masses kept). Masses do not change a Hessian, only the modes computed from it.
     """
     s = load_structure(structure, deuterate=deuterate, isotopes=isotopes)
+    if _is_phonopy(structure) and hessian is None and source is None and model is None:  # crystal force constants
+        fc = _read_phonopy(structure)
+        return s, fc.hessian, f"phonopy force constants ({fc.n_cells} cells) in {structure}"
     return get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
                        optimize=optimize)

@@ -37,6 +37,9 @@ def modes(
                                     optimize=optimize)
     m = normal_modes(s, h)
     f = np.asarray(m.frequencies_cm1)
+    from hessfit.structures._crystal import describe
+
+    typer.echo(f"# {describe(s)}" + ("; Γ modes, the 3 acoustic translations removed" if s.is_crystal else ""))
     typer.echo(f"# {s.name} ({s.formula}), {m.n_modes} internal modes; negative = imaginary; Hessian from {origin}")
     typer.echo(f"{'mode':>5} {'cm-1':>10} {'meV':>9}")
     for k, (c, e) in enumerate(zip(f, np.asarray(m.frequencies_mev)), start=1):
@@ -93,6 +96,9 @@ def spectrum(
         check_writable(plot, overwrite)
     s, h, _ = resolve_molecule(structure, hessian=hessian, source=source, model=model, hessian_units=hessian_units,
                                deuterate=deuterate, isotopes=isotope, optimize=optimize)
+    from hessfit.structures._crystal import describe
+
+    typer.echo(describe(s))
     ds = simulate(s, h, config)
     save_spectrum(ds, output, overwrite=overwrite)
     typer.echo(f"wrote {output}")
