@@ -111,7 +111,7 @@ def make_replay(model, config: FinetuneConfig, *, dataset=None) -> ReplayTerm | 
     if not config.replay_weight:
         return None
     from hessfit.structures import load_dataset
-    from hessfit.train._data import split_indices
+    from hessfit.train import split_indices
 
     if dataset is None:
         if not Path(config.replay_dataset).is_file():

@@ -115,7 +115,7 @@ def prepare_entry(structure, measured, entry: SpectrumEntry, config: FinetuneCon
     from hessfit.model import species_index
     from hessfit.modes import internal_basis
     from hessfit.refine._measurement import background_basis, simulation_range_cm1, window_spectrum
-    from hessfit.structures._elements import cross_sections
+    from hessfit.structures import cross_sections
 
     name = entry.name or getattr(structure, "name", "molecule")
     energy, y_raw, y, _ = window_spectrum(measured, entry.e_min_cm1, entry.e_max_cm1,
@@ -175,8 +175,7 @@ class SpectralTerm:
 
     def __init__(self, model_config, entries: list[PreparedEntry], *, max_atoms_per_pack: int = 160,
                  chunk_size: int | None = None):
-        from hessfit.model._graph import bucket_atoms, bucket_edges, group_by_size, neighbour_pairs, pack
-        from hessfit.model._hessian import column_ids
+        from hessfit.model import bucket_atoms, bucket_edges, column_ids, group_by_size, neighbour_pairs, pack
 
         self.config = model_config
         self.entries = entries
@@ -270,7 +269,7 @@ class ReplayTerm:
 
     def __init__(self, model_config, dataset, indices, params0, mask, *, batch_atoms: int = 200, probes: int = 2,
                  seed: int = 0):
-        from hessfit.train._data import batch_shapes, plan_batches, prepare
+        from hessfit.train import batch_shapes, plan_batches, prepare
 
         self.config = model_config
         self.mols = prepare(dataset, indices, elements=model_config.elements,
@@ -285,7 +284,7 @@ class ReplayTerm:
         self.reference = float(np.mean(ref))
 
     def _batch(self, k, rng):
-        from hessfit.train._data import make_batch
+        from hessfit.train import make_batch
 
         return make_batch(self.mols, self.plan[k % len(self.plan)], self.shapes, n_probes=self.probes, rng=rng,
                           dtype=self.dtype)
@@ -309,7 +308,7 @@ class ReplayTerm:
 
 @functools.lru_cache(maxsize=4)
 def _replay_fns(model_config):
-    from hessfit.train._loss import make_loss_fn
+    from hessfit.train import make_loss_fn
 
     loss = make_loss_fn(model_config)
     value = jax.jit(loss)

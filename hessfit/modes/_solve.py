@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit.modes._eigh import safe_eigh
-from hessfit.structures._hessian import validate_hessian
+from hessfit.structures import validate_hessian
 from hessfit.units import FREQ_FACTOR_EV_A2
 
 

@@ -6,11 +6,11 @@ ensemble weight choice (`weight_scan`, `choose_weight`).
 """
 
 from hessfit.train._config import TrainConfig
-from hessfit.train._data import split_indices
+from hessfit.train._data import batch_shapes, make_batch, plan_batches, prepare, split_indices
 from hessfit.train._loss import make_block_loss_fn, make_full_hessian_loss_fn, make_loss_fn, make_probe_loss_fn
 from hessfit.train._trainer import TrainResult, train
 
-__all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "make_probe_loss_fn", "make_block_loss_fn",
+__all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "prepare", "batch_shapes", "plan_batches", "make_batch", "make_probe_loss_fn", "make_block_loss_fn",
            "make_loss_fn", "make_full_hessian_loss_fn"]
 
 from hessfit.train._evaluate import EvalResult, evaluate, hessian_metrics, plot_evaluation, summarise, write_evaluation  # noqa: E402

@@ -7,8 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from hessfit.model._graph import (Graph, bucket_atoms, bucket_edges, molecule_index, neighbour_pairs, pack,
-                                  species_index)
+from hessfit.model import Graph, bucket_atoms, bucket_edges, molecule_index, neighbour_pairs, pack, species_index
 
 
 def split_indices(n: int, *, seed: int, fractions: Sequence[float] = (0.9, 0.05, 0.05)) -> dict[str, np.ndarray]:

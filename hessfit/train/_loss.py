@@ -12,8 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from hessfit.model._config import ModelConfig
-from hessfit.model._energy import make_energy_fn
+from hessfit.model import ModelConfig, make_energy_fn
 
 
 def _probe_mse(hv, targets, weights):
@@ -62,7 +61,7 @@ def make_block_loss_fn(config: ModelConfig):
     """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
     Hessian. With `column_probes` it is the exact per-element MSE. Signature as `make_probe_loss_fn`'s loss,
     ``molecule`` (A,) required."""
-    from hessfit.model._blocks import make_direct_hessian_fn
+    from hessfit.model import make_direct_hessian_fn
 
     hessian_fn = make_direct_hessian_fn(config)
 

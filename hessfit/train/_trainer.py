@@ -21,9 +21,7 @@ import optax
 
 from hessfit._run_folder import RunFolder
 from hessfit.errors import ConfigError, ConvergenceError
-from hessfit.model._config import ModelConfig
-from hessfit.model._energy import init_params
-from hessfit.model._io import Model, check_config_compatible, save_model
+from hessfit.model import Model, ModelConfig, check_config_compatible, init_params, save_model
 from hessfit.train._config import TrainConfig
 from hessfit.train._data import batch_shapes, column_probes, make_batch, plan_batches, prepare, split_indices
 from hessfit.train._loss import make_loss_fn
@@ -97,12 +95,12 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
 def _predicted_hv(mcfg: ModelConfig, params, b) -> np.ndarray:
     """H·probes (K, A, 3) of the untrained model, to calibrate its output scale."""
     if mcfg.kind == "blocks":
-        from hessfit.model._blocks import make_direct_hessian_fn
+        from hessfit.model import make_direct_hessian_fn
 
         h = jax.jit(make_direct_hessian_fn(mcfg), static_argnums=4)(params, b.positions, b.graph, b.molecule,
                                                                      b.positions.shape[0])
         return (np.asarray(b.probes).reshape(len(b.probes), -1) @ np.asarray(h)).reshape(b.probes.shape)
-    from hessfit.model._hessian import make_hvp_fn
+    from hessfit.model import make_hvp_fn
 
     return np.asarray(jax.jit(make_hvp_fn(mcfg))(params, b.positions, b.graph, b.probes))
 
@@ -110,7 +108,7 @@ def _predicted_hv(mcfg: ModelConfig, params, b) -> np.ndarray:
 def transfer_params(params: dict, source: str | Path) -> dict:
     """Copy from the model folder ``source`` every top-level parameter block (embedding, layer_k, ...) whose
     shapes match ``params`` exactly; the rest keep their initial values."""
-    from hessfit.model._io import load_model
+    from hessfit.model import load_model
 
     src = load_model(source).params["params"]
     out = dict(params["params"])
@@ -292,6 +290,6 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         plot_loss_curve(history, out / "loss_curve.png")
     if not (out / "best" / "model.json").exists():  # stopped before the first epoch ended
         save_best(state["params"], int(state["epoch"]), float("nan"))
-    from hessfit.model._io import load_model
+    from hessfit.model import load_model
 
     return TrainResult(load_model(out / "best"), history, out, stopped)
