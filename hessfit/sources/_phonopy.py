@@ -227,3 +227,47 @@ def fold_to_cell(fc: CrystalForceConstants, cell: Structure) -> np.ndarray:
     proj[np.arange(sc.n_atoms), owner] = 1.0
     p3 = np.kron(proj, np.eye(3))
     return p3.T @ fc.hessian @ p3 / (sc.n_atoms // n)
+
+
+def interpolate_supercell(path: str | Path, mesh) -> CrystalForceConstants:
+    """Phonopy's Fourier interpolation of a calculation onto an n1×n2×n3 q-mesh, as the force constants of the
+    n1×n2×n3 supercell of its primitive cell: Φ(iR, jR′) = √(m_i m_j)/N_q Σ_q D_ij(q) e^{−2πi q·(r_j + R′ − r_i − R)}
+    (phonopy's phase convention, fractional coordinates). Its Γ modes are phonopy's phonons at the mesh
+    q-points, so a finer mesh than the calculated supercell costs no new force calculation.
+    """
+    require("phonopy", extra="crystal", what="interpolating phonopy force constants")
+    import phonopy
+
+    fc0 = read_phonopy(path)  # validates the files, gives clear errors
+    mesh = tuple(int(m) for m in np.broadcast_to(np.asarray(mesh, int), (3,)))
+    if min(mesh) < 1:
+        raise ConfigError(f"q-mesh must be three integers ≥ 1, got {mesh}")
+    ph = phonopy.load(fc0.source, is_compact_fc=False, log_level=0, produce_fc=True, is_nac=False)
+    from phonopy.interface.calculator import get_calculator_physical_units
+
+    units = get_calculator_physical_units(ph.calculator)
+    to_a = float(units.distance_to_A)
+    factor = _fc_unit_factor(str(units.force_constants_unit), fc0.source)
+    prim = ph.primitive
+    n = len(prim.numbers)
+    frac = np.asarray(prim.scaled_positions, float)
+    masses = np.asarray(prim.masses, float)
+    cells = np.array([(a, b, c) for a in range(mesh[0]) for b in range(mesh[1]) for c in range(mesh[2])], float)
+    qs = cells / np.asarray(mesh, float)
+    n_c = len(cells)
+    h = np.zeros((n_c, n, 3, n_c, n, 3))
+    sqm = np.sqrt(np.outer(masses, masses))[:, None, :, None]
+    for q in qs:
+        d = np.asarray(ph.get_dynamical_matrix_at_q(q)).reshape(n, 3, n, 3) * sqm  # √(m_i m_j) D_ij(q)
+        phase_atoms = np.exp(-2j * np.pi * ((frac[None, :, :] - frac[:, None, :]) @ q))  # (i, j)
+        phase_cells = np.exp(-2j * np.pi * ((cells[None, :, :] - cells[:, None, :]) @ q))  # (R, R′)
+        h += np.real(phase_cells[:, None, None, :, None, None] * (d * phase_atoms[:, None, :, None])[None, :, :, None])
+    h = h.reshape(n_c * n * 3, n_c * n * 3) / n_c * factor
+    cell = np.asarray(prim.cell, float) * to_a
+    pos = ((cells[:, None, :] + frac[None, :, :]) @ cell).reshape(-1, 3)
+    structure = Structure(np.tile(np.asarray(prim.numbers, int), n_c), pos, np.tile(masses, n_c),
+                          name=f"{Path(fc0.source).stem}_{mesh[0]}x{mesh[1]}x{mesh[2]}",
+                          cell=np.diag(mesh).astype(float) @ cell)
+    return CrystalForceConstants(structure=structure, hessian=0.5 * (h + h.T), n_cells=n_c,
+                                 supercell_matrix=np.diag(mesh), source=fc0.source,
+                                 program=f"phonopy (interpolated to a {mesh[0]}x{mesh[1]}x{mesh[2]} q-mesh)")

@@ -152,3 +152,28 @@ def test_order1_spectrum_against_abinslib_on_the_qpoint_mesh(tmp_path):
     sig = 2.5 + 0.005 * pos + 1e-7 * pos**2
     ref = wts @ (np.exp(-0.5 * ((e[None, :] - pos[:, None]) / sig[:, None]) ** 2) / (np.sqrt(2 * np.pi) * sig[:, None]))
     np.testing.assert_allclose(ours, ref, atol=1e-6 * ref.max())
+
+
+def test_interpolated_qmesh_supercell_matches_euphonic(tmp_path):
+    """A 4×3×3 q-mesh from the 2×3×3 calculation (no new forces): Γ modes of the interpolated supercell = Euphonic's
+    phonons at those q-points; on the calculated mesh the interpolation returns the calculated force constants."""
+    pytest.importorskip("euphonic")
+    from euphonic import ForceConstants
+
+    from hessfit.sources._phonopy import interpolate_supercell
+
+    make_dataset(tmp_path, with_fc=True)
+    path = tmp_path / "phonopy_params.yaml"
+    fc = interpolate_supercell(path, (4, 3, 3))
+    assert fc.structure.n_atoms == 72 and fc.n_cells == 36
+    ours = np.sort(np.asarray(normal_modes(fc.structure, fc.hessian).frequencies_cm1))
+    efc = ForceConstants.from_phonopy(path=str(tmp_path), summary_name="phonopy_params.yaml")
+    qpts = np.array([(a / 4, b / 3, c / 3) for a in range(4) for b in range(3) for c in range(3)])
+    ref = efc.calculate_qpoint_phonon_modes(qpts, asr="reciprocal").frequencies.to("1/cm").magnitude.ravel()
+    ref = np.sort(np.delete(ref, np.argsort(np.abs(ref))[:3]))
+    np.testing.assert_allclose(ours, ref, atol=1e-5 * ref.max())
+    same = interpolate_supercell(path, (2, 3, 3))
+    direct = read_phonopy(path)
+    np.testing.assert_allclose(np.sort(np.asarray(normal_modes(same.structure, same.hessian).frequencies_cm1)),
+                               np.sort(np.asarray(normal_modes(direct.structure, direct.hessian).frequencies_cm1)),
+                               atol=1e-8)
