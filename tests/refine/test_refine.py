@@ -161,3 +161,42 @@ def test_parameter_at_its_bound_is_flagged(tmp_path):
     summary = json.loads((tmp_path / "b/summary.json").read_text())
     assert summary["parameters_at_bounds"] == {"global scale": "upper"}
     assert summary["scale_factors"][0]["at_bound"] == "upper" and summary["scale_factors"][0]["prior_width_log"] == 0.1
+
+
+def test_bootstrap_spread_is_finite_and_comparable_to_the_curvature(tmp_path):
+    """--bootstrap: warm-started refits on resampled noise and rotated held-out blocks give a finite spread of the
+    same order as the curvature 1σ (both measure how well the spectrum pins the scale), written beside it."""
+    from hessfit.refine import write_refinement
+
+    s, h = methane()
+    cfg = RefineConfig(parametrization="global", max_order=1, stages=1, steps_per_stage=4, bootstrap=2)
+    r = refine(s, 0.98 * h, _synthetic(s, h), cfg, progress=False)
+    assert r.bootstrap_sigma is not None and r.bootstrap_sigma.shape == (1,)
+    boot, curv = float(r.bootstrap_sigma[0]), float(r.uncertainties[0])
+    assert 0 < boot < 0.05 and 0.02 < boot / curv < 50
+    write_refinement(r, tmp_path / "b")
+    row = json.loads((tmp_path / "b/summary.json").read_text())["scale_factors"][0]
+    assert row["bootstrap_1sigma"] == pytest.approx(boot)
+
+
+def test_cli_seeds_ranks_by_held_out_score(tmp_path, data_dir):
+    from hessfit.cli import main
+
+    out = tmp_path / "seeds"
+    args = ["refine", str(data_dir / "hexane/hexane_rdkit_mmff.xyz"), str(data_dir / "hexane/hexane_tfxa.dat"),
+            "--instrument", "tfxa", "--config", "global", "--seeds", "mmff,xtb", "--orders", "1", "--stages", "1",
+            "--steps", "3", "--quiet", "-o", str(out)]
+    assert main(args) == 0
+    import csv
+
+    rows = list(csv.DictReader(open(out / "seeds.csv")))
+    assert [r["rank"] for r in rows] == ["1", "2"] and {r["seed"] for r in rows} == {"mmff", "xtb"}
+    held = [float(r["heldout_after"]) for r in rows]
+    assert held[0] >= held[1]
+    for r in rows:  # each row is the seed's own summary
+        summary = json.loads((out / f"seed_{r['seed']}" / "summary.json").read_text())
+        assert float(r["heldout_after"]) == pytest.approx(summary["spearman_heldout_after"])
+        assert summary["spearman_heldout_after"] >= summary["spearman_heldout_before"]  # worse fits keep the seed
+    assert (out / "seeds.png").stat().st_size > 10_000
+    assert main(args) == 1  # refuses to overwrite
+    assert main(args[:-2] + ["--hessian", "x.npy", "-o", str(tmp_path / "y")]) == 1  # --seeds and --hessian clash
