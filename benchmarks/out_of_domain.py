@@ -67,19 +67,23 @@ def guard_stats(ds, idx, preds, ens) -> dict:
 
     from hessfit.sources import GUARD_DISAGREEMENT_CM1, network_guard
 
-    spread, below, fail, fail_modes = [], [], [], []
+    spread, below, fail, rows = [], [], [], []
+    keys = ds.extra.get("key")
     for k, i in enumerate(idx):
         if ens[k] is None:
             continue
-        rep = network_guard(ds.structure(i), ens[k], [p[k] for p in preds.values()],
-                            max_disagreement_cm1=GUARD_DISAGREEMENT_CM1)
+        s = ds.structure(i)
+        rep = network_guard(s, ens[k], [p[k] for p in preds.values()], max_disagreement_cm1=GUARD_DISAGREEMENT_CM1)
         spread.append(rep.disagreement_cm1)
         below.append(bool(rep.modes_below))
         fail.append(not rep.passed)
+        rows.append({"name": str(keys[i]) if keys is not None else f"{i}", "n_atoms": s.n_atoms,
+                     "lowest_cm1": round(rep.lowest_cm1, 1), "n_below": len(rep.modes_below),
+                     "disagreement_cm1": round(rep.disagreement_cm1, 1), "passed": rep.passed})
     spread = np.asarray(spread)
     if not spread.size:
         return {"n_molecules": 0}
-    return {"n_molecules": int(spread.size), "disagreement_cm1_median": float(np.median(spread)),
+    return {"n_molecules": int(spread.size), "per_molecule": rows, "disagreement_cm1_median": float(np.median(spread)),
             "disagreement_cm1_p95": float(np.percentile(spread, 95)),
             "disagreement_cm1_p99": float(np.percentile(spread, 99)), "disagreement_cm1_max": float(spread.max()),
             "fraction_mode_below_guard": float(np.mean(below)),
@@ -99,7 +103,7 @@ def main() -> None:
 
     from hessfit.model import load_model
     from hessfit.structures import HessfitWarning
-    from hessfit.train._evaluate import evaluate, source_predict_fn
+    from hessfit.train._evaluate import evaluate, source_predict_fn, write_evaluation
 
     warnings.simplefilter("ignore", HessfitWarning)  # domain warnings: this benchmark measures exactly that
     ensemble = load_model("ensemble_qm9")
@@ -114,9 +118,11 @@ def main() -> None:
         results[set_name] = {"guard": guard_stats(ds, idx, preds, ens), "models": {}}
         levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
         candidates = [("ensemble_qm9", ens)] + list(preds.items())
+        evals = []
         for name, hs in candidates:
             r = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False)
             results[set_name]["models"][name] = r.summary
+            evals.append(r)
         for b in [] if set_name == "qm9_val" else args.baselines:
             if b == "xtb" and levels == {"GFN2-xTB"}:
                 continue
@@ -124,13 +130,15 @@ def main() -> None:
             r = evaluate(source_predict_fn(b), ds, idx, source=b, spectra=False)
             r.summary["wall_time_s"] = time.perf_counter() - t0
             results[set_name]["models"][b] = r.summary
+            evals.append(r)
+        write_evaluation(evals, args.out / set_name)  # per-molecule CSVs and parity plots
         for name, s in results[set_name]["models"].items():
             rows.append(f"| {set_name} | {name} | {s['n_molecules']} (+{s['skipped_molecules']} skipped) | "
                         f"{s.get('frequency_mae_cm1', float('nan')):.1f} | {s.get('frequency_mae_low_cm1', float('nan')):.1f} | "
                         f"{s.get('molecules_with_mode_below_guard', 0)} | {s.get('min_frequency_cm1', float('nan')):.0f} | "
                         f"{s.get('hessian_r2', float('nan')):.4f} |")
         print("\n".join(rows[-len(results[set_name]["models"]):]), flush=True)
-        print(f"  guard: {results[set_name]['guard']}", flush=True)
+        print(f"  guard: { {k: v for k, v in results[set_name]['guard'].items() if k != 'per_molecule'} }", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(results, indent=2))
     head = ("| set | model | molecules | frequency MAE (cm⁻¹) | MAE, modes < 200 cm⁻¹ | molecules with a mode < −50 cm⁻¹ "
