@@ -200,3 +200,46 @@ def test_cli_seeds_ranks_by_held_out_score(tmp_path, data_dir):
     assert (out / "seeds.png").stat().st_size > 10_000
     assert main(args) == 1  # refuses to overwrite
     assert main(args[:-2] + ["--hessian", "x.npy", "-o", str(tmp_path / "y")]) == 1  # --seeds and --hessian clash
+
+
+def test_hierarchical_classes_prior_matches_brute_force_and_fd(qm9_molecule):
+    """½Σ a_k(θ_k − μ)² + ½μ²/W² minimised over each group's μ (closed form in the code) vs a numerical minimum."""
+    from scipy.optimize import minimize_scalar
+
+    s, h = qm9_molecule
+    e = np.arange(50.0, 2000.0, 2.0)
+    cfg = RefineConfig(parametrization="classes", class_group_width=0.1, max_order=1, e_max_cm1=2000.0)
+    prob = _Problem(s, h, e, np.exp(-0.5 * ((e - 1000.0) / 30.0) ** 2), cfg)
+    names = prob.param.names
+    rng = np.random.default_rng(5)
+    p = np.exp(rng.normal(scale=0.05, size=len(names)))
+    theta, a = np.log(p), np.array([1.0 / cfg.prior_width(n) ** 2 for n in names])
+    ref = 0.0
+    for g in dict.fromkeys(n.split()[0] for n in names):
+        m = np.array([n.split()[0] == g for n in names])
+        ref += minimize_scalar(lambda mu: 0.5 * np.sum(a[m] * (theta[m] - mu) ** 2) + 0.5 * (mu / 0.1) ** 2).fun
+    assert float(prob.prior(jnp.asarray(p))) == pytest.approx(ref, rel=1e-8)
+    # a uniform factor c on a whole group costs ½ (ln c)² A/W² / (A + 1/W²), A = Σ a_k: at most one group-width
+    # penalty ½(ln c/W)², however many classes the group has
+    xh = np.array([n.startswith("X-H") for n in names])
+    big_a = a[xh].sum()
+    expected = 0.5 * np.log(0.943) ** 2 * big_a / 0.1**2 / (big_a + 1 / 0.1**2)
+    assert float(prob.prior(jnp.asarray(np.where(xh, 0.943, 1.0)))) == pytest.approx(expected, rel=1e-10)
+    assert expected < 0.5 * (np.log(0.943) / 0.1) ** 2
+    d = rng.normal(size=p.size)
+    g = jax.grad(prob.prior)(jnp.asarray(p))
+    fd = (float(prob.prior(jnp.asarray(p + 1e-6 * d))) - float(prob.prior(jnp.asarray(p - 1e-6 * d)))) / 2e-6
+    assert float(jnp.sum(g * d)) == pytest.approx(fd, rel=1e-6)
+
+
+def test_prior_variants_return_the_best_held_out_fit():
+    s, h = methane()
+    cfg = RefineConfig(parametrization="global", max_order=1, stages=1, steps_per_stage=4,
+                       prior_variants=({"prior_path": (1e4,)},))
+    r = refine(s, 0.97 * h, _synthetic(s, h), cfg, progress=False)
+    cands = r.metrics["prior_variants"]
+    assert [c["variant"] for c in cands] == [{}, {"prior_path": (1e4,)}]
+    best = max(c["spearman_heldout_after"] for c in cands)
+    assert r.metrics["spearman_heldout_after"] == best
+    with pytest.raises(Exception, match="prior_variants: unknown fields"):
+        RefineConfig(prior_variants=({"prior_pth": (1.0,)},))
