@@ -118,6 +118,10 @@ def _echo_result(result) -> None:
                f"{m['peak_rms_heldout_cm1_before']:.1f} -> {m['peak_rms_heldout_cm1_after']:.1f}); intensity scale "
                f"{m['intensity_scale_after']:.3g}; stage {m['selected_stage']} chosen "
                f"(prior strength {m['selected_prior_strength']:g}); {result.elapsed_s:.1f} s")
+    if "prior_variants" in m:
+        typer.echo("prior variants by held-out Spearman: " + ", ".join(
+            f"{' '.join(f'{k}={v}' for k, v in c['variant'].items()) or 'recipe prior'} {c['spearman_heldout_after']:.3f}"
+            for c in m["prior_variants"]) + " (the best is returned)")
     for row in scale_factor_rows(result):
         boot = f" (bootstrap ± {row['bootstrap_1sigma']:.4f})" if row["bootstrap_1sigma"] == row["bootstrap_1sigma"] else ""
         flag = f"  AT {row['at_bound'].upper()} BOUND" if row["at_bound"] else ""
