@@ -189,7 +189,8 @@ def summary_line(result: "EvalResult", what: str) -> str:
             + f"; Hessian R² {s.get('hessian_r2', nan):.5f}, MAE {s.get('hessian_mae', nan):.4f} eV/Å², "
             f"frequency MAE {s.get('frequency_mae_cm1', nan):.1f} cm⁻¹")
     if "molecules_with_mode_below_guard" in s:
-        line += (f" (< {s['low_mode_cm1']:.0f} cm⁻¹: {s['frequency_mae_low_cm1']:.1f}), "
+        low = s["frequency_mae_low_cm1"]
+        line += (f" (< {s['low_mode_cm1']:.0f} cm⁻¹: {'no such modes' if np.isnan(low) else f'{low:.1f}'}), "
                  f"{s['molecules_with_mode_below_guard']} with a mode < {s['guard_cm1']:.0f} cm⁻¹ "
                  f"(lowest {s['min_frequency_cm1']:.0f})")
     if "spearman_order1_median" in s:
@@ -250,7 +251,10 @@ def evaluate(predict_fn: Callable, dataset, indices: Sequence[int], *, source: s
     Molecules for which ``predict_fn`` returns None (e.g. no MMFF parameters) are skipped and counted.
     """
     idx = [int(i) for i in indices]
+    keys = getattr(dataset, "extra", {}).get("key")
     structures = [dataset.structure(i) for i in idx]
+    if keys is not None:  # warnings and per-molecule rows name the molecule, not its index
+        structures = [dataclasses.replace(s, name=str(keys[i])) for s, i in zip(structures, idx)]
     t0 = time.perf_counter()
     preds = predict_fn(structures)
     t_pred = time.perf_counter() - t0
@@ -260,7 +264,6 @@ def evaluate(predict_fn: Callable, dataset, indices: Sequence[int], *, source: s
 
         it = tqdm(list(it), desc=f"evaluate {source}", unit="mol")
     per, ref_all, pred_all, skipped = [], [], [], 0
-    keys = getattr(dataset, "extra", {}).get("key")
     for i, s, p in it:
         if p is None:
             skipped += 1
@@ -268,7 +271,7 @@ def evaluate(predict_fn: Callable, dataset, indices: Sequence[int], *, source: s
         r = dataset.hessian(i)
         m = hessian_metrics(s, p, r, spectra=spectra)
         m["index"] = i
-        m["name"] = str(keys[i]) if keys is not None else s.name
+        m["name"] = s.name
         per.append(m)
         ref_all.append(r.reshape(-1))
         pred_all.append(np.asarray(p).reshape(-1))
