@@ -8,7 +8,8 @@ modes below −50 cm⁻¹; ensemble member disagreement). If it passes, it is re
 (tblite for ``xtb``) is installed, the fallback's Hessian of the same geometry is returned instead, with one
 warning line saying why; the geometry's max force under the fallback is checked as well, because a DFT or
 network geometry is not an xTB minimum (relax with ``--optimize --source xtb`` or ``hessfit optimize -m xtb``).
-Without the fallback the network Hessian is returned with the guard's warning. The metadata records the
+Without the fallback the network Hessian is returned with the guard's warning. A molecule the network cannot
+treat at all (an element it was not trained on) goes to the fallback too. The metadata records the
 guard either way (``guard_passed``, ``n_modes_below_guard``, ``lowest_frequency_cm1``,
 ``member_disagreement_cm1``) and ``auto_choice``.
 """
@@ -19,6 +20,7 @@ import dataclasses
 import importlib.util
 import warnings
 
+from hessfit.errors import ValidationError
 from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source
 from hessfit.sources._file import NequipSource, NetworkGuardWarning
 from hessfit.structures import Structure
@@ -51,7 +53,15 @@ class AutoSource(HessianSource):
         return f"NequIP network, or {self.fallback} where the network fails its guard"
 
     def hessian(self, structure: Structure) -> HessianResult:
-        net, report = NequipSource(model=self.model, guard=True).hessian_and_guard(structure, warn=False)
+        try:
+            net, report = NequipSource(model=self.model, guard=True).hessian_and_guard(structure, warn=False)
+        except ValidationError as exc:  # e.g. an element the network does not know
+            if not backend_available(self.fallback):
+                raise
+            src = get_source(self.fallback)
+            warnings.warn(f"{structure.name}: --source auto uses {src.level_of_theory}, not the network: "
+                          f"{str(exc).split(': ', 1)[-1]}", NetworkGuardWarning, stacklevel=2)
+            return self._fallback(src, structure, {"guard_passed": False, "network_error": str(exc)})
         if report.passed:
             return dataclasses.replace(net, metadata={**net.metadata, "source": self.name, "auto_choice": "nequip"})
         if not backend_available(self.fallback):
@@ -59,14 +69,17 @@ class AutoSource(HessianSource):
                           f"pip install 'hessfit[{self.fallback}]'; --source auto keeps the network Hessian)",
                           NetworkGuardWarning, stacklevel=2)
             return dataclasses.replace(net, metadata={**net.metadata, "source": self.name, "auto_choice": "nequip"})
-        from hessfit.sources._optimize import check_max_force
-
         src = get_source(self.fallback)
         reason = report.message(structure.name).split(" fails the guard: ", 1)[1].split("; ")[0]
         warnings.warn(f"{structure.name}: --source auto uses {src.level_of_theory}, not the network, whose Hessian "
                       f"fails the guard: {reason}", NetworkGuardWarning, stacklevel=2)
+        return self._fallback(src, structure, {**report.metadata(), "network_model": net.metadata["model"]})
+
+    def _fallback(self, src: HessianSource, structure: Structure, extra: dict) -> HessianResult:
+        from hessfit.sources._optimize import check_max_force
+
         if src.has_forces:
             check_max_force(structure, src)
         res = src.hessian(structure)
-        return dataclasses.replace(res, metadata={**res.metadata, **report.metadata(), "source": self.name,
-                                                  "auto_choice": src.name, "network_model": net.metadata["model"]})
+        return dataclasses.replace(res, metadata={**res.metadata, **extra, "source": self.name,
+                                                  "auto_choice": src.name})

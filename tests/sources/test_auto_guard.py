@@ -150,3 +150,18 @@ def test_cli_modes_with_source_auto(water, fake_network, tmp_path, capsys):
     lines = [ln for ln in cap.err.splitlines() if "--source auto uses" in ln]
     assert len(lines) == 1 and "mode 1 at -200" in lines[0]
     assert "-200" not in cap.out  # the printed modes are xTB's, not the network's
+
+
+@needs_xtb
+def test_auto_falls_back_for_an_element_the_network_does_not_know(water, monkeypatch):
+    from hessfit.errors import ValidationError
+
+    def unknown(self, structure):
+        raise ValidationError(f"{structure.name}: element(s) ['F'] unknown to the model (trained on H, C, N, O)")
+
+    monkeypatch.setattr(NequipSource, "_predict", unknown)
+    with pytest.warns(NetworkGuardWarning, match=r"uses GFN2-xTB, not the network: element\(s\) \['F'\] unknown"):
+        res = get_source("auto").hessian(water)
+    assert res.metadata["auto_choice"] == "xtb" and res.metadata["guard_passed"] is False
+    with pytest.raises(ValidationError, match="unknown to the model"):
+        get_source("nequip").hessian(water)
