@@ -54,7 +54,7 @@ def main(argv=None) -> None:
                            f"molecules by {args.criterion}"
                            + (f", ties by {args.tie_break}" if args.tie_break else "")
                            + (f", among weights with at most {args.max_below_guard:.0%} of molecules with a mode "
-                              "below -50 cm-1" if args.max_below_guard is not None else "")}
+                              "below -50 cm-1 (when none has, those with the fewest)" if args.max_below_guard is not None else "")}
     w = args.weight
     if w is None:
         if not (args.data and args.split):
