@@ -92,6 +92,9 @@ def compare(
 
     sc = result.scores
     a = result.assignment
+    from hessfit.structures._crystal import describe
+
+    typer.echo(describe(s))
     typer.echo(f"{s.name} ({s.formula}), Hessian from {origin}; measured {spec.source} ({spec.n_points} points)")
     typer.echo(f"window {sc['window_cm1'][0]:.0f}-{sc['window_cm1'][1]:.0f} cm-1, {sc['n_points']} points "
                f"({cmp_cfg.grid} grid), background {background}, normalise {normalize}, {instrument} orders 1-{orders}")
