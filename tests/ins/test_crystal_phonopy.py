@@ -177,3 +177,24 @@ def test_interpolated_qmesh_supercell_matches_euphonic(tmp_path):
     np.testing.assert_allclose(np.sort(np.asarray(normal_modes(same.structure, same.hessian).frequencies_cm1)),
                                np.sort(np.asarray(normal_modes(direct.structure, direct.hessian).frequencies_cm1)),
                                atol=1e-8)
+
+
+def test_real_triclinic_hexane_data_against_euphonic(tmp_path, data_dir):
+    """The bundled periodic GFN2-xTB phonopy data of n-hexane (triclinic, 2×2×1): supercell Γ modes = Euphonic's
+    phonons at the 4 commensurate q-points (the spectra are compared in benchmarks/hexane_crystal.py)."""
+    pytest.importorskip("euphonic")
+    import phonopy
+    from euphonic import ForceConstants
+
+    src = data_dir / "hexane/hexane_crystal_gfn2_phonopy_params.yaml"
+    fc = read_phonopy(src)
+    assert fc.n_cells == 4 and fc.structure.n_atoms == 80
+    ph = phonopy.load(str(src), log_level=0, produce_fc=True, is_nac=False)
+    ph.save(tmp_path / "phonopy.yaml", settings={"force_constants": True})
+    efc = ForceConstants.from_phonopy(path=str(tmp_path), summary_name="phonopy.yaml")
+    qpts = np.array([(a / 2, b / 2, 0.0) for a in range(2) for b in range(2)])
+    ref = efc.calculate_qpoint_phonon_modes(qpts, asr="reciprocal").frequencies.to("1/cm").magnitude.ravel()
+    ref = np.sort(np.delete(ref, np.argsort(np.abs(ref))[:3]))
+    ours = np.sort(np.asarray(normal_modes(fc.structure, fc.hessian).frequencies_cm1))
+    np.testing.assert_allclose(ours, ref, atol=2e-3)  # cm⁻¹ (Euphonic's ASR correction vs hessfit's projection)
+    assert (ours < -1).sum() == 1  # the one imaginary librational mode at q ≠ 0 (data/hexane/README.md)
