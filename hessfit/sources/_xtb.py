@@ -41,6 +41,27 @@ def _default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+#: periodic cells narrower than this (Å, perpendicular width) get a warning at Γ-only sampling
+MIN_GAMMA_WIDTH_A = 8.0
+
+
+def _warn_small_cell(structure: Structure) -> None:
+    """Warn when Γ-only periodic xTB runs in a cell narrower than MIN_GAMMA_WIDTH_A along a periodic direction."""
+    import warnings
+
+    from hessfit.structures import HessfitWarning
+
+    cell = np.asarray(structure.cell, float)
+    volume = abs(np.linalg.det(cell))
+    widths = np.array([volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)])
+    narrow = [k for k in range(3) if structure.pbc[k] and widths[k] < MIN_GAMMA_WIDTH_A]
+    if narrow:
+        reps = tuple(int(np.ceil(MIN_GAMMA_WIDTH_A / widths[k])) if k in narrow else 1 for k in range(3))
+        warnings.warn(f"{structure.name}: periodic xTB at the Γ point of a cell only "
+                      f"{', '.join(f'{widths[k]:.1f} Å' for k in narrow)} wide is unreliable (n-hexane's 4 Å cell "
+                      f"distorts the molecule); use electronic_supercell={reps}", HessfitWarning, stacklevel=3)
+
+
 @register_source("xtb")
 @dataclasses.dataclass(frozen=True)
 class XtbSource(HessianSource):
@@ -86,6 +107,8 @@ class XtbSource(HessianSource):
         """positions (N, 3) Å → (energy eV, gradient (N, 3) eV/Å); thread-safe (one calculator per thread)."""
         if structure.is_crystal and self.electronic_supercell != (1, 1, 1):
             return self._folded_gradient_fn(structure)
+        if structure.is_crystal:
+            _warn_small_cell(structure)
         return self._cell_gradient_fn(structure)
 
     def _folded_gradient_fn(self, structure: Structure):

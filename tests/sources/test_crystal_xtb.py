@@ -54,3 +54,16 @@ def test_gamma_hessian_of_a_crystal_has_3n_minus_3_modes():
     f = np.asarray(normal_modes(c, h).frequencies_cm1)
     assert f.size == 3  # stretch + two librations; the three acoustic translations are removed
     assert 3500 < f.max() < 5000  # H–H stretch
+
+
+def test_small_cell_warns_and_supercell_does_not():
+    import warnings
+
+    from hessfit.structures import HessfitWarning
+
+    c = h2_crystal(3.0)
+    with pytest.warns(HessfitWarning, match=r"electronic_supercell=\(3, 3, 3\)"):
+        XtbSource(n_workers=1).energy_forces(c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HessfitWarning)
+        XtbSource(n_workers=1, electronic_supercell=(3, 3, 3)).energy_forces(c)
