@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hessfit._precision import float64
 from hessfit.ins._config import InsConfig
 from hessfit.ins._simulate import make_modes_spectrum_fn
 from hessfit.modes._solve import Modes, internal_basis, modes_from_hessian, rigid_body_basis
@@ -59,7 +60,8 @@ def concat_modes(a: Modes, b: Modes) -> Modes:
 
 def external_mode_spectrum_fn(structure, config: InsConfig | None = None, *, n_samples: int = 7):
     """Jitted ``fn(hessian, centre_cm1, width_cm1, resolution_scale=1.0) -> (max_order, n_bins)`` for a molecule
-    with the external-mode model (module docstring). Differentiable in all four arguments."""
+    with the external-mode model (module docstring). Differentiable in all four arguments. Like the other
+    factories it runs at the caller's precision: call it inside ``jax.enable_x64(True)``."""
     config = config or InsConfig()
     xs = jnp.asarray(cross_sections(structure.numbers, structure.masses, config.cross_section))
     masses = jnp.asarray(structure.masses)
@@ -82,6 +84,7 @@ def lowest_node_cm1(centre_cm1: float, width_cm1: float, n_samples: int) -> floa
     return float(centre_cm1 + np.sqrt(2.0) * width_cm1 * z.min())
 
 
+@float64
 def fit_external_modes(structure, hessian, measured, config: InsConfig | None = None, *,
                        window_cm1=(50.0, 1800.0), centres_cm1=None, widths_cm1=None, n_samples: int = 7,
                        min_node_cm1: float = 20.0):

@@ -20,6 +20,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
+from hessfit._precision import float64
 from hessfit.structures._hessian import HessfitWarning, validate_hessian
 
 #: modes below −this (cm⁻¹) count as imaginary in warnings (tiny negatives are numerical noise of zero modes)
@@ -50,6 +51,7 @@ def acoustic_sum_rule_error(hessian: np.ndarray) -> float:
     return float(np.abs(h.reshape(n, 3, n, 3).sum(axis=2)).max())
 
 
+@float64
 def crystal_modes(structure, hessian, *, warn: bool = True):
     """Γ normal modes (3N−3, acoustic translations removed) of a crystal; warns loudly on imaginary modes."""
     from hessfit.modes._solve import modes_from_hessian
