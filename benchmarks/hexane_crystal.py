@@ -163,7 +163,7 @@ def main():
 
     # fallback without the crystal: the GFN2-xTB molecule with the external-mode model, centre/width fitted
     from hessfit.ins import to_dataset
-    from hessfit.ins._crystal import fit_external_modes
+    from hessfit.refine import fit_external_modes
 
     s, h = cases["molecule GFN2-xTB"]
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ frequency ω_j and eigenvector √w_j R_k. The simulator then treats them like a
 For one sample (s = 0) this is exactly the spectrum of the Hessian H + M^½ (Σ_k λ R_k R_kᵀ) M^½ with the
 rigid-body modes at ω_c (tested). Samples below ``mode_cutoff_cm1`` are dropped like any soft mode, and samples
 just above it dominate (B ∝ 1/ω, coth → 2kT/ħω), so the lowest node ω_c − √2 s z_max must stay well above the
-cut-off (`lowest_node_cm1`; `fit_external_modes` requires ≥ 20 cm⁻¹). ω_c and s are differentiable arguments and can be fitted to a measured spectrum
+cut-off (`lowest_node_cm1`; `hessfit.refine.fit_external_modes` requires ≥ 20 cm⁻¹). ω_c and s are differentiable arguments and can be fitted to a measured spectrum
 (OCLIMAX's phonon wing, `InsConfig.wing_a_iso`, is the cruder alternative: a triangular wing of fixed
 shape with an isotropic A_ext that is not derived from modes).
 """
@@ -31,11 +31,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hessfit._precision import float64
 from hessfit.ins._config import InsConfig
 from hessfit.ins._simulate import make_modes_spectrum_fn
-from hessfit.modes._solve import Modes, internal_basis, modes_from_hessian, rigid_body_basis
-from hessfit.structures._elements import cross_sections
+from hessfit.modes import Modes, internal_basis, modes_from_hessian, rigid_body_basis
+from hessfit.structures import cross_sections
 
 
 def external_modes(rigid_vectors, masses, centre_cm1, width_cm1, n_samples: int) -> Modes:
@@ -82,33 +81,3 @@ def lowest_node_cm1(centre_cm1: float, width_cm1: float, n_samples: int) -> floa
     """Lowest sampled external frequency, cm⁻¹."""
     z = np.polynomial.hermite.hermgauss(int(n_samples))[0]
     return float(centre_cm1 + np.sqrt(2.0) * width_cm1 * z.min())
-
-
-@float64
-def fit_external_modes(structure, hessian, measured, config: InsConfig | None = None, *,
-                       window_cm1=(50.0, 1800.0), centres_cm1=None, widths_cm1=None, n_samples: int = 7,
-                       min_node_cm1: float = 20.0):
-    """Choose the external-mode centre and width (cm⁻¹) that maximise the Spearman correlation with a measured
-    spectrum in ``window_cm1`` (grid search; the rank correlation has no useful gradient). Pairs whose lowest
-    sample lies below ``min_node_cm1`` are skipped (see the module docstring).
-
-    Returns (centre_cm1, width_cm1, spearman, spectra (max_order, n_bins)).
-    """
-    from hessfit.compare import compare_spectra
-
-    config = config or InsConfig()
-    fn = external_mode_spectrum_fn(structure, config, n_samples=n_samples)
-    centres = np.arange(30.0, 161.0, 10.0) if centres_cm1 is None else np.asarray(centres_cm1, float)
-    widths = np.array([5.0, 10.0, 20.0, 30.0]) if widths_cm1 is None else np.asarray(widths_cm1, float)
-    e = config.e_min_cm1 + (np.arange(config.n_bins) + 0.5) * config.bin_width_cm1
-    h = jnp.asarray(hessian)
-    best = (None, None, -np.inf, None)
-    for c in centres:
-        for s in widths:
-            if lowest_node_cm1(c, s, n_samples) < min_node_cm1:
-                continue
-            spec = np.asarray(fn(h, float(c), float(s)))
-            r = compare_spectra(measured, (e, spec.sum(0)), window_cm1=window_cm1)["spearman"]
-            if r > best[2]:
-                best = (float(c), float(s), float(r), spec)
-    return best

@@ -79,7 +79,7 @@ def test_external_mode_model_single_sample_equals_rigid_modes_in_the_hessian():
     """One Gauss–Hermite sample (width 0): the model is the molecule with its six rigid-body modes given the
     frequency ω_c through the Hessian, H + M^½ R λ Rᵀ M^½, simulated with all 3N modes (a crystal basis)."""
     from hessfit.ins import spectrum_fn_for
-    from hessfit.ins._crystal import external_mode_spectrum_fn
+    from hessfit.ins import external_mode_spectrum_fn
     from hessfit.modes import rigid_body_basis
     from hessfit.structures import read_structure
     from hessfit.units import FREQ_FACTOR_EV_A2
