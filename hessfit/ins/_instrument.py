@@ -1,6 +1,6 @@
 """Instrument definitions: final energy, scattering angles and Gaussian resolution.
 
-Definitions are TOML files in ``fitting_configs/instruments/`` (shipped as package data):
+Definitions are TOML files in ``hessfit/ins/instruments/`` (package data; ``fitting_configs/instruments`` links there):
 ``final_energy_cm1`` (E_f, cm⁻¹), ``angles_deg`` (one per detector bank; intensities are averaged
 over banks), ``resolution_cm1`` = [c0, c1, c2] for the Gaussian standard deviation
 σ(E) = c0 + c1·E + c2·E² (E, σ in cm⁻¹).

@@ -1,4 +1,4 @@
-"""`RefineConfig`: a refinement recipe (TOML files in fitting_configs/recipes/)."""
+"""`RefineConfig`: a refinement recipe (TOML files in hessfit/refine/recipes/, linked from fitting_configs/recipes/)."""
 
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ class RefineConfig:
 
     @classmethod
     def load(cls, name_or_path: str | Path, **overrides) -> "RefineConfig":
-        """Load a recipe by name (file in fitting_configs/recipes/) or path; ``overrides`` (not None) win."""
+        """Load a recipe by name (file in hessfit/refine/recipes/) or path; ``overrides`` (not None) win."""
         path = Path(name_or_path)
         if path.suffix != ".toml":
             path = RECIPE_DIR / f"{name_or_path}.toml"
