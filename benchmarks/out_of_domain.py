@@ -4,7 +4,7 @@
     python benchmarks/out_of_domain.py --sets qm9_test panel --baselines mmff
 
 For each set, every member of ``ensemble_qm9`` (``nequip_qm9``, ``blocks_qm9``) predicts every molecule once;
-the ensemble Hessian is their weighted mean. Per model: frequency MAE against the reference (all modes and
+the ensemble Hessian is their weighted mean (``--also-weights`` adds other blends of the same predictions). Per model: frequency MAE against the reference (all modes and
 modes below 200 cm⁻¹), molecules with a mode below −50 cm⁻¹, the most negative mode, pooled Hessian R²
 (`hessfit.train._evaluate`). Physics baselines (``--baselines xtb mmff``) are evaluated at the reference
 geometries, except against references of their own level (xtb on the xTB panel).
@@ -96,6 +96,9 @@ def main() -> None:
     p.add_argument("--sets", nargs="+", default=["qm9_val", "qm9_test", "dft", "panel"])
     p.add_argument("--baselines", nargs="*", default=["xtb", "mmff"])
     p.add_argument("--max-molecules", type=int, default=None)
+    p.add_argument("--also-weights", type=float, nargs="*", default=[0.85],
+                   help="also evaluate (1 - w) nequip_qm9 + w blocks_qm9 for these w from the same member predictions "
+                        "(0.85 = the default before 2026-12-05)")
     p.add_argument("--out", type=Path, default=ROOT / "scratch" / "ood" / "eval")
     args = p.parse_args()
 
@@ -118,6 +121,10 @@ def main() -> None:
         results[set_name] = {"guard": guard_stats(ds, idx, preds, ens), "models": {}}
         levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
         candidates = [("ensemble_qm9", ens)] + list(preds.items())
+        for w in args.also_weights:  # other blends of the same two members
+            a, b = preds["nequip_qm9"], preds["blocks_qm9"]
+            candidates.append((f"blend w={w:g}", [None if x is None or y is None else (1 - w) * x + w * y
+                                                  for x, y in zip(a, b)]))
         evals = []
         for name, hs in candidates:
             r = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False)
