@@ -25,8 +25,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 SPEARMAN_WINDOW_CM1 = (20.0, 3500.0)
-#: modes below this frequency (cm⁻¹) count as unsound (the network guard's threshold)
-GUARD_CM1 = -50.0
+#: modes below this frequency (cm⁻¹) count as unsound: the network guard's threshold (−50 cm⁻¹)
+from hessfit.sources._file import GUARD_IMAGINARY_CM1 as GUARD_CM1  # noqa: E402
 #: "low modes": reference frequency below this, cm⁻¹
 LOW_MODE_CM1 = 200.0
 
