@@ -50,7 +50,7 @@ from hessfit.modes import normal_modes  # noqa: E402
 from hessfit.modes._crystal import lattice_character  # noqa: E402
 from hessfit.sources._phonopy import fold_to_cell, interpolate_supercell, read_phonopy  # noqa: E402
 from hessfit.structures import read_spectrum, read_structure  # noqa: E402
-from hessfit.structures._crystal import describe  # noqa: E402
+from hessfit.structures import describe_structure as describe  # noqa: E402
 
 D = ROOT / "data/hexane"
 WINDOWS = [(50, 200), (200, 600), (600, 1800), (50, 1800)]

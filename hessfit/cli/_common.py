@@ -66,14 +66,14 @@ def load_structure(path: Path, *, deuterate: str | None = None, isotopes: list[s
 
 
 def _is_phonopy(path: Path) -> bool:
-    from hessfit.sources._phonopy import is_phonopy_file
+    from hessfit.sources import is_phonopy_file
 
     return is_phonopy_file(path)
 
 
 def _read_phonopy(path: Path):
     """A phonopy file as a crystal: its supercell and force constants (hessfit.sources._phonopy), read once."""
-    from hessfit.sources._phonopy import read_phonopy
+    from hessfit.sources import read_phonopy
 
     key = str(Path(path).resolve())
     if key not in _PHONOPY_CACHE:

@@ -68,7 +68,7 @@ def compare(
     import math
 
     from hessfit.compare import CompareConfig, PeakSettings, assign_spectrum, read_spectrum, write_report
-    from hessfit.compare._report import check_report_writable
+    from hessfit.compare import check_report_writable
     from hessfit.ins import InsConfig
     from hessfit.cli._common import instrument_from_header
 
@@ -92,7 +92,7 @@ def compare(
 
     sc = result.scores
     a = result.assignment
-    from hessfit.structures._crystal import describe
+    from hessfit.structures import describe_structure as describe
 
     typer.echo(describe(s))
     typer.echo(f"{s.name} ({s.formula}), Hessian from {origin}; measured {spec.source} ({spec.n_points} points)")

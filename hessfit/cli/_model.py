@@ -38,7 +38,7 @@ def train(
     """Train a Hessian model (resumable): the NequIP energy model with the Hessian-vector-probe loss, or
     (``--kind blocks``) the direct block model with the exact full-Hessian loss."""
     from hessfit.model import PRESETS, ModelConfig, shipped_model_names  # 'cpu' = shipped size, 'published' = Han et al.
-    from hessfit.model._io import model_path
+    from hessfit.model import model_path
     from hessfit.structures import load_dataset
     from hessfit.train import TrainConfig, train as run_train
 
@@ -171,8 +171,8 @@ def predict(
 
     from hessfit.cli._common import DEFAULT_SOURCE, make_source
     from hessfit.structures import read_structures, save_dataset, write_hessian
-    from hessfit.structures._dataset import from_arrays
-    from hessfit.structures._files import check_writable
+    from hessfit.structures import from_arrays
+    from hessfit.structures import check_writable
 
     suffix = output.suffix.lower()
     if suffix not in (".npy", ".npz"):

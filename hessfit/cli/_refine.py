@@ -9,16 +9,9 @@ import typer
 
 from hessfit.cli import app
 from hessfit.errors import ConfigError
-from hessfit.cli._common import IsotopeOpt, get_hessian, load_structure
-
-_KNOWN_INSTRUMENTS = ("tosca", "vision", "tfxa")
-
-
-def instrument_from_header(measured) -> str | None:
-    """Guess the instrument from the spectrum file's comment lines (TOSCA, VISION, TFXA)."""
-    header = " ".join(str(h) for h in measured.metadata.get("header", ())).lower()
-    hits = [name for name in _KNOWN_INSTRUMENTS if name in header]
-    return hits[0] if len(hits) == 1 else None
+from hessfit.cli._common import (DEFAULT_INSTRUMENT, DeuterateOpt, HessianOpt, HessianUnitsOpt, InstrumentOpt,
+                                 IsotopeOpt, ModelOpt, OptimizeOpt, SourceOpt, TemperatureOpt, get_hessian,
+                                 instrument_from_header, load_structure)
 
 
 @app.command()
@@ -26,15 +19,14 @@ def refine(
     structure: Path = typer.Argument(..., help="molecule file (.xyz or any format ase reads)"),
     spectrum: Path = typer.Argument(..., help="measured spectrum (energy, intensity[, error])"),
     output: Path = typer.Option(None, "-o", "--output", help="output directory (default: refine_<molecule>)"),
-    hessian: Optional[Path] = typer.Option(None, "--hessian", help="seed Hessian file (default: --source)"),
-    source: Optional[str] = typer.Option(None, "--source", help="seed Hessian source: nequip (default), xtb, mmff, dft"),
-    model: Optional[Path] = typer.Option(None, "--model", help="network weights for --source nequip (folder or shipped name)"),
-    hessian_units: str = typer.Option("eV/A^2", "--hessian-units"),
+    hessian: HessianOpt = None,
+    source: SourceOpt = None,
+    model: ModelOpt = None,
+    hessian_units: HessianUnitsOpt = "eV/A^2",
     config: str = typer.Option("internal", "--config", "--recipe",
                                help="recipe name (global, classes, internal, free) or a TOML path"),
-    instrument: Optional[str] = typer.Option(None, "--instrument", help="tosca, vision, tfxa, ideal or .toml "
-                                             "(default: from the file header, else tosca)"),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="K"),
+    instrument: InstrumentOpt = None,
+    temperature: TemperatureOpt = None,
     orders: Optional[int] = typer.Option(None, "--orders", help="highest quantum order"),
     e_min: Optional[float] = typer.Option(None, "--e-min", help="fit window start, cm⁻¹"),
     e_max: Optional[float] = typer.Option(None, "--e-max", help="fit window end, cm⁻¹"),
@@ -57,20 +49,20 @@ def refine(
                                         "from each, rank by held-out Spearman, write a comparison table and plot"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs in an existing directory"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
-    deuterate: Optional[str] = typer.Option(None, "--deuterate", help="'all' or comma-separated H indices"),
+    deuterate: DeuterateOpt = None,
     isotope: IsotopeOpt = None,
-    optimize: bool = typer.Option(False, "--optimize", help="relax the geometry with the --source's forces first"),
+    optimize: OptimizeOpt = False,
 ):
     """Refine the Hessian against a measured INS spectrum; writes Hessian, tables, plots and a summary."""
     from hessfit.compare import read_spectrum
     from hessfit.refine import RefineConfig, refine as run_refine, write_refinement
-    from hessfit.refine._report import check_outdir
+    from hessfit.refine import check_outdir
 
     s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
     outdir = check_outdir(output or Path(f"refine_{s.name}"), overwrite)
     bank_sel = int(bank) if bank is not None and bank.isdigit() else bank
     measured = read_spectrum(spectrum, energy_units=energy_units, bank=bank_sel)
-    inst = instrument or instrument_from_header(measured) or "tosca"
+    inst = instrument or instrument_from_header(measured) or DEFAULT_INSTRUMENT
     cfg = RefineConfig.load(config, instrument=inst, temperature_k=temperature, max_order=orders, e_min_cm1=e_min,
                             e_max_cm1=e_max, solver=solver, stages=stages, steps_per_stage=steps, fit_wings=fit_wings,
                             fit_resolution=fit_resolution, holdout=holdout, accept_worse=accept_worse or None,
@@ -97,7 +89,7 @@ def refine(
 
 def _echo_result(result) -> None:
     """The refinement's scores and parameters on stdout (the verdict line first when the seed was kept)."""
-    from hessfit.refine._report import scale_factor_rows
+    from hessfit.refine import scale_factor_rows
 
     m = result.metrics
     if m["heldout_worse"]:
@@ -134,8 +126,8 @@ def _compare_seeds(structure, measured, cfg, names, outdir: Path, *, spectrum, m
     from tqdm.auto import tqdm
 
     from hessfit.refine import refine as run_refine, write_refinement
-    from hessfit.refine._report import check_outdir
-    from hessfit.refine._seeds import plot_seeds, seed_rows, write_seed_table
+    from hessfit.refine import check_outdir
+    from hessfit.refine import plot_seeds, seed_rows, write_seed_table
 
     if (outdir / "seeds.csv").exists() and not overwrite:
         raise ConfigError(f"{outdir}: already contains seeds.csv; pass --overwrite or choose another -o")

@@ -103,7 +103,7 @@ def dataset_info_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ):
     """Print counts, molecule-size range, elements and level of theory of a dataset."""
-    from hessfit.sources._dataset_build import dataset_summary
+    from hessfit.sources import dataset_summary
 
     s = dataset_summary(path)
     if as_json:

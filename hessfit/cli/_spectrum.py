@@ -37,7 +37,7 @@ def modes(
                                     optimize=optimize)
     m = normal_modes(s, h)
     f = np.asarray(m.frequencies_cm1)
-    from hessfit.structures._crystal import describe
+    from hessfit.structures import describe_structure as describe
 
     typer.echo(f"# {describe(s)}" + ("; Γ modes, the 3 acoustic translations removed" if s.is_crystal else ""))
     typer.echo(f"# {s.name} ({s.formula}), {m.n_modes} internal modes; negative = imaginary; Hessian from {origin}")
@@ -84,7 +84,7 @@ def spectrum(
 ):
     """Simulate the INS spectrum of a molecule from its Hessian."""
     from hessfit.ins import InsConfig, plot_spectrum, save_spectrum, simulate
-    from hessfit.structures._files import check_writable
+    from hessfit.structures import check_writable
 
     instrument = instrument or DEFAULT_INSTRUMENT
     temperature = DEFAULT_TEMPERATURE_K if temperature is None else temperature
@@ -96,7 +96,7 @@ def spectrum(
         check_writable(plot, overwrite)
     s, h, _ = resolve_molecule(structure, hessian=hessian, source=source, model=model, hessian_units=hessian_units,
                                deuterate=deuterate, isotopes=isotope, optimize=optimize)
-    from hessfit.structures._crystal import describe
+    from hessfit.structures import describe_structure as describe
 
     typer.echo(describe(s))
     ds = simulate(s, h, config)

@@ -16,9 +16,9 @@ from hessfit.compare._peaks import Assignment, Peaks, assign_peaks, assignment_c
 from hessfit.compare._plot import plot_comparison
 from hessfit.compare._preprocess import (CompareConfig, PreparedSpectra, als_baseline, compare_spectra,
                                          polynomial_background, preprocess)
-from hessfit.compare._report import comparison_dataset, write_report, write_table_csv
+from hessfit.compare._report import check_report_writable, comparison_dataset, write_report, write_table_csv
 from hessfit.compare._viewers import plot_mode, write_mode_animation, write_mode_png, write_molden
-from hessfit.structures.readers.spectrum import MeasuredSpectrum, read_spectrum
+from hessfit.structures import MeasuredSpectrum, read_spectrum
 
 __all__ = [
     "MeasuredSpectrum", "read_spectrum",
@@ -30,9 +30,10 @@ __all__ = [
     "group_motion",
     "PeakSettings", "ComparisonResult", "assign_spectrum",
     "plot_comparison", "plot_mode", "write_molden", "write_mode_animation", "write_mode_png",
-    "write_report", "write_table_csv", "comparison_dataset",
+    "write_report", "write_table_csv", "comparison_dataset", "check_report_writable",
 ]
 
 from hessfit._precision import float64_exports  # noqa: E402
 
-float64_exports(globals(), ["compare_spectra", "assign_spectrum", "stick_spectrum", "peak_contributions"])  # float64 without a global switch
+# float64 without a global switch
+float64_exports(globals(), ["compare_spectra", "assign_spectrum", "stick_spectrum", "peak_contributions"])

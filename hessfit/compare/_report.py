@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import xarray as xr
 
-from hessfit.structures._files import check_writable
+from hessfit.structures import check_writable
 
 
 def write_table_csv(path: str | Path, rows: Sequence[dict], *, overwrite: bool = False) -> Path:

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from hessfit.errors import ConfigError
-from hessfit.structures._files import check_writable
+from hessfit.structures import check_writable
 from hessfit.units import BOHR_A
 
 #: element → matplotlib colour for `plot_mode` (CPK-like).

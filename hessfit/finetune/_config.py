@@ -38,7 +38,8 @@ class FinetuneConfig:
         softness_start, softness_end: soft-rank temperature, annealed geometrically over the steps.
         bin_width_cm1: simulation grid step, cm⁻¹ (interpolated onto the measured energies).
         subtract_baseline, baseline_degree: remove a polynomial lower envelope from each measured spectrum once.
-        background_degree: polynomial background fitted with the intensity scale at every step (−1: scale only).
+        background_degree: degree of the non-negative Bernstein background fitted with the intensity scale at every
+            step by bounded least squares (scale > 0, background ≥ 0; −1: scale only; at most 4).
         param_l2_weight: λ_param of the relative L2 penalty on the parameter change (0 disables).
         replay_weight: λ_replay of the DFT-Hessian replay term (0 disables; needs ``replay_dataset``).
         replay_dataset: Hessian dataset .npz (relative paths: to the TOML file).
@@ -86,6 +87,8 @@ class FinetuneConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.softness_end <= self.softness_start:
             raise ConfigError("need 0 < softness_end <= softness_start")
+        if self.background_degree > 4:
+            raise ConfigError(f"background_degree must be <= 4, got {self.background_degree}")
         if self.replay_weight > 0 and not self.replay_dataset:
             raise ConfigError("replay_weight > 0 needs replay_dataset (a Hessian dataset .npz)")
 

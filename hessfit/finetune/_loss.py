@@ -21,6 +21,9 @@ from hessfit.finetune._config import FinetuneConfig, SpectrumEntry
 
 # ----------------------------------------------------------------------------------------------- parameter masks
 
+#: floor of the fitted intensity scale, as a fraction of the scale that matches the norms (as in refine)
+MIN_SCALE_FRACTION = 0.01
+
 
 def trainable_mask(params: dict, trainable: str, n_layers: int) -> dict:
     """Boolean tree like ``params``: True for the leaves that ``trainable`` ('readout', 'last_layer', 'all') trains.
@@ -114,7 +117,7 @@ def prepare_entry(structure, measured, entry: SpectrumEntry, config: FinetuneCon
     from hessfit.ins import InsConfig
     from hessfit.model import species_index
     from hessfit.modes import internal_basis
-    from hessfit.refine._measurement import background_basis, simulation_range_cm1, window_spectrum
+    from hessfit.refine import bernstein_basis, simulation_range_cm1, window_spectrum
     from hessfit.structures import cross_sections
 
     name = entry.name or getattr(structure, "name", "molecule")
@@ -126,7 +129,7 @@ def prepare_entry(structure, measured, entry: SpectrumEntry, config: FinetuneCon
     ins = InsConfig(instrument=entry.instrument, temperature_k=entry.temperature_k, max_order=entry.max_order,
                     e_min_cm1=lo, e_max_cm1=hi, bin_width_cm1=config.bin_width_cm1,
                     resolution_margin=max(1.0, entry.resolution_scale))
-    poly = background_basis(energy, config.background_degree)
+    poly = bernstein_basis(energy, config.background_degree)  # non-negative columns
     return PreparedEntry(
         name=name, structure=structure, energy=energy, y=y, y_raw=y_raw, ranks=rankdata(y), poly=poly,
         ins_config=ins, weight=float(entry.weight), resolution_scale=float(entry.resolution_scale),
@@ -140,7 +143,7 @@ def _entry_fns(ins_config):
     """Jitted value_and_grad of one entry's spectral loss w.r.t. the packed Hessian columns."""
     from hessfit.ins import make_modes_spectrum_fn
     from hessfit.modes import modes_from_hessian
-    from hessfit.refine._losses import l2_loss, linear_nuisance_fit, soft_spearman
+    from hessfit.refine import l2_loss, positive_nuisance_fit, soft_spearman
 
     core = make_modes_spectrum_fn(ins_config)
     centres = jnp.asarray(core.energies_cm1)
@@ -155,7 +158,10 @@ def _entry_fns(ins_config):
         spec = core(modes, xs, resolution, None).sum(0)
         s = jnp.interp(energy, centres, spec)
         design = jnp.concatenate([s[:, None], poly], axis=1)
-        model = design @ linear_nuisance_fit(design, y)
+        # intensity scale > 0 (a floor of MIN_SCALE_FRACTION of the norm-matching scale), background ≥ 0
+        floor = MIN_SCALE_FRACTION * jnp.linalg.norm(y) / (jnp.linalg.norm(s) + 1e-300)
+        lower = jnp.concatenate([floor[None], jnp.zeros(poly.shape[1])])
+        model = design @ positive_nuisance_fit(design, y, lower)
         rho = soft_spearman(model, ranks, softness)
         total = w_spearman * (1.0 - rho) + w_l2 * l2_loss(model, y)
         return total, (rho, model, modes.frequencies_cm1)

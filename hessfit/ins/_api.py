@@ -13,9 +13,8 @@ from hessfit.errors import ConfigError
 from hessfit.ins._config import InsConfig
 from hessfit.ins._instrument import load_instrument
 from hessfit.ins._simulate import make_spectrum_fn
-from hessfit.modes._solve import normal_modes, vibrational_basis
-from hessfit.structures._elements import cross_sections
-from hessfit.structures._hessian import HessfitWarning, validate_hessian
+from hessfit.modes import normal_modes, vibrational_basis
+from hessfit.structures import HessfitWarning, cross_sections, validate_hessian
 from hessfit.units import CM1_PER_MEV
 
 
@@ -82,7 +81,7 @@ def to_dataset(spectra: np.ndarray, config: InsConfig, *, frequencies_cm1=None, 
 
 def save_spectrum(ds: xr.Dataset, path: str | Path, *, overwrite: bool = False) -> Path:
     """Save as NetCDF (.nc), CSV (.csv: energy and every order) or two-column text (.dat/.txt: energy, total)."""
-    from hessfit.structures._files import check_writable
+    from hessfit.structures import check_writable
 
     path = check_writable(path, overwrite)
     suffix = path.suffix.lower()

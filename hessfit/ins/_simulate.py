@@ -37,7 +37,7 @@ from hessfit.ins._config import InsConfig
 from hessfit.ins._instrument import Instrument, load_instrument
 from hessfit.ins._kinematics import q2_indirect
 from hessfit.ins._order2 import pair_energies, pair_intensities
-from hessfit.modes._solve import Modes, modes_from_hessian
+from hessfit.modes import Modes, modes_from_hessian
 from hessfit.units import HC_OVER_KB, ZPA_CONSTANT
 
 # ----------------------------------------------------------------------------- tensors

@@ -1,12 +1,15 @@
 """Normal modes from a Cartesian Hessian (mass weighting, Eckart projection, safe eigendecomposition)."""
 
 from hessfit.modes._eigh import safe_eigh
-from hessfit.modes._solve import Modes, internal_basis, modes_from_hessian, normal_modes, rigid_body_basis
+from hessfit.modes._solve import (Modes, internal_basis, modes_from_hessian, normal_modes, rigid_body_basis,
+                                  vibrational_basis)
 from hessfit.modes._thermo import THERMO_TEMPERATURES_K, VibrationalThermo, thermo_table, vibrational_thermo
 
-__all__ = ["Modes", "normal_modes", "modes_from_hessian", "internal_basis", "rigid_body_basis", "safe_eigh",
+__all__ = ["Modes", "normal_modes", "modes_from_hessian", "internal_basis", "rigid_body_basis", "vibrational_basis",
+           "safe_eigh",
            "vibrational_thermo", "thermo_table", "VibrationalThermo", "THERMO_TEMPERATURES_K"]
 
 from hessfit._precision import float64_exports  # noqa: E402
 
-float64_exports(globals(), ["normal_modes", "modes_from_hessian", "vibrational_thermo", "thermo_table"])  # float64 without a global switch
+# (modes_from_hessian is a differentiable building block used inside traced code: caller's precision)
+float64_exports(globals(), ["normal_modes", "vibrational_thermo", "thermo_table"])  # float64 without a global switch

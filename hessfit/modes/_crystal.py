@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit._precision import float64
-from hessfit.structures._hessian import HessfitWarning, validate_hessian
+from hessfit.structures import HessfitWarning, validate_hessian
 
 #: modes below −this (cm⁻¹) count as imaginary in warnings (tiny negatives are numerical noise of zero modes)
 IMAGINARY_TOL_CM1 = 1.0
@@ -82,7 +82,7 @@ def lattice_character(structure, modes, *, assignment=None) -> dict[str, np.ndar
     'librational' (external weight > 0.5, whichever part is larger) or 'internal'.
     """
     from hessfit.modes._solve import rigid_body_basis
-    from hessfit.structures._crystal import find_molecules, make_whole
+    from hessfit.structures import find_molecules, make_whole
 
     if structure.is_crystal:
         assignment = assignment or find_molecules(structure)

@@ -21,14 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hessfit.ins import InsConfig, load_instrument, make_modes_spectrum_fn
-from hessfit.ins._simulate import make_order1_intensity_fn
-from hessfit.modes import internal_basis, modes_from_hessian
+from hessfit.ins import InsConfig, load_instrument, make_modes_spectrum_fn, make_order1_intensity_fn
+from hessfit.modes import modes_from_hessian, vibrational_basis
 from hessfit.refine._config import RefineConfig
 from hessfit.refine._losses import (l2_loss, peak_loss, positive_nuisance_fit, soft_spearman, wasserstein_loss)
 from hessfit.refine._measurement import bernstein_basis, holdout_mask, simulation_range_cm1, window_spectrum
 from hessfit.refine._parametrize import Parametrization, make_parametrization
-from hessfit.structures._elements import cross_sections
+from hessfit.structures import cross_sections
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -121,7 +120,7 @@ class _Problem:
         order1 = make_order1_intensity_fn(self.ins_config)
         self.centres = jnp.asarray(core.energies_cm1)
         masses = jnp.asarray(structure.masses)
-        basis = jnp.asarray(internal_basis(structure.positions, structure.masses))
+        basis = jnp.asarray(vibrational_basis(structure))  # 3N−6 for a molecule, 3N−3 for a crystal
         xs = jnp.asarray(cross_sections(structure.numbers, structure.masses, self.ins_config.cross_section))
         e = jnp.asarray(self.energy)
         self.background = bernstein_basis(self.energy, config.background_degree)  # (n, degree + 1), ≥ 0

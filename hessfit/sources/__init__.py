@@ -9,7 +9,8 @@ See docs/sources.md.
 
 from hessfit.sources import _auto, _dft, _file, _mmff, _xtb  # noqa: F401  (register the sources)
 from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source, source_names
-from hessfit.sources._dataset_build import BuildReport, build_dataset
+from hessfit.sources._dataset_build import BuildReport, build_dataset, dataset_summary
+from hessfit.sources._phonopy import is_phonopy_file, read_phonopy
 from hessfit.sources._dft import DftSource
 from hessfit.sources._fd import DEFAULT_STEP_ANGSTROM, finite_difference_hessian
 from hessfit.sources._auto import AutoSource
@@ -26,6 +27,6 @@ __all__ = [
     "network_guard", "GuardReport", "NetworkGuardWarning", "GUARD_IMAGINARY_CM1", "GUARD_DISAGREEMENT_CM1",
     "finite_difference_hessian", "DEFAULT_STEP_ANGSTROM",
     "optimize", "OptimizeResult", "max_force", "check_max_force", "DEFAULT_FMAX_EV_A", "MAX_FORCE_WARN_EV_A",
-    "build_dataset", "BuildReport",
+    "build_dataset", "BuildReport", "dataset_summary", "is_phonopy_file", "read_phonopy",
 ]
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from hessfit.errors import ConfigError, HessfitError, InputFormatError
 from hessfit.structures import Structure, load_dataset, read_structure
-from hessfit.structures._dataset import HessianDataset
+from hessfit.structures import HessianDataset
 
 #: fixed ETKDG seed, so reruns embed the same conformer
 EMBED_SEED = 20240601

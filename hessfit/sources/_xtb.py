@@ -113,7 +113,7 @@ class XtbSource(HessianSource):
 
     def _folded_gradient_fn(self, structure: Structure):
         """Energy per cell and gradient of the cell, evaluated in ``electronic_supercell`` (images move together)."""
-        from hessfit.structures._crystal import supercell
+        from hessfit.structures import supercell
 
         big = supercell(structure, self.electronic_supercell)
         n_img = big.n_atoms // structure.n_atoms

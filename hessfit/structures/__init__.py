@@ -1,9 +1,13 @@
-"""Structures and Hessians in: readers, writers, element data, validation and internal coordinates."""
+"""Structures and Hessians in: readers, writers, element data, validation, internal coordinates and crystals
+(molecules across periodic boundaries, supercells)."""
 
 from hessfit.structures._elements import CROSS_SECTIONS_BARN, DEUTERIUM_MASS, cross_sections, standard_mass
 from hessfit.structures._hessian import HessfitWarning, read_hessian, validate_hessian, write_hessian
 from hessfit.structures._structure import Structure, read_structure, read_structures, write_xyz
-from hessfit.structures._dataset import HessianDataset, load_dataset, save_dataset
+from hessfit.structures._crystal import (MoleculeAssignment, describe_structure, find_molecules, make_whole,
+                                         require_crystal, supercell)
+from hessfit.structures._dataset import HessianDataset, from_arrays, load_dataset, save_dataset
+from hessfit.structures._files import check_writable
 from hessfit.structures._internal import (BOND_SCALE, InternalCoordinate, atom_groups, bonds_from_radii,
                                           internal_coordinates, wilson_b)
 from hessfit.structures.readers.spectrum import MeasuredSpectrum, read_spectrum
@@ -14,4 +18,6 @@ __all__ = [
     "cross_sections", "standard_mass", "CROSS_SECTIONS_BARN", "DEUTERIUM_MASS",
     "HessianDataset", "load_dataset", "save_dataset", "MeasuredSpectrum", "read_spectrum",
     "InternalCoordinate", "internal_coordinates", "wilson_b", "bonds_from_radii", "atom_groups", "BOND_SCALE",
+    "MoleculeAssignment", "describe_structure", "find_molecules", "make_whole", "require_crystal", "supercell",
+    "from_arrays", "check_writable",
 ]

@@ -16,9 +16,9 @@ from collections import deque
 import numpy as np
 
 from hessfit.errors import InputFormatError, ValidationError
+from hessfit.structures._internal import BOND_SCALE
 
 #: default multiplier of the sum of covalent radii that defines a bond
-BOND_SCALE = 1.2
 
 
 def check_cell(cell, pbc, name: str = "structure") -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +142,7 @@ def supercell(structure, repetitions) -> "object":
         name=f"{structure.name}_{reps[0]}x{reps[1]}x{reps[2]}")
 
 
-def describe(structure, *, assignment: MoleculeAssignment | None = None) -> str:
+def describe_structure(structure, *, assignment: MoleculeAssignment | None = None) -> str:
     """One line: 'crystal: N atoms, M molecules (…)' or 'molecule: N atoms (formula)'."""
     if not structure.is_crystal:
         return f"molecule: {structure.n_atoms} atoms ({structure.formula})"

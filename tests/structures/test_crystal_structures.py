@@ -7,7 +7,8 @@ import pytest
 
 from hessfit.errors import InputFormatError, ValidationError
 from hessfit.structures import Structure, read_structure
-from hessfit.structures._crystal import describe, find_molecules, make_whole, require_crystal, supercell
+from hessfit.structures import describe_structure as describe
+from hessfit.structures import find_molecules, make_whole, require_crystal, supercell
 
 SHARED = "/work/shared/data/spectra"
 EXTXYZ = f"{SHARED}/hexane_crystal.extxyz"
