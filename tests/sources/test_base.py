@@ -12,11 +12,11 @@ from .conftest import needs_rdkit, needs_xtb
 
 
 def test_registry_names():
-    assert source_names() == ["dft", "file", "mmff", "nequip", "xtb"]
+    assert source_names() == ["auto", "dft", "file", "mmff", "nequip", "xtb"]
 
 
 def test_unknown_source_names_the_choices():
-    with pytest.raises(ConfigError, match=r"unknown Hessian source 'gaussian'; use one of dft, file, mmff"):
+    with pytest.raises(ConfigError, match=r"unknown Hessian source 'gaussian'; use one of auto, dft, file, mmff"):
         get_source("gaussian")
 
 
