@@ -38,7 +38,7 @@ def main() -> None:
 
     from hessfit.errors import MissingDependencyError
     from hessfit.sources import get_source
-    from hessfit.sources._dataset_build import smiles_to_structure
+    from hessfit.dataset import smiles_to_structure
 
     structures = [smiles_to_structure(smi, name=label) for label, smi in MOLECULES]
     water = smiles_to_structure("O", name="water")

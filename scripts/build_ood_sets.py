@@ -11,7 +11,7 @@ Run in the background, niced and single-threaded (the machine is shared):
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \\
         nohup nice -n 19 .venv/bin/python scripts/build_ood_sets.py dft >> scratch/ood/dft.log 2>&1 &
 
-Every stage uses `hessfit.sources.build_dataset` serially (``n_workers=0``) with ``merge_every=1``:
+Every stage uses `hessfit.dataset.build_dataset` serially (``n_workers=0``) with ``merge_every=1``:
 each finished molecule is in ``scratch/ood/<set>.npz`` at once, a rerun skips finished and failed keys
 (``--retry-failed`` recomputes failures), so a killed run loses only the molecule in flight.
 The DFT stage starts every molecule from its GFN2-xTB minimum (``scratch/ood/dft_xtb_preopt.npz``)
@@ -54,7 +54,7 @@ SETS = {
 
 
 def _build(stage: str, *, method: str, options: dict, retry_failed: bool, max_steps: int) -> None:
-    from hessfit.sources import build_dataset
+    from hessfit.dataset import build_dataset
 
     spec = SETS[stage]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def _fix_saddles(out: Path, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.
     import dataclasses
 
     from hessfit.sources import get_source, optimize
-    from hessfit.sources._dataset_build import _atomic_save, _entry_dataset, concat_datasets
+    from hessfit.dataset._build import _atomic_save, _entry_dataset, concat_datasets
     from hessfit.structures import load_dataset
 
     ds = load_dataset(out)
@@ -126,7 +126,7 @@ def _dft_outputs() -> list[Path]:
 
 
 def _dft_done_and_failed(retry_failed: bool) -> set[str]:
-    from hessfit.sources._dataset_build import dataset_keys, read_failures
+    from hessfit.dataset._build import dataset_keys, read_failures
     from hessfit.structures import load_dataset
 
     keys: set[str] = set()
@@ -163,8 +163,8 @@ def _claim(key: str) -> bool:
 
 def _build_dft(worker: str, *, retry_failed: bool) -> None:
     """DFT Hessians one molecule at a time (see module doc), into this worker's own output file."""
-    from hessfit.sources import build_dataset
-    from hessfit.sources._dataset_build import _atomic_save
+    from hessfit.dataset import build_dataset
+    from hessfit.dataset._build import _atomic_save
     from hessfit.structures import load_dataset
 
     out = SETS["dft"]["out"] if worker == "main" else WORK / f"dft_b3lyp.{worker}.npz"
@@ -193,7 +193,7 @@ def _build_dft(worker: str, *, retry_failed: bool) -> None:
 
 
 def _status() -> None:
-    from hessfit.sources._dataset_build import dataset_summary, read_build_input, read_failures
+    from hessfit.dataset._build import dataset_summary, read_build_input, read_failures
     from hessfit.structures import load_dataset
 
     for stage, spec in SETS.items():
@@ -214,9 +214,9 @@ def _status() -> None:
 
 
 def _publish() -> None:
-    from hessfit.sources._dataset_build import failures_path, merge_parts
+    from hessfit.dataset._build import failures_path, merge_parts
 
-    from hessfit.sources._dataset_build import _atomic_save, concat_datasets
+    from hessfit.dataset._build import _atomic_save, concat_datasets
     from hessfit.structures import load_dataset
 
     spec = SETS["panel"]

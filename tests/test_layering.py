@@ -16,9 +16,19 @@ ALLOWED = {
     "refine": {"structures", "modes", "ins", "compare"},
     "model": {"structures"},
     "sources": {"structures", "modes", "model"},  # the network source calls the model lazily
+    "dataset": {"structures", "sources"},
     "train": {"structures", "modes", "ins", "model", "sources"},
     "finetune": {"structures", "modes", "ins", "compare", "refine", "model", "train"},
 }
+
+
+def _imported_modules(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hessfit."):
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.startswith("hessfit."))
 
 
 def _imports(path: Path):
@@ -54,3 +64,15 @@ def test_stage_imports_only_upstream(stage):
 @pytest.mark.parametrize("stage", sorted(ALLOWED))
 def test_table_allows_only_edges_in_use(stage):
     assert ALLOWED[stage] <= _used(stage), f"{stage}: allowed but unused: {sorted(ALLOWED[stage] - _used(stage))}"
+
+
+def test_no_subpackage_imports_another_ones_private_modules():
+    """What one stage shares with another has a public name in that stage's __init__."""
+    bad = set()
+    for path in PKG.rglob("*.py"):
+        stage = path.relative_to(PKG).parts[0]
+        for module in _imported_modules(path):
+            parts = module.split(".")
+            if parts[1] != stage and any(p.startswith("_") for p in parts[2:]):
+                bad.add(f"{path.relative_to(PKG)} imports {module}")
+    assert not bad, sorted(bad)

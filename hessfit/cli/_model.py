@@ -104,8 +104,8 @@ def evaluate(
     baselines) on reference Hessians; with --ood / --ood-data also on out-of-domain sets, each in OUT/<set name>/."""
     from hessfit.model import Ensemble, load_model
     from hessfit.structures import load_dataset
-    from hessfit.train import evaluate as run_eval, write_evaluation
-    from hessfit.train._evaluate import network_predict_fn, ood_dataset_paths, source_predict_fn, summary_line
+    from hessfit.train import (evaluate as run_eval, network_predict_fn, ood_dataset_paths, source_predict_fn,
+                               summary_line, write_evaluation)
 
     m = load_model(model)
     ds = load_dataset(data)
@@ -188,6 +188,7 @@ def predict(
 
         hs = predict_hessians(mols, load_model(model), max_atoms_per_batch=batch_atoms, progress=show)
         level = "hessfit nequip network"
+        _warn_unsound(mols, hs)
     else:  # any other registered source, one molecule at a time
         src = make_source(name, model)
         it = mols
@@ -204,3 +205,21 @@ def predict(
                          extra={"name": np.array([s.name for s in mols]), "meta_source": np.array(level)})
         save_dataset(output, ds, overwrite=overwrite)
     typer.echo(f"wrote {len(hs)} Hessian(s) from {level} to {output}")
+
+
+def _warn_unsound(mols, hessians) -> None:
+    """One warning line naming the molecules whose network Hessian has a mode below the guard (−50 cm⁻¹)."""
+    import warnings
+
+    from hessfit.sources import GUARD_IMAGINARY_CM1, NetworkGuardWarning, network_guard
+
+    bad = []
+    for s, h in zip(mols, hessians):
+        report = network_guard(s, h)
+        if not report.passed:
+            bad.append(f"{s.name} ({report.lowest_cm1:.0f} cm⁻¹)")
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.warn(f"{len(bad)} of {len(mols)} network Hessians have a mode below {GUARD_IMAGINARY_CM1:.0f} cm⁻¹: "
+                      f"{shown}; their soft modes are not to be trusted (use --source auto or --source xtb)",
+                      NetworkGuardWarning, stacklevel=2)

@@ -74,7 +74,7 @@ def dataset_build_cmd(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
 ):
     """Compute Hessians (SMILES → ETKDG+MMFF 3D → optimise → Hessian) and append them to OUT."""
-    from hessfit.sources import build_dataset
+    from hessfit.dataset import build_dataset
 
     r = build_dataset(input, output, method=method, options=source_options(charge=charge, functional=functional,
                                                                            basis=basis),
@@ -103,7 +103,7 @@ def dataset_info_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ):
     """Print counts, molecule-size range, elements and level of theory of a dataset."""
-    from hessfit.sources import dataset_summary
+    from hessfit.dataset import dataset_summary
 
     s = dataset_summary(path)
     if as_json:

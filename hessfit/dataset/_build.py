@@ -39,8 +39,7 @@ from typing import Iterator
 import numpy as np
 
 from hessfit.errors import ConfigError, HessfitError, InputFormatError
-from hessfit.structures import Structure, load_dataset, read_structure
-from hessfit.structures import HessianDataset
+from hessfit.structures import HessianDataset, Structure, load_dataset, read_structure
 
 #: fixed ETKDG seed, so reruns embed the same conformer
 EMBED_SEED = 20240601
@@ -145,7 +144,7 @@ def read_build_input(path: str | Path) -> list[dict]:
 
 def smiles_to_structure(smiles: str, *, name: str = "molecule", seed: int = EMBED_SEED) -> Structure:
     """SMILES → 3D structure: RDKit ETKDGv3 embedding (fixed seed) + MMFF94 pre-optimisation."""
-    from hessfit.sources._base import require
+    from hessfit.sources import require
 
     require("rdkit", extra="dataset", what="building 3D structures from SMILES")
     from rdkit import Chem, rdBase
@@ -171,8 +170,7 @@ def smiles_to_structure(smiles: str, *, name: str = "molecule", seed: int = EMBE
 def compute_entry(item: dict, method: str, options: dict, *, do_optimize: bool = True, fmax_eV_A: float = 0.01,
                   max_steps: int = 500) -> dict:
     """One molecule: structure → optimise → Hessian. Never raises: failures come back with ``ok=False``."""
-    from hessfit.sources._base import get_source
-    from hessfit.sources._optimize import optimize
+    from hessfit.sources import get_source, optimize
 
     t0 = time.perf_counter()
     key = item["key"]
@@ -330,7 +328,7 @@ def _iter_results(todo: list[dict], run_args: tuple, *, scheduler: str | None, n
         bar.close()
         return
 
-    from hessfit.sources._base import require
+    from hessfit.sources import require
 
     require("dask.distributed", extra="dataset", what="parallel dataset building")
     from dask.distributed import Client, LocalCluster, as_completed
@@ -404,7 +402,7 @@ def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", op
         retry_failed: recompute molecules recorded in the failure log.
         progress: show a tqdm progress bar.
     """
-    from hessfit.sources._base import get_source
+    from hessfit.sources import get_source
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -432,7 +430,7 @@ def build_dataset(input: str | Path, out: str | Path, *, method: str = "xtb", op
         done = dataset_keys(ds)
     failed = {r["key"] for r in read_failures(out)} if not retry_failed else set()
     todo = [it for it in items if it["key"] not in done and it["key"] not in failed]
-    from hessfit.sources._optimize import MAX_FORCE_WARN_EV_A
+    from hessfit.sources import MAX_FORCE_WARN_EV_A
 
     n_done = n_failed = n_lost = pending = n_high_force = 0
     for res in _iter_results(todo, (method, options, optimize, fmax_eV_A, max_steps), scheduler=scheduler,

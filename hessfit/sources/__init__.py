@@ -1,4 +1,5 @@
-"""Hessian sources: physics backends (xtb, mmff, dft), files, the network; optimisation; dataset building.
+"""Hessian sources: physics backends (xtb, mmff, dft), files, the network (with its guard), ``auto``;
+optimisation; crystal force constants from phonopy/CASTEP files. Datasets of many molecules: `hessfit.dataset`.
 
     from hessfit.sources import get_source, optimize
     opt = optimize(structure, "xtb")                       # ASE BFGS with GFN2-xTB forces
@@ -7,15 +8,15 @@
 See docs/sources.md.
 """
 
-from hessfit.sources import _auto, _dft, _file, _mmff, _xtb  # noqa: F401  (register the sources)
-from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source, source_names
-from hessfit.sources._dataset_build import BuildReport, build_dataset, dataset_summary
+from hessfit.sources import _auto, _dft, _file, _mmff, _nequip, _xtb  # noqa: F401  (register the sources)
+from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source, require, source_names
 from hessfit.sources._phonopy import is_phonopy_file, read_phonopy
 from hessfit.sources._dft import DftSource
 from hessfit.sources._fd import DEFAULT_STEP_ANGSTROM, finite_difference_hessian
 from hessfit.sources._auto import AutoSource
-from hessfit.sources._file import (GUARD_DISAGREEMENT_CM1, GUARD_IMAGINARY_CM1, FileSource, GuardReport,
-                                   NequipSource, NetworkGuardWarning, network_guard)
+from hessfit.sources._file import FileSource
+from hessfit.sources._nequip import (GUARD_DISAGREEMENT_CM1, GUARD_IMAGINARY_CM1, GuardReport, NequipSource,
+                                     NetworkGuardWarning, network_guard)
 from hessfit.sources._mmff import MmffSource
 from hessfit.sources._optimize import (DEFAULT_FMAX_EV_A, MAX_FORCE_WARN_EV_A, OptimizeResult, check_max_force,
                                        max_force, optimize)
@@ -27,6 +28,6 @@ __all__ = [
     "network_guard", "GuardReport", "NetworkGuardWarning", "GUARD_IMAGINARY_CM1", "GUARD_DISAGREEMENT_CM1",
     "finite_difference_hessian", "DEFAULT_STEP_ANGSTROM",
     "optimize", "OptimizeResult", "max_force", "check_max_force", "DEFAULT_FMAX_EV_A", "MAX_FORCE_WARN_EV_A",
-    "build_dataset", "BuildReport", "dataset_summary", "is_phonopy_file", "read_phonopy",
+    "is_phonopy_file", "read_phonopy", "require",
 ]
 

@@ -3,7 +3,7 @@
     result = get_source("auto").hessian(structure)
     result.metadata["auto_choice"]          # "nequip" or "xtb"
 
-The network Hessian is computed first (fast) and checked by `hessfit.sources._file.network_guard` (internal
+The network Hessian is computed first (fast) and checked by `hessfit.sources.network_guard` (internal
 modes below −50 cm⁻¹; ensemble member disagreement). If it passes, it is returned. If not, and the fallback
 (tblite for ``xtb``) is installed, the fallback's Hessian of the same geometry is returned instead, with one
 warning line saying why; the geometry's max force under the fallback is checked as well, because a DFT or
@@ -22,7 +22,7 @@ import warnings
 
 from hessfit.errors import ValidationError
 from hessfit.sources._base import HessianResult, HessianSource, get_source, register_source
-from hessfit.sources._file import NequipSource, NetworkGuardWarning
+from hessfit.sources._nequip import NequipSource, NetworkGuardWarning
 from hessfit.structures import Structure
 
 #: import name of each fallback's backend, for the availability check

@@ -1,4 +1,4 @@
-"""Hessians read from files (``--source file``) and the network (``--source nequip``).
+"""Hessians read from files (``--source file``).
 
 ``file`` wraps the readers in `hessfit.structures`: .npy/.txt matrices (unit option, default
 eV/Å²), Gaussian .fchk and .log ("Force constants in Cartesian coordinates"), ORCA .hess, and a
@@ -6,18 +6,11 @@ directory in the ``raw/<name>.xyz`` + ``raw/hessian_<name>.npy`` (Hartree/Bohr²
 the molecule is looked up by the structure's name. Formats that carry a geometry (.fchk, .hess,
 raw directories) return that geometry in the result, since the Hessian belongs to its frame.
 
-The ``nequip`` source runs a guard on every network Hessian (`network_guard`): it counts internal modes
-below ``GUARD_IMAGINARY_CM1`` (−50 cm⁻¹; a sound model has none at a minimum of a nearby surface) and, for
-an ensemble, the members' disagreement (RMS difference of their sorted frequencies, cm⁻¹). Both go into the
-result's metadata; when the guard fails a `NetworkGuardWarning` says so in one line, naming the lowest
-modes and suggesting ``--source xtb``. ``--source auto`` (`hessfit.sources._auto`) acts on it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib
 import warnings
 from pathlib import Path
 
@@ -114,160 +107,3 @@ class FileSource(HessianSource):
 
     def hessian(self, structure: Structure) -> HessianResult:
         return self.load(structure)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_model(path: str | None):
-    from hessfit.model import load_model
-
-    return load_model(path)
-
-
-# ----------------------------------------------------------------------------- the network guard
-
-#: the guard fails when an internal mode lies below this, cm⁻¹ (imaginary modes are negative)
-GUARD_IMAGINARY_CM1 = -50.0
-#: the guard fails when ensemble members' sorted frequencies differ by more than this RMS, cm⁻¹: the 99th
-#: percentile (65 cm⁻¹; median 32, max 76) of nequip_qm9 vs blocks_qm9 on the 412 QM9 validation molecules
-#: (benchmarks/out_of_domain.py; docs/out_of_domain.md)
-GUARD_DISAGREEMENT_CM1 = 65.0
-
-
-class NetworkGuardWarning(HessfitWarning):
-    """A network Hessian failed the guard (modes below −50 cm⁻¹ or ensemble members disagreeing)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class GuardReport:
-    """Outcome of `network_guard`.
-
-    Attributes:
-        passed: no internal mode below ``threshold_cm1`` and member disagreement at most ``max_disagreement_cm1``.
-        modes_below: ((1-based mode number in ascending order, frequency cm⁻¹), ...) of the modes below threshold.
-        lowest_cm1: lowest internal-mode frequency, cm⁻¹ (negative = imaginary).
-        disagreement_cm1: RMS difference of the members' sorted internal frequencies, cm⁻¹, averaged over member
-            pairs; ``None`` for a single network.
-        threshold_cm1, max_disagreement_cm1: the limits used, cm⁻¹.
-    """
-
-    passed: bool
-    modes_below: tuple
-    lowest_cm1: float
-    disagreement_cm1: float | None
-    threshold_cm1: float
-    max_disagreement_cm1: float
-
-    def metadata(self) -> dict:
-        """The entries the nequip source adds to ``HessianResult.metadata``."""
-        return {"guard_passed": self.passed, "n_modes_below_guard": len(self.modes_below),
-                "guard_modes_below_cm1": [f for _, f in self.modes_below], "lowest_frequency_cm1": self.lowest_cm1,
-                "member_disagreement_cm1": self.disagreement_cm1, "guard_threshold_cm1": self.threshold_cm1}
-
-    def message(self, name: str) -> str:
-        """One line saying why the guard failed (empty when it passed)."""
-        if self.passed:
-            return ""
-        why = []
-        if self.modes_below:
-            shown = ", ".join(f"mode {k} at {f:.0f}" for k, f in self.modes_below[:3])
-            more = f" and {len(self.modes_below) - 3} more" if len(self.modes_below) > 3 else ""
-            why.append(f"{len(self.modes_below)} mode(s) below {self.threshold_cm1:.0f} cm⁻¹ ({shown}{more} cm⁻¹)")
-        if self.disagreement_cm1 is not None and self.disagreement_cm1 > self.max_disagreement_cm1:
-            why.append(f"ensemble members disagree by {self.disagreement_cm1:.0f} cm⁻¹ RMS "
-                       f"(limit {self.max_disagreement_cm1:.0f})")
-        return (f"{name}: the network Hessian fails the guard: {' and '.join(why)}; its low modes are not to be "
-                "trusted (the molecule may lie outside what the network learned); use --source xtb (or --source auto)")
-
-
-def _internal_frequencies(structure: Structure, hessian: np.ndarray) -> np.ndarray:
-    from hessfit.modes import normal_modes
-
-    return np.sort(np.asarray(normal_modes(structure, hessian).frequencies_cm1, float))
-
-
-def network_guard(structure: Structure, hessian: np.ndarray, members: list | None = None, *,
-                  threshold_cm1: float = GUARD_IMAGINARY_CM1,
-                  max_disagreement_cm1: float = GUARD_DISAGREEMENT_CM1) -> GuardReport:
-    """Check a network Hessian (eV/Å²) of ``structure``: modes below ``threshold_cm1`` and member disagreement.
-
-    Args:
-        structure: the geometry (Å) and masses (amu).
-        hessian: the (ensemble) Hessian, (3N, 3N) eV/Å².
-        members: the ensemble members' Hessians (eV/Å²), or None for a single network.
-        threshold_cm1: internal modes below this frequency (cm⁻¹, imaginary = negative) fail the guard.
-        max_disagreement_cm1: member disagreement (RMS cm⁻¹) above this fails the guard.
-    """
-    freqs = _internal_frequencies(structure, hessian)
-    below = tuple((int(k) + 1, float(freqs[k])) for k in np.flatnonzero(freqs < threshold_cm1))
-    spread = None
-    if members is not None and len(members) > 1:
-        fm = [_internal_frequencies(structure, h) for h in members]
-        pairs = [(a, b) for a in range(len(fm)) for b in range(a + 1, len(fm))]
-        spread = float(np.mean([np.sqrt(np.mean((fm[a] - fm[b]) ** 2)) for a, b in pairs]))
-    passed = not below and (spread is None or spread <= max_disagreement_cm1)
-    return GuardReport(passed=passed, modes_below=below, lowest_cm1=float(freqs[0]) if freqs.size else float("nan"),
-                       disagreement_cm1=spread, threshold_cm1=float(threshold_cm1),
-                       max_disagreement_cm1=float(max_disagreement_cm1))
-
-
-@register_source("nequip")
-@dataclasses.dataclass(frozen=True)
-class NequipSource(HessianSource):
-    """The hessfit network (``hessfit.model.predict_hessian``), imported when first used, with the guard.
-
-    Attributes:
-        model: path to trained weights (loaded with ``hessfit.model.load_model``), a loaded model, or
-            ``None`` for the shipped default (the ``ensemble_qm9`` mean of the energy and block networks).
-        guard: run `network_guard` on the Hessian, record it in the metadata and warn when it fails.
-    """
-
-    model: object = None
-    guard: bool = True
-
-    @property
-    def level_of_theory(self) -> str:
-        return "NequIP network (trained on B3LYP/6-311++G(d,p))"
-
-    def _predict(self, structure: Structure) -> tuple[object, list | None]:
-        """(prediction, member Hessians or None): an ensemble is predicted member by member, so the guard sees them."""
-        try:
-            hm = importlib.import_module("hessfit.model")
-            predict_hessian = hm.predict_hessian
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"the nequip source needs hessfit.model.predict_hessian, which this installation "
-                              f"does not provide ({exc}); use --source xtb|mmff|dft|file") from None
-        model = self.model
-        if isinstance(model, (str, Path)):
-            model = _load_model(str(model))
-        ensemble_cls = getattr(hm, "Ensemble", None)
-        if model is None and ensemble_cls is not None and self.guard:
-            model = _load_model(None)  # the shipped default, loaded here so an ensemble's members are seen
-        if ensemble_cls is not None and isinstance(model, ensemble_cls):
-            widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)  # as predict_hessians checks
-            members = [np.asarray(hm.predict_hessians([structure], m, check=m is widest)[0], float)
-                       for m in model.members]
-            return sum(w * h for w, h in zip(model.weights, members)), members
-        return predict_hessian(structure, model=model), None
-
-    def hessian_and_guard(self, structure: Structure, *, warn: bool = True) -> tuple[HessianResult, GuardReport | None]:
-        """The network Hessian (eV/Å²) and its `GuardReport` (None when ``guard`` is off); ``warn``: warn on failure."""
-        out, members = self._predict(structure)
-        h = getattr(out, "hessian", out)
-        extra = dict(getattr(out, "metadata", {}) or {})
-        extra.pop("source", None)
-        level = extra.pop("level_of_theory", None)
-        name = str(self.model) if self.model is not None else "shipped default"
-        result = self._result(np.asarray(h, float), structure, method="network", model=name, **extra)
-        meta = dict(result.metadata)
-        if level:
-            meta["level_of_theory"] = level
-        report = None
-        if self.guard:
-            report = network_guard(structure, result.hessian, members)
-            meta.update(report.metadata())
-            if warn and not report.passed:
-                warnings.warn(report.message(structure.name), NetworkGuardWarning, stacklevel=3)
-        return dataclasses.replace(result, metadata=meta), report
-
-    def hessian(self, structure: Structure) -> HessianResult:
-        return self.hessian_and_guard(structure)[0]

@@ -11,14 +11,16 @@ from hessfit.train._loss import make_block_loss_fn, make_full_hessian_loss_fn, m
 from hessfit.train._trainer import TrainResult, train
 
 # after the training names: evaluation imports the model package, which must find them defined
-from hessfit.train._evaluate import (EvalResult, evaluate, hessian_metrics, plot_evaluation,  # noqa: E402
-                                     summarise, write_evaluation)
+from hessfit.train._evaluate import (EvalResult, evaluate, hessian_metrics, network_predict_fn,  # noqa: E402
+                                     ood_dataset_paths, plot_evaluation, source_predict_fn, summarise, summary_line,
+                                     write_evaluation)
 from hessfit.train._ensemble_weight import SCAN_KEYS, choose_weight, format_scan, weight_scan  # noqa: E402
 
 __all__ = ["TrainConfig", "train", "TrainResult", "split_indices", "prepare", "batch_shapes", "plan_batches",
            "make_batch", "make_probe_loss_fn", "make_block_loss_fn", "make_loss_fn", "make_full_hessian_loss_fn",
            "SCAN_KEYS", "weight_scan", "choose_weight", "format_scan", "evaluate", "EvalResult", "hessian_metrics",
-           "summarise", "plot_evaluation", "write_evaluation"]
+           "summarise", "plot_evaluation", "write_evaluation", "network_predict_fn", "source_predict_fn",
+           "ood_dataset_paths", "summary_line"]
 
 from hessfit._precision import float64_exports  # noqa: E402
 

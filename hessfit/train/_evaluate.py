@@ -26,7 +26,7 @@ import numpy as np
 
 SPEARMAN_WINDOW_CM1 = (20.0, 3500.0)
 #: modes below this frequency (cm⁻¹) count as unsound: the network guard's threshold (−50 cm⁻¹)
-from hessfit.sources._file import GUARD_IMAGINARY_CM1 as GUARD_CM1  # noqa: E402
+from hessfit.sources import GUARD_IMAGINARY_CM1 as GUARD_CM1  # noqa: E402
 #: "low modes": reference frequency below this, cm⁻¹
 LOW_MODE_CM1 = 200.0
 
@@ -45,7 +45,7 @@ def _spectra_fn():
     import jax
 
     from hessfit.ins import InsConfig, make_modes_spectrum_fn
-    from hessfit.modes._solve import modes_from_hessian
+    from hessfit.modes import modes_from_hessian
 
     cfg = InsConfig(instrument="tosca", temperature_k=10.0, max_order=2, e_max_cm1=3600.0)
     core = make_modes_spectrum_fn(cfg)

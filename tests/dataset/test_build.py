@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from hessfit.errors import ConfigError, InputFormatError
-from hessfit.sources import build_dataset, get_source
-from hessfit.sources._dataset_build import (compute_entry, dataset_summary, failures_path, merge_parts, parts_dir,
-                                            read_build_input, read_failures, _write_part)
+from hessfit.dataset import (build_dataset, compute_entry, dataset_summary, failures_path, merge_parts, parts_dir,
+                             read_build_input, read_failures)
+from hessfit.dataset._build import _write_part
+from hessfit.sources import get_source
 from hessfit.structures import load_dataset, write_xyz
 
-from ._reference import frequencies
-from .conftest import needs_dask, needs_rdkit
+from tests.sources._reference import frequencies
+from tests.sources.conftest import needs_dask, needs_rdkit
 
 SMILES = "smiles name\nO water\nC methane\nC#C acetylene\nnot_a_smiles broken\n"
 

@@ -167,3 +167,18 @@ def test_auto_falls_back_for_an_element_the_network_does_not_know(water, monkeyp
     assert res.metadata["auto_choice"] == "xtb" and res.metadata["guard_passed"] is False
     with pytest.raises(ValidationError, match="unknown to the model"):
         get_source("nequip").hessian(water)
+
+
+def test_batched_predict_warns_once_naming_the_unsound_molecules(water, tmp_path, monkeypatch, capsys):
+    """hessfit predict (the network, batched) runs the guard's mode check on every molecule: one warning line."""
+    import hessfit.model
+
+    good = hessian_with_frequencies(water, [1600.0, 3650.0, 3750.0])
+    bad = hessian_with_frequencies(water, [-90.0, 1600.0, 3700.0])
+    monkeypatch.setattr(hessfit.model, "load_model", lambda path=None: None)
+    monkeypatch.setattr(hessfit.model, "predict_hessians", lambda mols, model, **kw: [good, bad])
+    write_xyz(tmp_path / "two.xyz", [water, water])
+    assert main(["predict", str(tmp_path / "two.xyz"), "-o", str(tmp_path / "h.npz")]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "network Hessians have a mode below" in line]
+    assert len(warned) == 1 and "1 of 2" in warned[0] and "(-90 cm⁻¹)" in warned[0] and "--source auto" in warned[0]
