@@ -61,7 +61,9 @@ def prepare(workdir: Path) -> dict:
     """Input files: the 70-atom molecule; sucrose with its MMFF94 Hessian and a synthetic measured spectrum."""
     import numpy as np
 
-    import hessfit  # noqa: F401  (x64)
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # this program's process: float64 throughout
     from hessfit.ins import InsConfig, simulate
     from hessfit.sources import get_source
     from hessfit.structures import read_structure

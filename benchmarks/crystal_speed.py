@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from hessfit.ins import InsConfig, spectrum_fn_for  # noqa: E402
 from hessfit.modes import normal_modes  # noqa: E402
 from hessfit.structures import read_structure  # noqa: E402
-from hessfit.structures._crystal import supercell  # noqa: E402
+from hessfit.structures import supercell  # noqa: E402
 
 
 def spring_hessian(structure):

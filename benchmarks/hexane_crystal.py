@@ -47,7 +47,7 @@ jax.config.update("jax_enable_x64", True)
 from hessfit.compare import compare_spectra  # noqa: E402
 from hessfit.ins import InsConfig, simulate  # noqa: E402
 from hessfit.modes import normal_modes  # noqa: E402
-from hessfit.modes._crystal import lattice_character  # noqa: E402
+from hessfit.modes import lattice_character  # noqa: E402
 from hessfit.sources._phonopy import fold_to_cell, interpolate_supercell, read_phonopy  # noqa: E402
 from hessfit.structures import read_spectrum, read_structure  # noqa: E402
 from hessfit.structures import describe_structure as describe  # noqa: E402

@@ -12,9 +12,10 @@ import platform
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 
-import hessfit  # noqa: F401
+jax.config.update("jax_enable_x64", True)  # this program's process: float64 throughout
 from hessfit.compare import MeasuredSpectrum, read_spectrum, spearman
 from hessfit.ins import InsConfig, simulate
 from hessfit.modes import normal_modes

@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _one_line_warning
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; no window, and no display needed
     os.environ.setdefault("JAX_ENABLE_X64", "1")  # this process is ours: float64 throughout (read at jax import)
+    if "jax" in sys.modules:  # main() called from Python after jax was imported: the variable comes too late
+        sys.modules["jax"].config.update("jax_enable_x64", True)
     try:
         app(args=argv, standalone_mode=False)
     except (typer.Exit, SystemExit) as exc:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hessfit.modes import normal_modes
-from hessfit.modes._crystal import acoustic_sum_rule_error, crystal_basis, crystal_modes, lattice_character
+from hessfit.modes import acoustic_sum_rule_error, crystal_basis, crystal_modes, lattice_character
 from hessfit.structures import HessfitWarning, Structure
 from tests.ins.crystal_models import diatomic_chain, simple_cubic
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("tblite")
 
 from hessfit.modes import normal_modes  # noqa: E402
-from hessfit.modes._crystal import acoustic_sum_rule_error  # noqa: E402
+from hessfit.modes import acoustic_sum_rule_error  # noqa: E402
 from hessfit.sources._xtb import XtbSource  # noqa: E402
 from hessfit.structures import Structure  # noqa: E402
 from hessfit.structures._crystal import supercell  # noqa: E402
