@@ -29,17 +29,22 @@ def _tiny_batch(structure, config):
     return pack([sp], [np.asarray(structure.positions, float)], cutoff_angstrom=config.cutoff_angstrom)
 
 
+def _plain_then_exported(model, batch, folder, monkeypatch, prefix: str):
+    """The model's Hessian without the trace cache, then through it (into ``folder``): one export file, same result."""
+    monkeypatch.delenv(tc.ENV_DIR, raising=False)
+    plain = batch_hessians(model.config, model.params, batch)[0]
+    monkeypatch.setenv(tc.ENV_DIR, str(folder))
+    monkeypatch.setattr(tc, "_CALLS", {})
+    exported = batch_hessians(model.config, model.params, batch)[0]
+    files = list(folder.glob(f"{prefix}-*.jaxexport"))
+    assert len(files) == 1 and files[0].stat().st_size > 1000
+    np.testing.assert_allclose(exported, plain, rtol=1e-10, atol=1e-12 * np.abs(plain).max())
+
+
 def test_trace_cache_same_hessian_and_reused_without_tracing(tiny_model, qm9_molecule, tmp_path, monkeypatch):
     s, _ = qm9_molecule
     batch = _tiny_batch(s, tiny_model.config)
-    monkeypatch.delenv(tc.ENV_DIR, raising=False)
-    plain = batch_hessians(tiny_model.config, tiny_model.params, batch)[0]
-    monkeypatch.setenv(tc.ENV_DIR, str(tmp_path))
-    monkeypatch.setattr(tc, "_CALLS", {})
-    exported = batch_hessians(tiny_model.config, tiny_model.params, batch)[0]
-    files = list(tmp_path.glob("energy_columns-*.jaxexport"))
-    assert len(files) == 1 and files[0].stat().st_size > 1000
-    np.testing.assert_allclose(exported, plain, rtol=1e-10, atol=1e-12 * np.abs(plain).max())
+    _plain_then_exported(tiny_model, batch, tmp_path, monkeypatch, "energy_columns")
     # as a fresh process: nothing in memory; the function is not traced again (counted when traced)
     from hessfit.model._hessian import _jitted_columns
 
@@ -74,14 +79,8 @@ def _ids_and_chunks(batch):
 
 def test_block_model_through_trace_cache(tiny_block_model, qm9_molecule, tmp_path, monkeypatch):
     s, _ = qm9_molecule
-    batch = _tiny_batch(s, tiny_block_model.config)
-    monkeypatch.delenv(tc.ENV_DIR, raising=False)
-    plain = batch_hessians(tiny_block_model.config, tiny_block_model.params, batch)[0]
-    monkeypatch.setenv(tc.ENV_DIR, str(tmp_path))
-    monkeypatch.setattr(tc, "_CALLS", {})
-    exported = batch_hessians(tiny_block_model.config, tiny_block_model.params, batch)[0]
-    assert len(list(tmp_path.glob("direct_hessian-*.jaxexport"))) == 1
-    np.testing.assert_allclose(exported, plain, rtol=1e-10, atol=1e-12 * np.abs(plain).max())
+    _plain_then_exported(tiny_block_model, _tiny_batch(s, tiny_block_model.config), tmp_path, monkeypatch,
+                         "direct_hessian")
 
 
 def test_enable_compile_cache_switches(tmp_path, monkeypatch):
