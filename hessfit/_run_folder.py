@@ -15,8 +15,9 @@ from hessfit.errors import ConfigError
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so an interrupted write never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    """Write ``data`` to ``path`` through a temporary file of this process, then rename: an interrupted write
+    never leaves half a file, and a concurrent reader or writer sees a whole file or none."""
+    tmp = path.with_suffix(f"{path.suffix}.tmp{os.getpid()}")
     tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
 

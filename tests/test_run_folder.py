@@ -28,7 +28,7 @@ def test_checkpoint_round_trip_and_rate_limited_saves(tmp_path):
     restored, history = RunFolder(tmp_path / "run").load({"params": {"w": np.zeros(3)}, "step": 0})
     np.testing.assert_array_equal(restored["params"]["w"], np.arange(3.0))
     assert int(restored["step"]) == 7 and history == [{"step": 7, "loss": 0.5}]
-    assert not list((tmp_path / "run").glob("*.tmp"))  # written through temporary files, then renamed
+    assert not list((tmp_path / "run").glob("*.tmp*"))  # written through temporary files, then renamed
     run.maybe_save({"params": {"w": np.ones(3)}, "step": 8}, [])  # within the hour: not written
     assert int(run.load({"params": {"w": np.zeros(3)}, "step": 0})[0]["step"]) == 7
     run.checkpoint_every_s = 0.0

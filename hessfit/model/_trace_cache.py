@@ -24,6 +24,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from hessfit._run_folder import atomic_write
+
 #: environment variable naming the folder of exported programs; unset = off
 ENV_DIR = "HESSFIT_TRACE_CACHE_DIR"
 
@@ -107,7 +109,5 @@ def _load_or_export(path: Path, jitted, treedef, static: dict, leaves: list, n_a
              for x in leaves]
     exported = export.export(jax.jit(flat))(*specs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(exported.serialize())
-    tmp.replace(path)  # atomic: a concurrent reader sees the whole file or none
+    atomic_write(path, exported.serialize())  # a concurrent reader sees the whole file or none
     return jax.jit(exported.call)
