@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit._precision import float64
+from hessfit.modes._solve import modes_from_hessian, orthogonal_complement
 from hessfit.structures import HessfitWarning, validate_hessian
 
 #: modes below −this (cm⁻¹) count as imaginary in warnings (tiny negatives are numerical noise of zero modes)
@@ -39,9 +40,7 @@ def translation_basis(masses: np.ndarray) -> np.ndarray:
 
 def crystal_basis(masses: np.ndarray) -> np.ndarray:
     """Orthonormal basis (3N, 3N−3) of the mass-weighted space orthogonal to the uniform translations."""
-    t = translation_basis(masses)
-    q, _ = np.linalg.qr(np.concatenate([t, np.eye(t.shape[0])], axis=1))
-    return q[:, 3:]
+    return orthogonal_complement(translation_basis(masses))
 
 
 def acoustic_sum_rule_error(hessian: np.ndarray) -> float:
@@ -54,8 +53,6 @@ def acoustic_sum_rule_error(hessian: np.ndarray) -> float:
 @float64
 def crystal_modes(structure, hessian, *, warn: bool = True):
     """Γ normal modes (3N−3, acoustic translations removed) of a crystal; warns loudly on imaginary modes."""
-    from hessfit.modes._solve import modes_from_hessian
-
     hessian = validate_hessian(hessian, n_atoms=structure.n_atoms, source=f"Hessian of {structure.name}")
     modes = modes_from_hessian(jnp.asarray(hessian), jnp.asarray(structure.masses),
                                jnp.asarray(crystal_basis(structure.masses)))

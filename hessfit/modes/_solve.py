@@ -74,11 +74,15 @@ def rigid_body_basis(positions: np.ndarray, masses: np.ndarray, *, rel_tol: floa
     return u[:, s > rel_tol * s.max()]
 
 
+def orthogonal_complement(vectors: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (n, n−k) of the space orthogonal to the orthonormal columns of ``vectors`` (n, k)."""
+    q, _ = np.linalg.qr(np.concatenate([vectors, np.eye(vectors.shape[0])], axis=1))
+    return q[:, vectors.shape[1]:]
+
+
 def internal_basis(positions: np.ndarray, masses: np.ndarray) -> np.ndarray:
     """Orthonormal basis (3N, 3N−k) of the mass-weighted space orthogonal to rigid-body motion."""
-    rb = rigid_body_basis(positions, masses)
-    q, _ = np.linalg.qr(np.concatenate([rb, np.eye(rb.shape[0])], axis=1))
-    return q[:, rb.shape[1]:]
+    return orthogonal_complement(rigid_body_basis(positions, masses))
 
 
 def vibrational_basis(structure) -> np.ndarray:
