@@ -128,7 +128,8 @@ def main():
             row["hvp_base_s"] = timed(fn, params, pos, batch.graph, batch.slot, ids_all)
             row["base/hvp"] = row["hvp_base_s"] / t_hvp
         if blocks is not None:
-            from hessfit.model._blocks import _jitted_direct, molecule_index
+            from hessfit.model import molecule_index
+            from hessfit.model._hessian import _jitted_direct
 
             bcfg, bparams = blocks
             bb = pack([species_index(s.numbers, bcfg.elements)], [s.positions], cutoff_angstrom=bcfg.cutoff_angstrom)

@@ -4,34 +4,48 @@
 Public API: `ModelConfig`, `Model`, `Ensemble`, `load_model`, `save_ensemble`, `save_model`, `predict_hessian`, `predict_hessians`,
 the pure-function factories `make_energy_fn`, `make_hvp_fn`, `make_hessian_fn`, graph packing (`pack`,
 `Graph`, `PackedBatch`) and the layer (`NequIPLayer`, `nequip_layer`).
+
+Names are imported from their modules when first used (PEP 562): a command that finds its traced network
+program in the trace cache (`hessfit.model._trace_cache`) never imports e3nn-jax or flax.linen (~1.5 s).
 """
 
-from hessfit.model._blocks import BlockModel, batch_hessians_direct, make_direct_hessian_fn
-from hessfit.model._config import PRESETS, ModelConfig
-from hessfit.model._ensemble import Ensemble
-from hessfit.model._energy import EnergyModel, cast_params, init_params, make_energy_fn
-from hessfit.model._graph import (Graph, PackedBatch, bucket_atoms, bucket_edges, group_by_size, molecule_index,
-                                  neighbour_pairs, pack, species_index)
-from hessfit.model._hessian import batch_hessians, column_ids, make_hessian_fn, make_hvp_fn
-from hessfit.model._io import (BLOCKS_WEIGHTS, DEFAULT_WEIGHTS, ENERGY_WEIGHTS, ENSEMBLE_WEIGHTS, Model,
-                               check_config_compatible, load_model, model_path, save_ensemble, save_model,
-                               shipped_model_names)
-from hessfit.model._layer import NequIPLayer, nequip_layer, radial_basis
-from hessfit.model._predict import predict_hessian, predict_hessians
+from __future__ import annotations
 
-__all__ = [
-    "ModelConfig", "PRESETS", "Model", "Ensemble", "load_model", "save_model", "save_ensemble", "DEFAULT_WEIGHTS",
-    "ENERGY_WEIGHTS", "BLOCKS_WEIGHTS", "ENSEMBLE_WEIGHTS",
-    "shipped_model_names", "model_path", "check_config_compatible", "BlockModel", "batch_hessians_direct",
-    "make_direct_hessian_fn",
-    "predict_hessian", "predict_hessians",
-    "EnergyModel", "init_params", "cast_params", "make_energy_fn", "make_hvp_fn", "make_hessian_fn", "batch_hessians",
-    "column_ids", "group_by_size", "molecule_index",
-    "Graph", "PackedBatch", "pack", "neighbour_pairs", "species_index", "bucket_atoms", "bucket_edges",
-    "NequIPLayer", "nequip_layer", "radial_basis",
-]
+import importlib
 
-from hessfit._precision import float64_exports  # noqa: E402
+_WHERE = {
+    "_blocks": ["BlockModel", "make_direct_hessian_fn"],
+    "_config": ["PRESETS", "ModelConfig"],
+    "_ensemble": ["Ensemble"],
+    "_energy": ["EnergyModel", "cast_params", "init_params", "make_energy_fn"],
+    "_graph": ["Graph", "PackedBatch", "bucket_atoms", "bucket_edges", "group_by_size", "molecule_index",
+               "neighbour_pairs", "pack", "species_index"],
+    "_hessian": ["batch_hessians", "batch_hessians_direct", "column_ids", "make_hessian_fn", "make_hvp_fn"],
+    "_io": ["BLOCKS_WEIGHTS", "DEFAULT_WEIGHTS", "ENERGY_WEIGHTS", "ENSEMBLE_WEIGHTS", "Model",
+            "check_config_compatible", "load_model", "model_path", "save_ensemble", "save_model",
+            "shipped_model_names"],
+    "_layer": ["NequIPLayer", "nequip_layer", "radial_basis"],
+    "_predict": ["predict_hessian", "predict_hessians"],
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+#: run in float64 without a global switch (hessfit._precision)
+_FLOAT64 = {"predict_hessian", "predict_hessians", "batch_hessians", "batch_hessians_direct"}
 
-# float64 without a global switch
-float64_exports(globals(), ["predict_hessian", "predict_hessians", "batch_hessians", "batch_hessians_direct"])
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hessfit.model' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hessfit.model.{module}"), name)
+    if name in _FLOAT64:
+        from hessfit._precision import float64
+
+        value = float64(value)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit.model._config import ModelConfig
-from hessfit.model._graph import Graph, PackedBatch, molecule_index
-from hessfit.model._layer import inference_traced, node_features, radial_basis, safe_edge_vectors
+from hessfit.model._graph import Graph
+from hessfit.model._layer import node_features, radial_basis, safe_edge_vectors
 
 
 @functools.lru_cache(maxsize=1)
@@ -136,23 +136,3 @@ def make_direct_columns_fn(config: ModelConfig):
         return jnp.where(ok[:, :, None], vals, 0.0)
 
     return columns
-
-
-@functools.lru_cache(maxsize=16)
-def _jitted_direct(config: ModelConfig):
-    return jax.jit(inference_traced(make_direct_hessian_fn(config)), static_argnums=4)
-
-
-def batch_hessians_direct(config: ModelConfig, params, batch: PackedBatch) -> list[np.ndarray]:
-    """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (one forward pass)."""
-    n_mol_pad = max(8, 1 << (batch.n_molecules - 1).bit_length())  # bucket: no recompilation per count
-    from hessfit.model._trace_cache import call_traced
-
-    h = call_traced(_jitted_direct(config), "direct_hessian", config, params, jnp.asarray(batch.positions, config.dtype),
-                    batch.graph, molecule_index(batch), n_mol_pad, static_argnums=(4,))
-    h = np.asarray(h, np.float64)
-    out = []
-    for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):
-        blk = h[3 * a:3 * b, 3 * a:3 * b]
-        out.append(0.5 * (blk + blk.T))
-    return out

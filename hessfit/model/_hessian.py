@@ -18,14 +18,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit.model._config import ModelConfig
-from hessfit.model._energy import make_energy_fn
-from hessfit.model._graph import PackedBatch, bucket_atoms
-from hessfit.model._layer import inference_traced
+from hessfit.model._graph import PackedBatch, bucket_atoms, molecule_index
 from hessfit.model._trace_cache import call_traced
+
+# make_energy_fn, inference_traced and the block model (e3nn-jax, flax) are imported inside the factories:
+# a call that finds its program in the trace cache never imports them.
 
 
 def make_hvp_fn(config: ModelConfig):
     """``hvp(params, positions, graph, tangents)``: tangents (n_atoms_pad, 3) or (K, n_atoms_pad, 3)."""
+    from hessfit.model._energy import make_energy_fn
+
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
 
     def hvp(params, positions, graph, tangents):
@@ -51,6 +54,8 @@ def make_hessian_fn(config: ModelConfig):
         from hessfit.model._blocks import make_direct_columns_fn
 
         return make_direct_columns_fn(config)
+    from hessfit.model._energy import make_energy_fn
+
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
 
     def columns(params, positions, graph, slot, column_ids, n_chunks=None):
@@ -80,7 +85,18 @@ def make_hessian_fn(config: ModelConfig):
 @functools.lru_cache(maxsize=16)
 def _jitted_columns(config: ModelConfig):
     """The compiled column function of inference, traced with `broadcast_scaling` (fine-tuning compiles its own)."""
+    from hessfit.model._layer import inference_traced
+
     return jax.jit(inference_traced(make_hessian_fn(config)))
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted_direct(config: ModelConfig):
+    """The compiled dense Hessian of the block model (argument 4, the padded molecule count, is static)."""
+    from hessfit.model._blocks import make_direct_hessian_fn
+    from hessfit.model._layer import inference_traced
+
+    return jax.jit(inference_traced(make_direct_hessian_fn(config)), static_argnums=4)
 
 
 def column_ids(max_atoms: int, *, chunk_size: int) -> np.ndarray:
@@ -109,12 +125,9 @@ def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *,
     """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch (symmetrised). Only the chunks
     holding real columns are computed. A block model takes its one dense forward pass instead of columns."""
     if config.kind == "blocks":
-        from hessfit.model._blocks import batch_hessians_direct
-
         return batch_hessians_direct(config, params, batch)
-    fn = _jitted_columns(config)
     ids = column_ids(batch.max_atoms, chunk_size=chunk_size)
-    cols = call_traced(fn, "energy_columns", config, params, jnp.asarray(batch.positions, config.dtype), batch.graph,
+    cols = call_traced(lambda: _jitted_columns(config), "energy_columns", config, params, jnp.asarray(batch.positions, config.dtype), batch.graph,
                        batch.slot, ids, real_chunks(ids))  # no re-tracing in a fresh CLI process (trace cache)
     cols = np.asarray(cols, np.float64)
     out = []
@@ -122,4 +135,19 @@ def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *,
         n3 = 3 * int(b - a)
         h = cols[:n3, a:b, :].reshape(n3, n3).T  # h[i, k] = (H e_k)_i
         out.append(0.5 * (h + h.T))
+    return out
+
+
+def batch_hessians_direct(config: ModelConfig, params, batch: PackedBatch) -> list[np.ndarray]:
+    """Full Hessians (3N, 3N) float64, eV/Å², of every molecule in a packed batch from a block model (one forward
+    pass, `hessfit.model.make_direct_hessian_fn`)."""
+    n_mol_pad = max(8, 1 << (batch.n_molecules - 1).bit_length())  # bucket: no recompilation per count
+    h = call_traced(lambda: _jitted_direct(config), "direct_hessian", config, params,
+                    jnp.asarray(batch.positions, config.dtype), batch.graph, molecule_index(batch), n_mol_pad,
+                    static_argnums=(4,))
+    h = np.asarray(h, np.float64)
+    out = []
+    for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):
+        blk = h[3 * a:3 * b, 3 * a:3 * b]
+        out.append(0.5 * (blk + blk.T))
     return out

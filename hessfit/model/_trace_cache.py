@@ -58,15 +58,17 @@ def _leaf_spec(x) -> tuple:
     return tuple(np.shape(x)), str(np.asarray(x).dtype if not hasattr(x, "dtype") else x.dtype)
 
 
-def call_traced(jitted, name: str, config, *args, static_argnums: tuple[int, ...] = ()):
-    """``jitted(*args)``, through a cached export of it when the trace cache is on.
+def call_traced(make_jitted, name: str, config, *args, static_argnums: tuple[int, ...] = ()):
+    """``make_jitted()(*args)``, through a cached export of it when the trace cache is on.
 
-    ``name`` and ``config`` (a ModelConfig: its ``to_dict()``) identify the function; positional ``args`` may be
-    pytrees of arrays; those at ``static_argnums`` are hashable static values (part of the key).
+    ``make_jitted``: a function returning the jitted function, called only when it is needed (cache off, or no
+    export yet), so that a cache hit imports and builds nothing of the model. ``name`` and ``config`` (a
+    ModelConfig: its ``to_dict()``) identify the function; positional ``args`` may be pytrees of arrays; those at
+    ``static_argnums`` are hashable static values (part of the key).
     """
     folder = trace_cache_dir()
     if folder is None:
-        return jitted(*args)
+        return make_jitted()(*args)
     static = {i: args[i] for i in static_argnums}
     dynamic = [a for i, a in enumerate(args) if i not in static]
     leaves, treedef = jax.tree_util.tree_flatten(dynamic)
@@ -79,19 +81,19 @@ def call_traced(jitted, name: str, config, *args, static_argnums: tuple[int, ...
     fn = _CALLS.get(key)
     if fn is None:
         try:
-            fn = _load_or_export(folder / f"{name}-{key}.jaxexport", jitted, treedef, static, leaves, len(args))
+            fn = _load_or_export(folder / f"{name}-{key}.jaxexport", make_jitted, treedef, static, leaves, len(args))
         except ImportError:  # jax.export serialization needs the flatbuffers package
             fn = None
         except Exception as exc:  # never fail a computation because of the cache
             warnings.warn(f"trace cache off for {name}: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
             fn = None
         if fn is None:
-            return jitted(*args)
+            return make_jitted()(*args)
         _CALLS[key] = fn
     return fn(*leaves)
 
 
-def _load_or_export(path: Path, jitted, treedef, static: dict, leaves: list, n_args: int):
+def _load_or_export(path: Path, make_jitted, treedef, static: dict, leaves: list, n_args: int):
     from jax import export
 
     if path.exists():
@@ -99,6 +101,8 @@ def _load_or_export(path: Path, jitted, treedef, static: dict, leaves: list, n_a
             return jax.jit(export.deserialize(bytearray(path.read_bytes())).call)
         except Exception:  # a damaged or foreign file: export again
             pass
+
+    jitted = make_jitted()
 
     def flat(*flat_leaves):
         dynamic = iter(jax.tree_util.tree_unflatten(treedef, list(flat_leaves)))

@@ -50,9 +50,9 @@ def test_trace_cache_same_hessian_and_reused_without_tracing(tiny_model, qm9_mol
 
     traced = []
 
-    def counting(*args):
+    def counting():  # the factory call_traced calls only when it must trace
         traced.append(1)
-        return _jitted_columns(tiny_model.config)(*args)
+        return _jitted_columns(tiny_model.config)
 
     args = (tiny_model.params, np.asarray(batch.positions, tiny_model.config.dtype), batch.graph, batch.slot,
             *_ids_and_chunks(batch))
@@ -67,7 +67,29 @@ def test_trace_cache_same_hessian_and_reused_without_tracing(tiny_model, qm9_mol
     assert traced == [1] and len(list(tmp_path.glob("energy_columns-*.jaxexport"))) == 2
     # off: a plain call
     monkeypatch.delenv(tc.ENV_DIR)
-    assert tc.call_traced(lambda *a: "plain call", "energy_columns", other) == "plain call"
+    assert tc.call_traced(lambda: (lambda *a: "plain call"), "energy_columns", other) == "plain call"
+
+
+def test_a_trace_cache_hit_imports_no_e3nn(tmp_path):
+    """A fresh process whose network program is in the trace cache predicts without importing e3nn-jax (~1.5 s;
+    lazy `hessfit.model`, `call_traced` factories): the start-up saving of the CLI. (flax, ~0.1 s, reads the
+    weights.)"""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom hessfit.structures import Structure\nfrom hessfit.model import predict_hessian\n"
+            "import numpy as np\n"
+            "s = Structure.from_numbers([8, 1, 1], np.array([[0, 0, 0.12], [0, 0.76, -0.47], "
+            "[0, -0.76, -0.47]]), name='water')\n"
+            "h = predict_hessian(s, 'nequip_qm9')\nnp.save(sys.argv[1], h)\n"
+            "print('e3nn_jax' in sys.modules)")
+    env = {**__import__("os").environ, "HESSFIT_TRACE_CACHE_DIR": str(tmp_path / "traces")}
+    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path / f"h{k}.npy")], env=env, capture_output=True,
+                           text=True) for k in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:] + runs[1].stderr[-2000:]
+    assert runs[0].stdout.strip() == "True"  # first run: traced and exported
+    assert runs[1].stdout.strip() == "False"  # second run: the export, no model code
+    np.testing.assert_allclose(np.load(tmp_path / "h1.npy"), np.load(tmp_path / "h0.npy"), rtol=1e-10, atol=1e-12)
 
 
 def _ids_and_chunks(batch):

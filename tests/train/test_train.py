@@ -67,7 +67,7 @@ def test_tiny_training_run_overfits_three_molecules_and_resumes(tiny_dataset, ti
 
 
 def test_block_loss_with_column_probes_is_the_exact_elementwise_mse(tiny_dataset):
-    from hessfit.model._blocks import batch_hessians_direct
+    from hessfit.model import batch_hessians_direct
     from hessfit.train._data import Shapes, column_probes, make_batch, prepare
     from hessfit.train._loss import make_block_loss_fn
     from tests.train.conftest import TINY32
