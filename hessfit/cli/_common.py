@@ -171,5 +171,22 @@ def resolve_molecule(structure: Path, *, hessian: Path | None = None, source: st
     if _is_phonopy(structure) and hessian is None and source is None and model is None:  # crystal force constants
         fc = _read_phonopy(structure)
         return s, fc.hessian, f"phonopy force constants ({fc.n_cells} cells) in {structure}"
+    if _is_phonopy(structure) and hessian is None and source in (None, "nequip") and not optimize:
+        return _network_in_phonopy_crystal(structure, s, model)
     return get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
                        optimize=optimize)
+
+
+def _network_in_phonopy_crystal(path: Path, s, model):
+    """The network's intramolecular Hessian of the crystal in a phonopy file (each molecule predicted alone) plus
+    the intermolecular part of the file's force constants (`hessfit.structures.split_intermolecular`)."""
+    import warnings
+
+    from hessfit.structures import split_intermolecular
+
+    with warnings.catch_warnings():  # the intermolecular part the network's warning asks for is added here
+        warnings.filterwarnings("ignore", message=".*intramolecular force constants only")
+        s, h, label = get_hessian(s, hessian=None, source="nequip", model=model)
+    inter = split_intermolecular(s, _read_phonopy(path).hessian)[1]
+    return s, h + inter, f"{label}, intramolecular (each molecule alone) + intermolecular phonopy force constants " \
+                         f"of {path}"

@@ -11,7 +11,7 @@ from hessfit.cli import app
 from hessfit.errors import ConfigError
 from hessfit.cli._common import (DEFAULT_INSTRUMENT, DeuterateOpt, HessianOpt, HessianUnitsOpt, InstrumentOpt,
                                  IsotopeOpt, ModelOpt, OptimizeOpt, SourceOpt, TemperatureOpt, get_hessian,
-                                 instrument_from_header, load_structure)
+                                 instrument_from_header, load_structure, resolve_molecule)
 
 
 @app.command()
@@ -57,6 +57,7 @@ def refine(
     from hessfit.compare import read_spectrum
     from hessfit.refine import RefineConfig, refine as run_refine, write_refinement
     from hessfit.refine import check_outdir
+    from hessfit.structures import describe_structure
 
     s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
     outdir = check_outdir(output or Path(f"refine_{s.name}"), overwrite)
@@ -76,8 +77,10 @@ def refine(
         _compare_seeds(s, measured, cfg, names, outdir, spectrum=spectrum, model=model, optimize=optimize,
                        quiet=quiet, overwrite=overwrite)
         return
-    s, h0, seed_label = get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
-                                    optimize=optimize)
+    # a phonopy file brings its own force constants (the seed), as in modes/spectrum/compare
+    s, h0, seed_label = resolve_molecule(structure, hessian=hessian, source=source, hessian_units=hessian_units,
+                                         model=model, deuterate=deuterate, isotopes=isotope, optimize=optimize)
+    typer.echo(describe_structure(s))
     typer.echo(f"refining {s.name} ({s.formula}, {s.n_atoms} atoms) against {spectrum} on {inst}, "
                f"recipe '{cfg.parametrization}' ({cfg.solver}), seed Hessian from {seed_label}")
     result = run_refine(s, h0, measured, cfg, progress=not quiet)

@@ -49,8 +49,18 @@ def describe_modes(structure, hessian, modes, *, coords=None, max_terms: int = 3
     """One plain-language line per mode, e.g. 'CH3 torsion 61%, C–C–C bend 18%; moving: CH3(C1) 44%, CH3(C6) 44%'.
 
     Terms are PED shares summed over equivalent coordinates (same category), largest first; groups are
-    those carrying ≥ ``min_share`` of the mode's kinetic energy.
+    those carrying ≥ ``min_share`` of the mode's kinetic energy. A crystal's molecules are made whole first, and
+    its lattice modes (over half rigid-molecule motion, `hessfit.modes.lattice_character`) start with
+    'lattice: librational 83%' or 'lattice: translational 91%'.
     """
+    lattice = None
+    if getattr(structure, "is_crystal", False):
+        from hessfit.modes import lattice_character
+        from hessfit.structures import find_molecules, make_whole
+
+        assignment = find_molecules(structure)
+        lattice = lattice_character(structure, modes, assignment=assignment)
+        structure = make_whole(structure, assignment=assignment)
     coords = internal_coordinates(structure) if coords is None else coords
     ped = potential_energy_distribution(structure, hessian, modes, coords)
     groups = atom_groups(structure)
@@ -69,5 +79,9 @@ def describe_modes(structure, hessian, modes, *, coords=None, max_terms: int = 3
                                                     if len(cats) else ["no internal coordinates"])
         g_order = np.argsort(-motion[nu])
         moving = [f"{groups[g][0]} {100 * motion[nu, g]:.0f}%" for g in g_order[:max_groups] if motion[nu, g] >= min_share]
-        out.append(", ".join(terms) + ("; moving: " + ", ".join(moving) if moving else ""))
+        text = ", ".join(terms) + ("; moving: " + ", ".join(moving) if moving else "")
+        if lattice is not None and lattice["label"][nu] != "internal":
+            part = lattice["translation" if lattice["label"][nu] == "translational" else "rotation"][nu]
+            text = f"lattice: {lattice['label'][nu]} {100 * part:.0f}%; {text}"
+        out.append(text)
     return out

@@ -15,7 +15,7 @@ RECIPE_DIR = Path(__file__).parent / "recipes"
 #: by topological distance likewise
 DEFAULT_PRIOR_WIDTHS = {"X-H stretch": 0.05, "X-Y stretch": 0.05, "X-H bend": 0.10, "bend": 0.10, "torsion": 0.20,
                         "out-of-plane": 0.20, "global scale": 0.10, "1-2": 0.05, "1-3": 0.10, "1-4": 0.20,
-                        "far": 0.30}
+                        "far": 0.30, "intermolecular scale": 0.30}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -46,6 +46,9 @@ class RefineConfig:
             resolution_prior_width); off by default: the instrument file's resolution is used as it is.
         fit_wings: fit the phonon-wing A_ISO (Å², bounds wing_bounds, start wing_a_iso).
         scale_bounds: bounds of scale factors (global, classes, internal).
+        intermolecular_bounds: bounds of a crystal's 'intermolecular scale' (the factor on the Hessian blocks
+            between different molecules; prior width 30 %: intermolecular force constants of GFN2-xTB or DFT-D
+            are far less certain than intramolecular ones).
         class_grouping: pair classes of the 'classes' recipe: 'hydrogen' (X–H or X–Y × topological distance, ≤ 8
             classes) or 'elements' (element pair × distance: 18 classes for C8H16O, most of them undetermined).
         class_group_width: > 0 makes the classes prior hierarchical: each class's ln c is shrunk (width from
@@ -101,6 +104,7 @@ class RefineConfig:
     wing_a_iso: float = 0.035
     wing_bounds: tuple[float, float] = (0.0, 0.1)
     scale_bounds: tuple[float, float] = (0.75, 1.25)
+    intermolecular_bounds: tuple[float, float] = (0.5, 2.0)
     class_grouping: str = "hydrogen"
     class_group_width: float = 0.0
     prior_variants: tuple = ()
@@ -129,6 +133,9 @@ class RefineConfig:
             raise ConfigError(f"resolution_bounds must satisfy 0 < lower ≤ 1 ≤ upper, got {list(self.resolution_bounds)}")
         if not 0 < self.scale_bounds[0] < 1 < self.scale_bounds[1]:
             raise ConfigError(f"scale_bounds must satisfy 0 < lower < 1 < upper, got {list(self.scale_bounds)}")
+        if not 0 < self.intermolecular_bounds[0] < 1 < self.intermolecular_bounds[1]:
+            raise ConfigError("intermolecular_bounds must satisfy 0 < lower < 1 < upper, got "
+                              f"{list(self.intermolecular_bounds)}")
         if not self.prior_path or min(self.prior_path) < 0:
             raise ConfigError("prior_path must list one or more strengths ≥ 0")
         widths = {**DEFAULT_PRIOR_WIDTHS, **dict(self.prior_widths)}
@@ -149,6 +156,7 @@ class RefineConfig:
         object.__setattr__(self, "resolution_bounds", tuple(self.resolution_bounds))
         object.__setattr__(self, "wing_bounds", tuple(self.wing_bounds))
         object.__setattr__(self, "scale_bounds", tuple(self.scale_bounds))
+        object.__setattr__(self, "intermolecular_bounds", tuple(self.intermolecular_bounds))
 
     def prior_width(self, name: str) -> float:
         """Log-scale prior width of the scale factor called ``name`` (exact name, else its last word)."""

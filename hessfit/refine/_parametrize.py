@@ -8,8 +8,13 @@ Each builder returns a `Parametrization`: initial parameters, bounds, names and 
                 distance 1-2, 1-3, 1-4, beyond), diagonal blocks rebuilt from the translational sum rule H_ii = −Σ_j H_ij.
 * ``internal``  Pulay SQM: F'_kl = √(c_k c_l) F_kl in redundant internal coordinates (X–H stretch, X–Y stretch,
                 X–H bend (a hydrogen at an end), bend (heavy atoms only), torsion, out-of-plane), H = H0 + Bᵀ(F' − F)B with F = B⁺ᵀ H0 B⁺ (B: Wilson matrix).
-* ``free``      H = H0 + P Δ P, Δ symmetric, P the Cartesian projector removing rigid-body motion;
-                a prior ‖Δ‖²/‖H0‖² keeps it near the seed (strength in the recipe).
+* ``free``      H = H0 + P Δ P, Δ symmetric, P the Cartesian projector removing rigid-body motion (a crystal:
+                its uniform translations); a prior ‖Δ‖²/‖H0‖² keeps it near the seed (strength in the recipe).
+
+A crystal (`crystal_parametrization`): H0 = H_intra + H_inter (`hessfit.structures.split_intermolecular`); the
+recipe acts on H_intra with the molecules made whole, so each scale factor is shared by all molecules of the
+cell (symmetry-equivalent or not), and one more factor scales the intermolecular part:
+H = recipe(H_intra) + s_inter·H_inter.
 """
 
 from __future__ import annotations
@@ -160,11 +165,16 @@ def internal_scales(structure, h0, *, bounds=(0.5, 1.5)) -> Parametrization:
 
 
 def cartesian_rigid_projector(structure) -> np.ndarray:
-    """(3N, 3N) projector onto Cartesian displacements orthogonal to translations and rotations."""
+    """(3N, 3N) projector onto Cartesian displacements orthogonal to translations and rotations (a crystal:
+    to its uniform translations)."""
     from hessfit.modes import rigid_body_basis
 
-    q = rigid_body_basis(structure.positions, np.ones(structure.n_atoms))
-    return np.eye(3 * structure.n_atoms) - q @ q.T
+    n = structure.n_atoms
+    if getattr(structure, "is_crystal", False):  # a crystal's only zero modes: the uniform translations
+        q = np.kron(np.ones((n, 1)), np.eye(3)) / np.sqrt(n)
+    else:
+        q = rigid_body_basis(structure.positions, np.ones(n))
+    return np.eye(3 * n) - q @ q.T
 
 
 def free_elements(structure, h0, *, prior_strength: float = 1.0) -> Parametrization:
@@ -189,7 +199,37 @@ def free_elements(structure, h0, *, prior_strength: float = 1.0) -> Parametrizat
     return Parametrization("free", (), np.zeros(len(iu[0])), None, None, apply, prior)
 
 
-def make_parametrization(kind: str, structure, h0, **options) -> Parametrization:
+def crystal_parametrization(kind: str, structure, h0, *, intermolecular_bounds=(0.5, 2.0),
+                            **options) -> Parametrization:
+    """The recipe ``kind`` on the intramolecular part of a crystal's Hessian (molecules made whole) and one
+    'intermolecular scale' on the rest (not for 'free', whose Δ already reaches the intermolecular blocks)."""
+    from hessfit.structures import find_molecules, make_whole, split_intermolecular
+
+    assignment = find_molecules(structure)
+    whole = make_whole(structure, assignment=assignment)
+    if kind == "free":
+        return free_elements(whole, h0, **options)
+    h_intra, h_inter = split_intermolecular(structure, h0, assignment=assignment)
+    base = make_parametrization(kind, whole, h_intra, crystal=False, **options)
+    inter = jnp.asarray(h_inter)
+
+    def apply(p):
+        return base.apply(p[:-1]) + p[-1] * inter
+
+    def prior(p):
+        return base.prior(p[:-1])
+
+    return Parametrization(base.kind, base.names + ("intermolecular scale",), np.append(base.init, 1.0),
+                           np.append(base.lower, intermolecular_bounds[0]),
+                           np.append(base.upper, intermolecular_bounds[1]), apply, prior)
+
+
+def make_parametrization(kind: str, structure, h0, *, crystal: bool | None = None,
+                         intermolecular_bounds=(0.5, 2.0), **options) -> Parametrization:
+    """The parametrisation ``kind`` of a seed Hessian ``h0`` (eV/Å²); a crystal (``structure.is_crystal``, unless
+    ``crystal`` says otherwise) gets `crystal_parametrization`."""
+    if crystal if crystal is not None else getattr(structure, "is_crystal", False):
+        return crystal_parametrization(kind, structure, h0, intermolecular_bounds=intermolecular_bounds, **options)
     builders = {"global": lambda: global_scale(h0, **options),
                 "classes": lambda: class_scales(structure, h0, **options),
                 "internal": lambda: internal_scales(structure, h0, **options),

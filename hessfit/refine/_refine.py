@@ -209,13 +209,14 @@ class _Problem:
 
     @staticmethod
     def _param_options(config):
+        crystal = {"intermolecular_bounds": config.intermolecular_bounds}  # used for a crystal only
         if config.parametrization == "classes":
-            return {"bounds": config.scale_bounds, "grouping": config.class_grouping}
+            return {"bounds": config.scale_bounds, "grouping": config.class_grouping, **crystal}
         if config.parametrization in ("global", "internal"):
-            return {"bounds": config.scale_bounds}
+            return {"bounds": config.scale_bounds, **crystal}
         if config.parametrization == "free":
-            return {"prior_strength": config.prior_strength}
-        return {}
+            return {"prior_strength": config.prior_strength, **crystal}
+        return crystal
 
     def initial(self):
         x, lo, hi = [self.param.init], [self.param.lower], [self.param.upper]
@@ -250,12 +251,15 @@ class _Problem:
             ec = calc.energy_cm1[j]
             sig = float(sigma_fn(ec))
             weight = inten * np.exp(-0.5 * ((freqs - ec) / sig) ** 2)
-            # keep peaks made mostly (≥ min_share of the simulated density) by one fundamental, whose frequency
-            # then is the peak position; blended and overtone peaks carry no clean frequency information
+            # keep peaks made mostly (≥ min_share of the simulated density) by one fundamental, or by a cluster of
+            # modes within σ/2 of it (a crystal's copies of one molecular mode over its molecules and q-points),
+            # whose frequency then is the peak position; blended and overtone peaks carry no clean frequency
+            best = int(np.argmax(weight))
+            share = weight[np.abs(freqs - freqs[best]) <= 0.5 * sig].sum()
             density = s_np[calc.index[j]]
-            if weight.max() <= 0 or weight.max() / (np.sqrt(2 * np.pi) * sig) < self.config.peak_min_share * density:
+            if weight[best] <= 0 or share / (np.sqrt(2 * np.pi) * sig) < self.config.peak_min_share * density:
                 continue
-            idx.append(int(np.argmax(weight)))
+            idx.append(best)
             pe.append(float(measured_peaks.energy_cm1[i]))
             ps.append(float(sigma_fn(measured_peaks.energy_cm1[i])))
             labels.append(measured_peaks.labels[i])

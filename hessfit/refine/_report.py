@@ -72,22 +72,38 @@ def scale_factor_rows(result: RefineResult) -> list[dict]:
     return rows
 
 
+def mode_characters(result: RefineResult, which: str = "after") -> list[str]:
+    """Per mode: 'internal', or for a crystal 'translational'/'librational' when over half of the mode is rigid
+    motion of whole molecules (`hessfit.modes.lattice_character`); a molecule's modes are all 'internal'."""
+    freqs = result.frequencies_before if which == "before" else result.frequencies_after
+    if not getattr(result.structure, "is_crystal", False):
+        return ["internal"] * len(freqs)
+    from hessfit.modes import lattice_character, normal_modes
+
+    h = result.hessian_seed if which == "before" else result.hessian_refined
+    return [str(c) for c in lattice_character(result.structure, normal_modes(result.structure, h))["label"]]
+
+
 def mode_rows(result: RefineResult) -> list[dict]:
     peak_of = {int(m): (lab, float(e)) for m, lab, e in zip(result.match_after.mode_index, result.match_after.peak_labels,
                                                              result.match_after.peak_energy_cm1)}
+    character = mode_characters(result)
     rows = []
     for k, (f0, f1) in enumerate(zip(result.frequencies_before, result.frequencies_after)):
         lab, e = peak_of.get(k, ("", np.nan))
         rows.append(dict(mode=k + 1, before_cm1=float(f0), after_cm1=float(f1), change_cm1=float(f1 - f0),
-                         assigned_peak=lab, peak_cm1=e))
+                         character=character[k], assigned_peak=lab, peak_cm1=e))
     return rows
 
 
 def match_rows(result: RefineResult, which: str) -> list[dict]:
+    """The assignment table: measured peak, its mode, the shift, and the mode's character (lattice modes of a
+    crystal: 'translational' or 'librational')."""
     match = result.match_before if which == "before" else result.match_after
     freqs = result.frequencies_before if which == "before" else result.frequencies_after
+    character = mode_characters(result, which) if match.mode_index.size else []
     return [dict(peak=lab, peak_cm1=float(e), mode=int(m) + 1, mode_cm1=float(freqs[m]),
-                 shift_cm1=float(freqs[m] - e), shift_sigma=float((freqs[m] - e) / s))
+                 shift_cm1=float(freqs[m] - e), shift_sigma=float((freqs[m] - e) / s), character=character[m])
             for lab, e, s, m in zip(match.peak_labels, match.peak_energy_cm1, match.peak_sigma_cm1, match.mode_index)]
 
 
@@ -182,6 +198,21 @@ def nuisance_summary(result: RefineResult) -> dict:
                                 "t = (E - E_min)/(E_max - E_min) over the window, coefficients >= 0 (background >= 0)"}
 
 
+def _intramolecular_view(result: RefineResult):
+    """(geometry, H before, H after) for the force-constant tables: a crystal's molecules made whole (bond lengths
+    and angles across the cell boundary) and the intramolecular parts of its Hessians
+    (`hessfit.structures.split_intermolecular`); a molecule as it is."""
+    s = result.structure
+    if not getattr(s, "is_crystal", False):
+        return s, result.hessian_seed, result.hessian_refined
+    from hessfit.structures import find_molecules, make_whole, split_intermolecular
+
+    assignment = find_molecules(s)
+    return (make_whole(s, assignment=assignment),
+            split_intermolecular(s, result.hessian_seed, assignment=assignment)[0],
+            split_intermolecular(s, result.hessian_refined, assignment=assignment)[0])
+
+
 def write_refinement(result: RefineResult, outdir: str | Path, *, overwrite: bool = False,
                      seed_format: str | None = None) -> Path:
     """Write every output file of a refinement into ``outdir`` (see OUTPUT_FILES)."""
@@ -192,8 +223,9 @@ def write_refinement(result: RefineResult, outdir: str | Path, *, overwrite: boo
     np.save(out / "hessian_refined.npy", result.hessian_refined)
     if seed_format in (".fchk", ".hess"):
         write_hessian(out / f"hessian_refined{seed_format}", result.hessian_refined, structure=s, overwrite=True)
-    _write_csv(out / "force_constants_pairs.csv", pair_rows(s, result.hessian_seed, result.hessian_refined))
-    bonds, angles = internal_rows(s, result.hessian_seed, result.hessian_refined)
+    geometry, h_before, h_after = _intramolecular_view(result)
+    _write_csv(out / "force_constants_pairs.csv", pair_rows(geometry, h_before, h_after))
+    bonds, angles = internal_rows(geometry, h_before, h_after)
     _write_csv(out / "force_constants_bonds.csv", bonds)
     _write_csv(out / "force_constants_angles.csv", angles)
     _write_csv(out / "modes.csv", mode_rows(result))

@@ -116,6 +116,27 @@ def network_guard(structure: Structure, hessian: np.ndarray, members: list | Non
                        max_disagreement_cm1=float(max_disagreement_cm1))
 
 
+def crystal_molecules(crystal: Structure) -> tuple[list[Structure], list[np.ndarray]]:
+    """The molecules of a crystal, each made whole, as isolated `Structure`s (Å, amu), with their atom indices.
+    A cluster bonded to its own periodic image (polymer, framework) raises: it has no isolated form."""
+    from hessfit.errors import InputFormatError
+    from hessfit.structures import find_molecules, make_whole
+
+    assignment = find_molecules(crystal)
+    if assignment.extended.any():
+        raise InputFormatError(f"{crystal.name}: {int(assignment.extended.sum())} bonded cluster(s) extend through "
+                               "the periodic boundaries (a polymer or framework); the network predicts molecules "
+                               "only; use --source xtb or a phonopy file")
+    whole = make_whole(crystal, assignment=assignment)
+    out, index = [], []
+    for k in range(assignment.n_molecules):
+        idx = assignment.members(k)
+        out.append(Structure(whole.numbers[idx], whole.positions[idx], whole.masses[idx],
+                             name=f"{crystal.name} molecule {k + 1}"))
+        index.append(idx)
+    return out, index
+
+
 @register_source("nequip")
 @dataclasses.dataclass(frozen=True)
 class NequipSource(HessianSource):
@@ -135,7 +156,10 @@ class NequipSource(HessianSource):
         return "NequIP network (trained on B3LYP/6-311++G(d,p))"
 
     def _predict(self, structure: Structure) -> tuple[object, list | None]:
-        """(prediction, member Hessians or None): an ensemble is predicted member by member, so the guard sees them."""
+        """(prediction, member Hessians or None): an ensemble is predicted member by member, so the guard sees them.
+        A crystal: `_predict_crystal`."""
+        if getattr(structure, "is_crystal", False):
+            return self._predict_crystal(structure)
         try:
             hm = importlib.import_module("hessfit.model")
             predict_hessian = hm.predict_hessian
@@ -154,6 +178,33 @@ class NequipSource(HessianSource):
                        for m in model.members]
             return sum(w * h for w, h in zip(model.weights, members)), members
         return predict_hessian(structure, model=model), None
+
+    def _predict_crystal(self, crystal: Structure) -> tuple[np.ndarray, list | None]:
+        """A crystal's intramolecular Hessian: every molecule made whole and predicted alone (the network was trained
+        on isolated molecules: it is not asked for intermolecular force constants), assembled block-diagonally
+        into the crystal's (3N, 3N) in eV/Å²; blocks between molecules are zero (see `crystal_molecules`)."""
+        molecules, members_idx = crystal_molecules(crystal)
+        parts, member_parts = [], None
+        for mol in molecules:
+            h, members = self._predict(mol)
+            parts.append(np.asarray(getattr(h, "hessian", h), float))
+            if members is not None:
+                member_parts = (member_parts or [[] for _ in members])
+                for k, hm in enumerate(members):
+                    member_parts[k].append(hm)
+
+        def assemble(blocks):
+            out = np.zeros((3 * crystal.n_atoms,) * 2)
+            for idx, hb in zip(members_idx, blocks):
+                cols = (3 * idx[:, None] + np.arange(3)).ravel()
+                out[np.ix_(cols, cols)] = hb
+            return out
+
+        warnings.warn(f"{crystal.name}: network Hessian of a crystal: intramolecular force constants only (each of "
+                      f"its {len(molecules)} molecules predicted alone); lattice modes need intermolecular ones: "
+                      "give a phonopy file (its intermolecular blocks are added) or use --source xtb",
+                      HessfitWarning, stacklevel=4)
+        return assemble(parts), ([assemble(m) for m in member_parts] if member_parts else None)
 
     def hessian_and_guard(self, structure: Structure, *, warn: bool = True) -> tuple[HessianResult, GuardReport | None]:
         """The network Hessian (eV/Å²) and its `GuardReport` (None when ``guard`` is off); ``warn``: warn on failure."""

@@ -5,7 +5,7 @@ from hessfit.structures._elements import CROSS_SECTIONS_BARN, DEUTERIUM_MASS, cr
 from hessfit.structures._hessian import HessfitWarning, read_hessian, validate_hessian, write_hessian
 from hessfit.structures._structure import Structure, read_structure, read_structures, write_xyz
 from hessfit.structures._crystal import (MoleculeAssignment, describe_structure, find_molecules, make_whole,
-                                         require_crystal, supercell)
+                                         require_crystal, split_intermolecular, supercell)
 from hessfit.structures._dataset import HessianDataset, from_arrays, load_dataset, save_dataset
 from hessfit.structures._files import check_writable
 from hessfit.structures._internal import (BOND_SCALE, InternalCoordinate, atom_groups, bonds_from_radii,
@@ -19,5 +19,6 @@ __all__ = [
     "HessianDataset", "load_dataset", "save_dataset", "MeasuredSpectrum", "read_spectrum",
     "InternalCoordinate", "internal_coordinates", "wilson_b", "bonds_from_radii", "atom_groups", "BOND_SCALE",
     "MoleculeAssignment", "describe_structure", "find_molecules", "make_whole", "require_crystal", "supercell",
+    "split_intermolecular",
     "from_arrays", "check_writable",
 ]

@@ -152,3 +152,29 @@ def describe_structure(structure, *, assignment: MoleculeAssignment | None = Non
     ext = f", {n_ext} extended (polymeric) cluster(s)" if n_ext else ""
     return (f"crystal: {structure.n_atoms} atoms, {assignment.n_molecules} molecules{ext} ({structure.formula}; "
             f"cell {a:.3f} × {b:.3f} × {c:.3f} Å, volume {abs(np.linalg.det(structure.cell)):.1f} Å³)")
+
+
+def split_intermolecular(structure, hessian, *, assignment: MoleculeAssignment | None = None):
+    """(intramolecular, intermolecular) parts of a crystal's Γ-point Hessian (3N, 3N) eV/Å², H = H_intra + H_inter.
+
+    H_inter holds the blocks between atoms of different molecules, with diagonal blocks −sym Σ_{j ∉ mol(i)} H_ij,
+    projected free of the crystal's uniform translations (P H_inter P, as the class recipe does): both parts are
+    symmetric and obey the translational sum rule Σ_j H_ij = 0 exactly, so scaling H_inter keeps the three
+    acoustic modes at zero. For a molecule (no cell) H_inter is zero. A Γ-point Hessian
+    folds every periodic image of atom j onto j, so the couplings of a molecule with its *own* images (a cell, or
+    a supercell direction, one molecule thick) stay in the intramolecular part.
+    """
+    h = np.asarray(hessian, float)
+    n = structure.n_atoms
+    if not structure.is_crystal:
+        return h.copy(), np.zeros_like(h)
+    labels = (assignment or find_molecules(structure)).labels
+    other = labels[:, None] != labels[None, :]  # (N, N)
+    blocks = h.reshape(n, 3, n, 3) * other[:, None, :, None]
+    diag = -blocks.sum(axis=2)  # (N, 3, 3)
+    diag = 0.5 * (diag + np.swapaxes(diag, 1, 2))
+    blocks[np.arange(n), :, np.arange(n), :] = diag
+    t = np.kron(np.ones((n, 1)), np.eye(3)) / np.sqrt(n)  # uniform translations, orthonormal columns
+    p = np.eye(3 * n) - t @ t.T
+    inter = p @ blocks.reshape(3 * n, 3 * n) @ p
+    return h - inter, inter

@@ -40,3 +40,19 @@ def test_phonopy_without_forces_is_one_line(tmp_path, capsys, data_dir):
     rc = main(["modes", str(tmp_path / "phonopy.yaml")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "no FORCE_SETS or FORCE_CONSTANTS" in err[0] and "Traceback" not in err[0]
+
+
+def test_refine_a_phonopy_crystal_uses_its_force_constants(tmp_path, capsys, data_dir):
+    """refine takes the file's force constants as the seed (not the network on the supercell as a cluster), adds
+    the intermolecular scale, and the assignment table says what each mode is."""
+    import csv
+
+    rc = main(["refine", str(data_dir / PH), str(data_dir / "hexane/hexane_tfxa.dat"), "--instrument", "tfxa",
+               "--recipe", "global", "--e-min", "50", "--e-max", "1800", "--stages", "1", "--steps", "3",
+               "--accept-worse", "--quiet", "-o", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "crystal: 80 atoms, 4 molecules" in out
+    assert "seed Hessian from phonopy force constants (4 cells)" in out and "intermolecular scale" in out
+    with open(tmp_path / "r" / "modes.csv") as f:
+        characters = {row["character"] for row in csv.DictReader(f)}
+    assert {"internal", "librational", "translational"} <= characters

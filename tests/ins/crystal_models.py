@@ -79,3 +79,25 @@ def diatomic_chain(n_cells: int, *, m1: float, m2: float, k: float = 0.2, a: flo
                 continue
             freqs += [FREQ_FACTOR_EV_A2 * np.sqrt(lam)] * 3
     return s, h, np.sort(np.array(freqs))
+
+
+def dimer_crystal(k_inter: float = 0.02, *, shift_atom1: bool = False):
+    """Two C2 dimers per 5 Å cubic cell: (structure, H_intra, H_inter), eV/Å².
+
+    Each dimer: 30 eV/Å² along its bond, 20 across it (one stretch, two stiff librations); scalar springs
+    ``k_inter`` couple atoms of different dimers (3 soft relative translations). ``shift_atom1`` puts atom 1 a
+    lattice vector away (the dimer then crosses the cell boundary; the Γ Hessian is the same).
+    """
+    from hessfit.structures import Structure
+
+    pos = np.array([[0, 0, 0], [1.3, 0, 0], [2.5, 2.5, 2.5], [2.5, 3.8, 2.5]], float)
+    if shift_atom1:
+        pos[1] -= [5.0, 0.0, 0.0]
+    s = Structure(np.full(4, 6), pos, np.full(4, 12.011), name="dimers", cell=np.eye(3) * 5.0)
+    h_intra = np.zeros((12, 12))
+    for i, j, axis in ((0, 1, 0), (2, 3, 1)):
+        k = np.eye(3) * 20.0
+        k[axis, axis] = 30.0
+        for a, b, sign in ((i, i, 1), (j, j, 1), (i, j, -1), (j, i, -1)):
+            h_intra[3 * a:3 * a + 3, 3 * b:3 * b + 3] += sign * k
+    return s, h_intra, spring_hessian(4, [(0, 2), (1, 3), (0, 3), (1, 2)], k_inter)

@@ -49,17 +49,9 @@ def test_lattice_character_of_a_rigid_molecule_crystal():
     stretch (internal: orthogonal to its rigid motions) and two stiff rotations (librational); the
     relative translation of the two dimers gives 3 soft translational modes.
     """
-    from tests.ins.crystal_models import spring_hessian
+    from tests.ins.crystal_models import dimer_crystal
 
-    pos = np.array([[0, 0, 0], [1.3, 0, 0], [2.5, 2.5, 2.5], [2.5, 3.8, 2.5]], float)
-    s = Structure(np.full(4, 6), pos, np.full(4, 12.011), name="dimers", cell=np.eye(3) * 5.0)
-    h_intra = np.zeros((12, 12))
-    for i, j, axis in ((0, 1, 0), (2, 3, 1)):
-        k = np.eye(3) * 20.0
-        k[axis, axis] = 30.0
-        for a, b, sign in ((i, i, 1), (j, j, 1), (i, j, -1), (j, i, -1)):
-            h_intra[3 * a:3 * a + 3, 3 * b:3 * b + 3] += sign * k
-    h_inter = spring_hessian(4, [(0, 2), (1, 3), (0, 3), (1, 2)], 0.02)
+    s, h_intra, h_inter = dimer_crystal(0.02)
     m = crystal_modes(s, h_intra + h_inter)
     ch = lattice_character(s, m)
     labels = list(ch["label"])

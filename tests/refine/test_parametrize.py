@@ -99,3 +99,35 @@ def test_hydrogen_grouped_classes_represent_block_scaling_exactly(qm9_molecule):
     assert np.max(np.abs(f1 - f0)) < 0.05  # cm⁻¹: the inverse factors undo it
     with pytest.raises(Exception, match="grouping"):
         class_scales(s, h, grouping="bonds")
+
+
+def test_crystal_internal_recipe_scales_stretch_and_lattice_exactly():
+    """Two C2 dimers per cell: the internal recipe on the intramolecular part plus an intermolecular scale.
+
+    At the seed H0 comes back. The X–Y stretch factor c turns the along-bond stiffness 30 eV/Å² into 30c and
+    leaves the across-bond 20 (not an internal coordinate of a dimer) alone; the intermolecular factor s
+    multiplies the inter-dimer springs: H(c, s) equals that closed form. d H / d s = H_inter (forward mode vs
+    central differences).
+    """
+    import jax
+
+    from hessfit.refine import make_parametrization
+    from tests.ins.crystal_models import dimer_crystal
+
+    s, h_intra, h_inter = dimer_crystal(0.3, shift_atom1=True)  # one dimer across the boundary
+    h0 = h_intra + h_inter
+    p = make_parametrization("internal", s, h0, bounds=(0.5, 1.5))
+    assert p.names == ("X-Y stretch", "intermolecular scale")
+    np.testing.assert_allclose(np.asarray(p.apply(jnp.asarray(p.init))), h0, atol=1e-10)
+    c, k = 1.2, 1.5
+    expected = h_intra.copy()
+    for i, j, axis in ((0, 1, 0), (2, 3, 1)):
+        for a, b, sign in ((i, i, 1), (j, j, 1), (i, j, -1), (j, i, -1)):
+            expected[3 * a + axis, 3 * b + axis] += sign * 30.0 * (c - 1.0)
+    np.testing.assert_allclose(np.asarray(p.apply(jnp.array([c, k]))), expected + k * h_inter, atol=1e-10)
+    x = jnp.array([1.1, 0.8])
+    jac = np.asarray(jax.jacfwd(p.apply)(x))[..., 1]
+    eps = 1e-5
+    fd = (np.asarray(p.apply(x + jnp.array([0, eps]))) - np.asarray(p.apply(x - jnp.array([0, eps])))) / (2 * eps)
+    np.testing.assert_allclose(jac, fd, atol=1e-8)
+    np.testing.assert_allclose(jac, h_inter, atol=1e-10)

@@ -32,3 +32,35 @@ def test_model_missing_is_a_config_error(monkeypatch, water):
     monkeypatch.setitem(sys.modules, "hessfit.model", None)
     with pytest.raises(ConfigError, match="the nequip source needs hessfit.model.predict_hessian"):
         get_source("nequip").hessian(water)
+
+
+def test_a_crystal_is_predicted_molecule_by_molecule(monkeypatch):
+    """Each molecule made whole and predicted alone, assembled block-diagonally (zero between molecules), with a
+    warning that the intermolecular part is missing; a polymer through the boundary is refused in one line."""
+    from hessfit.errors import InputFormatError
+    from hessfit.structures import HessfitWarning, Structure
+    from tests.ins.crystal_models import dimer_crystal
+
+    seen = []
+
+    def fake_predict(structure, model=None):  # depends on the whole molecule's geometry
+        seen.append(structure)
+        x = structure.positions.ravel()
+        return np.outer(x, x) + np.eye(x.size)
+
+    fake = types.ModuleType("hessfit.model")
+    fake.predict_hessian = fake_predict
+    monkeypatch.setitem(sys.modules, "hessfit.model", fake)
+    s, _, _ = dimer_crystal(shift_atom1=True)  # atom 1 a cell away from atom 0
+    with pytest.warns(HessfitWarning, match="intramolecular force constants only"):
+        h = get_source("nequip").hessian(s).hessian
+    assert [m.n_atoms for m in seen] == [2, 2]
+    assert np.linalg.norm(seen[0].positions[1] - seen[0].positions[0]) == pytest.approx(1.3)  # made whole
+    for k, idx in enumerate(([0, 1], [2, 3])):
+        cols = (3 * np.asarray(idx)[:, None] + np.arange(3)).ravel()
+        np.testing.assert_allclose(h[np.ix_(cols, cols)], fake_predict(seen[k]))
+    assert not h[:6, 6:].any() and not h[6:, :6].any()
+    chain = Structure(np.full(2, 6), np.array([[0, 0, 0], [1.4, 0, 0]]), np.full(2, 12.011), name="chain",
+                      cell=np.diag([2.8, 6.0, 6.0]))
+    with pytest.raises(InputFormatError, match="extend through the periodic boundaries"):
+        get_source("nequip").hessian(chain)

@@ -85,3 +85,32 @@ def test_extended_chain_is_flagged_and_bad_cells_rejected():
         Structure(chain.numbers, chain.positions, chain.masses, cell=np.zeros((3, 3)))
     with pytest.raises(ValidationError, match="shape"):
         Structure(chain.numbers, chain.positions, chain.masses, cell=np.eye(2))
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_split_intermolecular_separates_the_dimers_exactly(shift):
+    """Built from intra-dimer blocks and inter-dimer springs, the split gives back both parts (also when a dimer
+    crosses the cell boundary); each part is symmetric and obeys the sum rule; a molecule has no intermolecular
+    part."""
+    from hessfit.structures import split_intermolecular
+    from tests.ins.crystal_models import dimer_crystal
+
+    s, h_intra, h_inter = dimer_crystal(0.3, shift_atom1=shift)
+    intra, inter = split_intermolecular(s, h_intra + h_inter)
+    np.testing.assert_allclose(intra, h_intra, atol=1e-12)
+    np.testing.assert_allclose(inter, h_inter, atol=1e-12)
+    # a general crystal Hessian (non-central inter blocks): exact sum, symmetric parts, sum rule
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(12, 12)) * 0.05
+    t = np.kron(np.ones((4, 1)), np.eye(3)) / 2.0
+    p = np.eye(12) - t @ t.T
+    h = h_intra + p @ (a + a.T) @ p
+    intra, inter = split_intermolecular(s, h)
+    np.testing.assert_allclose(intra + inter, h, atol=1e-14)
+    for part in (intra, inter):
+        np.testing.assert_allclose(part, part.T, atol=1e-14)
+        assert np.abs(part.reshape(4, 3, 4, 3).sum(axis=2)).max() < 1e-13
+    # between the dimers: H's blocks, up to the translation projection of the (antisymmetric) diagonal residual
+    np.testing.assert_allclose(inter.reshape(4, 3, 4, 3)[0, :, 2], h.reshape(4, 3, 4, 3)[0, :, 2], atol=0.05)
+    mol = Structure(s.numbers, s.positions, s.masses, name="as molecule")
+    assert not split_intermolecular(mol, h)[1].any()
