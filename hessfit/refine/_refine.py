@@ -239,6 +239,7 @@ class _Problem:
         if len(measured_peaks) == 0:
             return Match.empty()
         sigma_fn = self.instrument.sigma_cm1
+        crystal = getattr(self.structure, "is_crystal", False)
         modes, s = prediction[0], prediction[1]
         calc = detect_peaks(self.energy, np.asarray(s), sigma_fn, prefix="M")
         if len(calc) == 0:
@@ -251,11 +252,12 @@ class _Problem:
             ec = calc.energy_cm1[j]
             sig = float(sigma_fn(ec))
             weight = inten * np.exp(-0.5 * ((freqs - ec) / sig) ** 2)
-            # keep peaks made mostly (≥ min_share of the simulated density) by one fundamental, or by a cluster of
-            # modes within σ/2 of it (a crystal's copies of one molecular mode over its molecules and q-points),
-            # whose frequency then is the peak position; blended and overtone peaks carry no clean frequency
+            # keep peaks made mostly (≥ min_share of the simulated density) by one fundamental (in a crystal: with
+            # the modes within σ/2 of it, its copies over the molecules and q-points, which the shared parameters
+            # move together), whose frequency then is the peak position; blended and overtone peaks carry no
+            # clean frequency information
             best = int(np.argmax(weight))
-            share = weight[np.abs(freqs - freqs[best]) <= 0.5 * sig].sum()
+            share = weight[np.abs(freqs - freqs[best]) <= 0.5 * sig].sum() if crystal else weight[best]
             density = s_np[calc.index[j]]
             if weight[best] <= 0 or share / (np.sqrt(2 * np.pi) * sig) < self.config.peak_min_share * density:
                 continue
