@@ -8,6 +8,9 @@ periodic xTB force constants (`hessfit.structures.split_intermolecular`; the CLI
 
 * crystal, xTB: the 2×2×1 phonopy supercell of data/hexane (80 atoms, 4 molecules), all GFN2-xTB
 * crystal, network intra + xTB inter: the same with each molecule's own blocks from the shipped network
+* crystal, network periodic: one graph with edges to periodic images (`NequipSource(crystal="periodic")`): the
+  network's own intermolecular blocks, from contacts it never saw in training
+* crystal, xTB intra + network inter: the network's intermolecular part alone, on xTB's intramolecular one
 * molecule, xTB / network: the isolated molecule at its GFN2-xTB minimum (data/hexane/hexane_gfn2_molecule_*)
 
 Simulation as benchmarks/hexane_crystal.py (TFXA, 20 K, orders 1–4); Spearman on the measured grid and on a
@@ -46,11 +49,16 @@ def main() -> None:
     crystal = fc.structure
     net = get_source("nequip").hessian(crystal)
     h_hybrid = net.hessian + split_intermolecular(crystal, fc.hessian)[1]
+    periodic = get_source("nequip", crystal="periodic").hessian(crystal)
+    h_net_inter = split_intermolecular(crystal, periodic.hessian)[1]
     mol = read_structure(D / "hexane_gfn2_molecule_opt.xyz")
     h_mol_xtb = np.load(D / "hexane_gfn2_molecule_hessian.npy")
     h_mol_net = get_source("nequip").hessian(mol).hessian
     cfg = InsConfig(instrument="tfxa", temperature_k=TEMPERATURE, max_order=4, e_max_cm1=4000.0, bin_width_cm1=1.0)
     rows = {"crystal, xTB": (crystal, fc.hessian), "crystal, network intra + xTB inter": (crystal, h_hybrid),
+            "crystal, network periodic": (crystal, periodic.hessian),
+            "crystal, xTB intra + network inter": (crystal, fc.hessian - split_intermolecular(crystal, fc.hessian)[1]
+                                                    + h_net_inter),
             "molecule, xTB": (mol, h_mol_xtb), "molecule, network": (mol, h_mol_net)}
     keys = [f"{'measured' if g == 'measured' else 'uniform2'} {w[0]}-{w[1]}" for g in GRIDS for w in WINDOWS]
     print("# n-hexane, TFXA, orders 1-4, 20 K; Spearman vs measured per window (measured grid | uniform 2 cm-1)")
@@ -65,6 +73,11 @@ def main() -> None:
           f"{np.sqrt(np.mean((f_n[internal] - f_x[internal]) ** 2)):.1f} cm-1; lattice modes (xTB) "
           f"{int((lattice_character(crystal, m_x)['label'] != 'internal').sum())}, lowest frequencies xTB "
           f"{f_x[:3].round(1).tolist()}, hybrid {f_n[:3].round(1).tolist()}")
+    inter_x, inter_n = split_intermolecular(crystal, fc.hessian)[1], h_net_inter
+    r = np.corrcoef(inter_x.ravel(), inter_n.ravel())[0, 1]
+    print(f"intermolecular blocks, network periodic vs xTB: Frobenius norms {np.linalg.norm(inter_n):.3f} vs "
+          f"{np.linalg.norm(inter_x):.3f} eV/Å², correlation {r:.3f}; lowest frequencies of the periodic network "
+          f"{np.asarray(normal_modes(crystal, periodic.hessian).frequencies_cm1)[:3].round(1).tolist()}")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ def refine(
     stages: Optional[int] = typer.Option(None, "--stages"),
     steps: Optional[int] = typer.Option(None, "--steps", help="solver steps per stage"),
     fit_wings: Optional[bool] = typer.Option(None, "--fit-wings/--no-fit-wings", help="fit phonon-wing strength"),
+    external_modes: Optional[bool] = typer.Option(None, "--external-modes/--no-external-modes",
+                                                  help="a molecule measured as a solid: add a lattice-mode band "
+                                                  "(centre and width fitted to the spectrum) for wings and "
+                                                  "multi-phonon background"),
     fit_resolution: Optional[bool] = typer.Option(None, "--fit-resolution/--no-fit-resolution",
                                                   help="fit the resolution width within ±10 % (off: the instrument's)"),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="validation split: blocks (default), "
@@ -66,7 +70,8 @@ def refine(
     inst = instrument or instrument_from_header(measured) or DEFAULT_INSTRUMENT
     cfg = RefineConfig.load(config, instrument=inst, temperature_k=temperature, max_order=orders, e_min_cm1=e_min,
                             e_max_cm1=e_max, solver=solver, stages=stages, steps_per_stage=steps, fit_wings=fit_wings,
-                            fit_resolution=fit_resolution, holdout=holdout, accept_worse=accept_worse or None,
+                            fit_resolution=fit_resolution, external_modes=external_modes, holdout=holdout,
+                            accept_worse=accept_worse or None,
                             bootstrap=bootstrap, background_degree=background_degree)
     if seeds is not None:
         if hessian is not None or source is not None:
@@ -113,6 +118,9 @@ def _echo_result(result) -> None:
                f"{m['peak_rms_heldout_cm1_before']:.1f} -> {m['peak_rms_heldout_cm1_after']:.1f}); intensity scale "
                f"{m['intensity_scale_after']:.3g}; stage {m['selected_stage']} chosen "
                f"(prior strength {m['selected_prior_strength']:g}); {result.elapsed_s:.1f} s")
+    if "external_centre_cm1" in m:
+        typer.echo(f"external-mode band (lattice modes of the solid, held): centre {m['external_centre_cm1']:.0f} "
+                   f"cm-1, width {m['external_width_cm1']:.0f} cm-1")
     if "prior_variants" in m:
         typer.echo("prior variants by held-out Spearman: " + ", ".join(
             f"{' '.join(f'{k}={v}' for k, v in c['variant'].items()) or 'recipe prior'} {c['spearman_heldout_after']:.3f}"

@@ -48,7 +48,7 @@ class BlockModel(nn.Module):
     def __call__(self, positions: jnp.ndarray, graph: Graph) -> jnp.ndarray:
         c = self.config
         x = node_features(c, positions, graph, scalar_last_layer=False)
-        vectors = positions[graph.receivers] - positions[graph.senders]  # [n_edges, 3] Å
+        vectors = positions[graph.receivers] - positions[graph.senders] + graph.shifts.astype(positions.dtype)  # Å
         safe, lengths = safe_edge_vectors(vectors, graph.edge_mask)
         sh = e3nn.spherical_harmonics(list(range(0, c.max_ell + 1)), e3nn.IrrepsArray("1o", safe), normalize=True,
                                       normalization="component")

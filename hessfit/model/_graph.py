@@ -50,6 +50,9 @@ class Graph:
         senders: (n_edges_pad,) int32, edge source atom.
         receivers: (n_edges_pad,) int32, edge target atom.
         edge_mask: (n_edges_pad,) bool, True for real edges.
+        shifts: (n_edges_pad, 3) float, Å, added to the edge vector r_receiver − r_sender: the lattice vector of
+            the receiver's periodic image (zero in a molecule); an edge to an image moves with the atom, so the
+            energy's second derivative is the Γ-point Hessian of the cell.
     """
 
     species: np.ndarray
@@ -57,6 +60,7 @@ class Graph:
     senders: np.ndarray
     receivers: np.ndarray
     edge_mask: np.ndarray
+    shifts: np.ndarray
 
 
 def neighbour_pairs(positions: np.ndarray, cutoff_angstrom: float) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +78,16 @@ def neighbour_pairs(positions: np.ndarray, cutoff_angstrom: float) -> tuple[np.n
         s = np.concatenate([pairs[:, 0], pairs[:, 1]])
         r = np.concatenate([pairs[:, 1], pairs[:, 0]])
     return s.astype(np.int32), r.astype(np.int32)
+
+
+def periodic_neighbour_pairs(structure, cutoff_angstrom: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ordered pairs of a crystal closer than the cutoff, periodic images included (ASE's neighbour list): senders,
+    receivers (int32) and the shift (n_pairs, 3) Å of the receiver's image (an atom's own images included when
+    the cell is shorter than the cutoff)."""
+    from ase.neighborlist import neighbor_list
+
+    i, j, shift = neighbor_list("ijS", structure.to_ase(), float(cutoff_angstrom), self_interaction=False)
+    return i.astype(np.int32), j.astype(np.int32), np.asarray(shift, float) @ np.asarray(structure.cell, float)
 
 
 def species_index(numbers: np.ndarray, elements: Sequence[int], *, name: str = "molecule") -> np.ndarray:
@@ -141,16 +155,18 @@ def group_by_size(sizes: Sequence[int], max_atoms: int) -> list[list[int]]:
 
 def pack(species_list: Sequence[np.ndarray], positions_list: Sequence[np.ndarray], *, cutoff_angstrom: float,
          n_atoms_pad: int | None = None, n_edges_pad: int | None = None,
-         pairs_list: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> PackedBatch:
+         pairs_list: Sequence[tuple[np.ndarray, ...]] | None = None) -> PackedBatch:
     """Pack molecules (species indices, positions in Å) into one padded graph.
 
-    Sizes default to the buckets of the totals; given sizes must be large enough (ValidationError if not).
+    ``pairs_list``: per molecule (senders, receivers) or, for a crystal, (senders, receivers, shifts Å)
+    (`periodic_neighbour_pairs`); default `neighbour_pairs` (no images). Sizes default to the buckets of the
+    totals; given sizes must be large enough (ValidationError if not).
     """
     n_list = [len(s) for s in species_list]
     total_atoms = int(sum(n_list))
     if pairs_list is None:
         pairs_list = [neighbour_pairs(p, cutoff_angstrom) for p in positions_list]
-    total_edges = int(sum(len(s) for s, _ in pairs_list))
+    total_edges = int(sum(len(pairs[0]) for pairs in pairs_list))
     # at least one padding atom: padding edges point at it
     n_atoms_pad = n_atoms_pad or bucket_atoms(total_atoms + 1)
     n_edges_pad = n_edges_pad or bucket_edges(total_edges)
@@ -165,8 +181,12 @@ def pack(species_list: Sequence[np.ndarray], positions_list: Sequence[np.ndarray
     senders = np.full(n_edges_pad, n_atoms_pad - 1, np.int32)
     receivers = np.full(n_edges_pad, n_atoms_pad - 1, np.int32)
     edge_mask = np.zeros(n_edges_pad, bool)
+    shifts = np.zeros((n_edges_pad, 3))
     e = 0
-    for k, (sp, pos, (s, r)) in enumerate(zip(species_list, positions_list, pairs_list)):
+    for k, (sp, pos, pairs) in enumerate(zip(species_list, positions_list, pairs_list)):
+        s, r = pairs[0], pairs[1]
+        if len(pairs) > 2:
+            shifts[e:e + len(s)] = pairs[2]
         a, b = offsets[k], offsets[k + 1]
         species[a:b] = sp
         node_mask[a:b] = True
@@ -176,4 +196,4 @@ def pack(species_list: Sequence[np.ndarray], positions_list: Sequence[np.ndarray
         receivers[e:e + len(s)] = r + a
         edge_mask[e:e + len(s)] = True
         e += len(s)
-    return PackedBatch(Graph(species, node_mask, senders, receivers, edge_mask), positions, offsets, slot)
+    return PackedBatch(Graph(species, node_mask, senders, receivers, edge_mask, shifts), positions, offsets, slot)

@@ -168,7 +168,7 @@ def node_features(config, positions: jnp.ndarray, graph, *, scalar_last_layer: b
     the submodules (``embedding``, ``layer_k``) become the caller's. ``config``: a ModelConfig."""
     c = config
     n_species = len(c.elements)
-    vectors = positions[graph.receivers] - positions[graph.senders]  # [n_edges, 3] Å
+    vectors = positions[graph.receivers] - positions[graph.senders] + graph.shifts.astype(positions.dtype)  # Å
     onehot = jax.nn.one_hot(graph.species, n_species, dtype=positions.dtype)  # [n_atoms, n_species]
     x = e3nn.flax.Linear(f"{c.n_scalars}x0e", name="embedding")(e3nn.IrrepsArray(f"{n_species}x0e", onehot))
     for layer in range(c.n_layers):

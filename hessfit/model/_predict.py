@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hessfit.model._graph import group_by_size, neighbour_pairs, pack, species_index
+from hessfit.model._graph import group_by_size, neighbour_pairs, pack, periodic_neighbour_pairs, species_index
 from hessfit.model._hessian import INFERENCE_CHUNK, batch_hessians
 from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
@@ -41,11 +41,18 @@ def as_model(model: Model | Ensemble | str | Path | None) -> Model | Ensemble:
 
 
 def check_domain(structure, model: Model, pairs=None) -> None:
-    """Warn loudly when a structure lies outside the training data (unknown elements raise in species_index)."""
+    """Warn loudly when a structure lies outside the training data (unknown elements raise in species_index).
+    A crystal: one warning that its intermolecular contacts are outside the training data (no size or lonely-atom
+    checks: a cell's atoms have periodic neighbours)."""
     from hessfit.structures import HessfitWarning
 
     meta = model.metadata.get("training_data", {})
     name = getattr(structure, "name", "molecule")
+    if getattr(structure, "is_crystal", False):
+        warnings.warn(f"{name}: periodic network Hessian of a crystal: its intermolecular blocks come from contacts "
+                      "the network never saw in training (isolated molecules); see docs/crystal.md", HessfitWarning,
+                      stacklevel=3)
+        return
     max_atoms = meta.get("max_atoms")
     if max_atoms and structure.n_atoms > 2 * max_atoms:
         warnings.warn(f"{name}: {structure.n_atoms} atoms, the model was trained on molecules of "
@@ -82,6 +89,8 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path 
                      max_atoms_per_batch: int = 400,
                      chunk_size: int = INFERENCE_CHUNK, progress: bool = False, check: bool = True) -> list[np.ndarray]:
     """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.
+    A crystal (``structure.is_crystal``) gets edges to the periodic images of its atoms within the cutoff: its
+    Γ-point Hessian, intermolecular blocks included (which no training molecule had: see docs/crystal.md).
 
     Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule
     per graph if it is larger); graphs are padded to size buckets so compiled code is reused. An `Ensemble`
@@ -104,7 +113,9 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path 
         sp = species_index(s.numbers, cfg.elements, name=getattr(s, "name", "molecule"))
         if check:
             check_domain(s, model)
-        prepared.append((sp, np.asarray(s.positions, float), neighbour_pairs(s.positions, cfg.cutoff_angstrom)))
+        pairs = (periodic_neighbour_pairs(s, cfg.cutoff_angstrom) if getattr(s, "is_crystal", False)
+                 else neighbour_pairs(s.positions, cfg.cutoff_angstrom))  # a crystal: edges to periodic images
+        prepared.append((sp, np.asarray(s.positions, float), pairs))
     groups = group_by_size([len(p[0]) for p in prepared], max_atoms_per_batch)
     out: list[np.ndarray | None] = [None] * len(prepared)
     it = groups

@@ -45,6 +45,10 @@ class RefineConfig:
         fit_resolution: fit a resolution-width scale (bounds resolution_bounds, log-Gaussian prior of width
             resolution_prior_width); off by default: the instrument file's resolution is used as it is.
         fit_wings: fit the phonon-wing A_ISO (Å², bounds wing_bounds, start wing_a_iso).
+        external_modes: a molecule measured as a solid: add the external-mode model (a Gaussian lattice-mode band
+            on the six rigid-body vectors, `hessfit.ins.external_modes`, 7 samples), its centre and width (cm⁻¹)
+            chosen once by `fit_external_modes` on the seed and then held; it drives the phonon wings and the
+            multi-phonon background. Not for crystals (they have their own lattice modes).
         scale_bounds: bounds of scale factors (global, classes, internal).
         intermolecular_bounds: bounds of a crystal's 'intermolecular scale' (the factor on the Hessian blocks
             between different molecules; prior width 30 %: intermolecular force constants of GFN2-xTB or DFT-D
@@ -101,6 +105,7 @@ class RefineConfig:
     resolution_bounds: tuple[float, float] = (0.9, 1.1)
     resolution_prior_width: float = 0.05
     fit_wings: bool = False
+    external_modes: bool = False
     wing_a_iso: float = 0.035
     wing_bounds: tuple[float, float] = (0.0, 0.1)
     scale_bounds: tuple[float, float] = (0.75, 1.25)

@@ -21,8 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hessfit.ins import InsConfig, load_instrument, make_modes_spectrum_fn, make_order1_intensity_fn
-from hessfit.modes import modes_from_hessian, vibrational_basis
+from hessfit.ins import (InsConfig, concat_modes, external_modes, load_instrument, make_modes_spectrum_fn,
+                         make_order1_intensity_fn)
+from hessfit.modes import modes_from_hessian, rigid_body_basis, vibrational_basis
 from hessfit.refine._config import RefineConfig
 from hessfit.refine._losses import (l2_loss, peak_loss, positive_nuisance_fit, soft_spearman, wasserstein_loss)
 from hessfit.refine._measurement import bernstein_basis, holdout_mask, simulation_range_cm1, window_spectrum
@@ -101,7 +102,7 @@ class RefineResult:
 class _Problem:
     """The objective and its pieces for one molecule and one measured spectrum."""
 
-    def __init__(self, structure, h_seed, energy, y, config: RefineConfig, held=None):
+    def __init__(self, structure, h_seed, energy, y, config: RefineConfig, held=None, external=None):
         self.structure, self.config = structure, config
         self.energy, self.y = np.asarray(energy, float), np.asarray(y, float)
         self.held = np.zeros(self.energy.size, bool) if held is None else np.asarray(held, bool)
@@ -149,11 +150,16 @@ class _Problem:
             wing = x[k] if config.fit_wings else None
             return x[: self.n_h], res, wing
 
+        lattice = None
+        if external is not None:  # (centre, width) cm⁻¹ of the external-mode band, held (config.external_modes)
+            rigid = rigid_body_basis(structure.positions, structure.masses)
+            lattice = external_modes(rigid, masses, float(external[0]), float(external[1]), EXTERNAL_SAMPLES)
+
         def predict(x):
             p, res, wing = unpack(x)
             h = self.param.apply(p)
             modes = modes_from_hessian(h, masses, basis)
-            spec = core(modes, xs, res, wing).sum(0)
+            spec = core(modes if lattice is None else concat_modes(modes, lattice), xs, res, wing).sum(0)
             s = jnp.interp(e, self.centres, spec)
             cols = jnp.concatenate([s[:, None], poly], axis=1)
             # intensity scale ≥ min_scale_fraction × the norm-matching scale (> 0), background coefficients ≥ 0;
@@ -334,6 +340,27 @@ def uniform_grid_scores(prob, pred, y, y_raw, held, step_cm1: float = 1.0) -> di
     return out
 
 
+#: Gauss–Hermite samples of the external-mode band (as `hessfit.refine.fit_external_modes`)
+EXTERNAL_SAMPLES = 7
+
+
+def _external_band(structure, h0, measured, config: RefineConfig) -> tuple[float, float]:
+    """(centre, width) cm⁻¹ of the external-mode band that best matches the measurement with the seed Hessian
+    (`fit_external_modes`, a grid search on the Spearman correlation in the fit window)."""
+    from hessfit.errors import ConfigError
+    from hessfit.refine._external import fit_external_modes
+
+    h0 = np.asarray(h0, float)
+    if getattr(structure, "is_crystal", False):
+        raise ConfigError(f"{structure.name}: a crystal has its own lattice modes; external modes are for a "
+                          "molecule measured as a solid")
+    cfg = InsConfig(instrument=config.instrument, temperature_k=config.temperature_k, max_order=config.max_order,
+                    e_min_cm1=0.0, e_max_cm1=float(config.e_max_cm1) + 200.0, bin_width_cm1=config.bin_width_cm1)
+    centre, width, _, _ = fit_external_modes(structure, h0, measured, cfg, n_samples=EXTERNAL_SAMPLES,
+                                             window_cm1=(config.e_min_cm1, config.e_max_cm1))
+    return centre, width
+
+
 def refine(structure, hessian_seed, measured, config: RefineConfig | None = None, *, progress: bool = False
            ) -> RefineResult:
     """Refine ``hessian_seed`` ((3N, 3N) eV/Å²) of ``structure`` against ``measured`` (MeasuredSpectrum).
@@ -344,13 +371,23 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     """
     config = config or RefineConfig()
     t0 = time.perf_counter()
-    best = _refine_single(structure, hessian_seed, measured, config, progress=progress)
+    band = _external_band(structure, hessian_seed, measured, config) if config.external_modes else None
+    best = _refine_single(structure, hessian_seed, measured, config, progress=progress, external=band)
+    if band is not None and not best.kept_seed:
+        # the band was chosen with the seed's modes; chosen again with the fitted ones, and if it moved, the fit
+        # is repeated from the seed with the new band and kept when its held-out score is not lower
+        moved = _external_band(structure, best.hessian_refined, measured, config)
+        if moved != band:
+            again = _refine_single(structure, hessian_seed, measured, config, progress=progress, external=moved)
+            if _score(again.metrics["spearman_heldout_after"]) >= _score(best.metrics["spearman_heldout_after"]):
+                best, band = again, moved
     if not config.prior_variants:
-        return best
+        return dataclasses.replace(best, elapsed_s=time.perf_counter() - t0)
     scores = [{"variant": {}, "spearman_heldout_after": best.metrics["spearman_heldout_after"],
                "kept_seed": best.kept_seed}]
     for variant in config.prior_variants:
-        r = _refine_single(structure, hessian_seed, measured, config.replace(**variant), progress=progress)
+        r = _refine_single(structure, hessian_seed, measured, config.replace(**variant), progress=progress,
+                           external=band)
         scores.append({"variant": dict(variant), "spearman_heldout_after": r.metrics["spearman_heldout_after"],
                        "kept_seed": r.kept_seed})
         if _score(r.metrics["spearman_heldout_after"]) > _score(best.metrics["spearman_heldout_after"]):
@@ -359,14 +396,15 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     return dataclasses.replace(best, elapsed_s=time.perf_counter() - t0)
 
 
-def _refine_single(structure, hessian_seed, measured, config: RefineConfig, *, progress: bool = False
-                   ) -> RefineResult:
+def _refine_single(structure, hessian_seed, measured, config: RefineConfig, *, progress: bool = False,
+                   external: tuple[float, float] | None = None) -> RefineResult:
     """One refinement of ``hessian_seed`` ((3N, 3N) eV/Å²) of ``structure`` against ``measured``.
 
     Returns a RefineResult with the refined Hessian (the seed's when the held-out Spearman fell and
     ``config.accept_worse`` is False: then ``kept_seed`` is True), spectra before/after on the measured energies,
     history, metrics (true Spearman fitted and held-out, on the measured and a uniform 1 cm⁻¹ grid, peak-position
-    RMS) and scale-factor uncertainties (curvature; bootstrap when ``config.bootstrap`` > 0).
+    RMS) and scale-factor uncertainties (curvature; bootstrap when ``config.bootstrap`` > 0). ``external``: the
+    (centre, width) cm⁻¹ of a held external-mode band (`config.external_modes`), or None.
     """
     from hessfit.compare import detect_peaks, spearman
     from hessfit.structures import validate_hessian
@@ -379,7 +417,7 @@ def _refine_single(structure, hessian_seed, measured, config: RefineConfig, *, p
         baseline_degree=config.baseline_degree, source=source, hint="adjust --e-min/--e-max")
     sigma_fn = load_instrument(config.instrument).sigma_cm1
     held = holdout_mask(energy, config.holdout, sigma_fn, block_sigmas=config.holdout_block_sigmas, source=source)
-    prob = _Problem(structure, h0, energy, y, config, held)
+    prob = _Problem(structure, h0, energy, y, config, held, external)
     measured_peaks = detect_peaks(energy, y_raw - baseline, prob.instrument.sigma_cm1, prefix="P", smooth=0.5)
     # the fit sees only the peaks on fitted points; all peaks are matched for the report
     fit_peaks = _subset_peaks(measured_peaks, ~held[np.asarray(measured_peaks.index, int)])
@@ -464,6 +502,7 @@ def _refine_single(structure, hessian_seed, measured, config: RefineConfig, *, p
         "selected_stage": int(chosen["stage"]), "selected_prior_strength": float(chosen["prior_strength"]),
         "kept_seed": bool(kept_seed), "heldout_worse": bool(worse),
         "intensity_scale_before": float(prediction0[4][0]), "intensity_scale_after": float(prediction1[4][0]),
+        **({"external_centre_cm1": external[0], "external_width_cm1": external[1]} if external else {}),
     }
     names = list(prob.param.names) + (["resolution scale"] if config.fit_resolution else []) + (
         ["wing A_ISO (Å²)"] if config.fit_wings else [])

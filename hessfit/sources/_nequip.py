@@ -146,10 +146,14 @@ class NequipSource(HessianSource):
         model: path to trained weights (loaded with ``hessfit.model.load_model``), a loaded model, or
             ``None`` for the shipped default (the ``ensemble_qm9`` mean of the energy and block networks).
         guard: run `network_guard` on the Hessian, record it in the metadata and warn when it fails.
+        crystal: how a crystal is treated: 'molecules' (default: every molecule predicted alone, intramolecular
+            blocks only; `_predict_crystal`) or 'periodic' (one graph with edges to periodic images: the network's
+            own intermolecular blocks, from contacts it never saw in training; docs/crystal.md measures both).
     """
 
     model: object = None
     guard: bool = True
+    crystal: str = "molecules"
 
     @property
     def level_of_theory(self) -> str:
@@ -158,7 +162,9 @@ class NequipSource(HessianSource):
     def _predict(self, structure: Structure) -> tuple[object, list | None]:
         """(prediction, member Hessians or None): an ensemble is predicted member by member, so the guard sees them.
         A crystal: `_predict_crystal`."""
-        if getattr(structure, "is_crystal", False):
+        if getattr(structure, "is_crystal", False) and self.crystal != "periodic":
+            if self.crystal != "molecules":
+                raise ConfigError(f"nequip source: crystal must be 'molecules' or 'periodic', got {self.crystal!r}")
             return self._predict_crystal(structure)
         try:
             hm = importlib.import_module("hessfit.model")

@@ -248,3 +248,26 @@ def test_crystal_refinement_recovers_stretch_and_intermolecular_scales(tmp_path)
     with open(tmp_path / "out" / "modes.csv") as f:
         characters = [row["character"] for row in csv.DictReader(f)]
     assert characters.count("translational") == 3 and characters.count("librational") == 4
+
+
+def test_external_modes_of_a_molecule_measured_as_a_solid(qm9_molecule):
+    """A spectrum made with a lattice-mode band (80 ± 10 cm⁻¹ on the rigid-body vectors): --external-modes finds
+    the band on the grid and the global scale comes back; a crystal is refused in one line."""
+    from hessfit.errors import ConfigError
+    from hessfit.ins import external_mode_spectrum_fn
+    from tests.ins.crystal_models import dimer_crystal
+
+    s, h = qm9_molecule
+    cfg_ins = InsConfig(instrument="tosca", max_order=2, e_max_cm1=2200.0, bin_width_cm1=2.0)
+    spec = np.asarray(external_mode_spectrum_fn(s, cfg_ins)(jnp.asarray(h), 80.0, 10.0)).sum(0)
+    e = cfg_ins.e_min_cm1 + (np.arange(cfg_ins.n_bins) + 0.5) * cfg_ins.bin_width_cm1
+    y = spec + 0.002 * spec.max() * np.random.default_rng(0).normal(size=spec.size)
+    meas = MeasuredSpectrum(energy_cm1=e, intensity=y)
+    cfg = RefineConfig(parametrization="global", external_modes=True, e_min_cm1=40.0, e_max_cm1=2000.0,
+                       max_order=2, holdout="none", stages=2, steps_per_stage=10)
+    r = refine(s, 0.95 * h, meas, cfg, progress=False)
+    assert (r.metrics["external_centre_cm1"], r.metrics["external_width_cm1"]) == (80.0, 10.0)
+    assert 0.95 * r.params[0] == pytest.approx(1.0, abs=0.01)
+    crystal, h_intra, h_inter = dimer_crystal(0.3)
+    with pytest.raises(ConfigError, match="a crystal has its own lattice modes"):
+        refine(crystal, h_intra + h_inter, meas, cfg, progress=False)
