@@ -1,5 +1,6 @@
 """Fit the external-mode model (`hessfit.ins.external_mode_spectrum_fn`) of an isolated molecule to a measured
-spectrum: the lattice-mode band's centre and width (cm⁻¹) by a grid search on the Spearman correlation."""
+spectrum: the lattice-mode band's centre and width (cm⁻¹) by a grid search on the Spearman correlation
+(`fit_external_modes`), and the band refinement holds (`external_band`, ``RefineConfig.external_modes``)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,24 @@ def fit_external_modes(structure, hessian, measured, config: InsConfig | None = 
             if r > best[2]:
                 best = (float(c), float(s), float(r), spec)
     return best
+
+
+#: Gauss–Hermite samples of the external-mode band (as `hessfit.refine.fit_external_modes`)
+EXTERNAL_SAMPLES = 7
+
+
+def external_band(structure, h0, measured, config) -> tuple[float, float]:
+    """(centre, width) cm⁻¹ of the external-mode band that best matches the measurement with the seed Hessian
+    (`fit_external_modes`, a grid search on the Spearman correlation in the fit window); ``config``: a
+    RefineConfig (instrument, temperature, orders, window)."""
+    from hessfit.errors import ConfigError
+
+    h0 = np.asarray(h0, float)
+    if getattr(structure, "is_crystal", False):
+        raise ConfigError(f"{structure.name}: a crystal has its own lattice modes; external modes are for a "
+                          "molecule measured as a solid")
+    cfg = InsConfig(instrument=config.instrument, temperature_k=config.temperature_k, max_order=config.max_order,
+                    e_min_cm1=0.0, e_max_cm1=float(config.e_max_cm1) + 200.0, bin_width_cm1=config.bin_width_cm1)
+    centre, width, _, _ = fit_external_modes(structure, h0, measured, cfg, n_samples=EXTERNAL_SAMPLES,
+                                             window_cm1=(config.e_min_cm1, config.e_max_cm1))
+    return centre, width

@@ -25,6 +25,7 @@ from hessfit.ins import (InsConfig, concat_modes, external_modes, load_instrumen
                          make_order1_intensity_fn)
 from hessfit.modes import modes_from_hessian, rigid_body_basis, vibrational_basis
 from hessfit.refine._config import RefineConfig
+from hessfit.refine._external import EXTERNAL_SAMPLES, external_band
 from hessfit.refine._losses import (l2_loss, peak_loss, positive_nuisance_fit, soft_spearman, wasserstein_loss)
 from hessfit.refine._measurement import bernstein_basis, holdout_mask, simulation_range_cm1, window_spectrum
 from hessfit.refine._parametrize import Parametrization, make_parametrization
@@ -340,27 +341,6 @@ def uniform_grid_scores(prob, pred, y, y_raw, held, step_cm1: float = 1.0) -> di
     return out
 
 
-#: Gauss–Hermite samples of the external-mode band (as `hessfit.refine.fit_external_modes`)
-EXTERNAL_SAMPLES = 7
-
-
-def _external_band(structure, h0, measured, config: RefineConfig) -> tuple[float, float]:
-    """(centre, width) cm⁻¹ of the external-mode band that best matches the measurement with the seed Hessian
-    (`fit_external_modes`, a grid search on the Spearman correlation in the fit window)."""
-    from hessfit.errors import ConfigError
-    from hessfit.refine._external import fit_external_modes
-
-    h0 = np.asarray(h0, float)
-    if getattr(structure, "is_crystal", False):
-        raise ConfigError(f"{structure.name}: a crystal has its own lattice modes; external modes are for a "
-                          "molecule measured as a solid")
-    cfg = InsConfig(instrument=config.instrument, temperature_k=config.temperature_k, max_order=config.max_order,
-                    e_min_cm1=0.0, e_max_cm1=float(config.e_max_cm1) + 200.0, bin_width_cm1=config.bin_width_cm1)
-    centre, width, _, _ = fit_external_modes(structure, h0, measured, cfg, n_samples=EXTERNAL_SAMPLES,
-                                             window_cm1=(config.e_min_cm1, config.e_max_cm1))
-    return centre, width
-
-
 def refine(structure, hessian_seed, measured, config: RefineConfig | None = None, *, progress: bool = False
            ) -> RefineResult:
     """Refine ``hessian_seed`` ((3N, 3N) eV/Å²) of ``structure`` against ``measured`` (MeasuredSpectrum).
@@ -371,12 +351,12 @@ def refine(structure, hessian_seed, measured, config: RefineConfig | None = None
     """
     config = config or RefineConfig()
     t0 = time.perf_counter()
-    band = _external_band(structure, hessian_seed, measured, config) if config.external_modes else None
+    band = external_band(structure, hessian_seed, measured, config) if config.external_modes else None
     best = _refine_single(structure, hessian_seed, measured, config, progress=progress, external=band)
     if band is not None and not best.kept_seed:
         # the band was chosen with the seed's modes; chosen again with the fitted ones, and if it moved, the fit
         # is repeated from the seed with the new band and kept when its held-out score is not lower
-        moved = _external_band(structure, best.hessian_refined, measured, config)
+        moved = external_band(structure, best.hessian_refined, measured, config)
         if moved != band:
             again = _refine_single(structure, hessian_seed, measured, config, progress=progress, external=moved)
             if _score(again.metrics["spearman_heldout_after"]) >= _score(best.metrics["spearman_heldout_after"]):
