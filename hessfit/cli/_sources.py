@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 
 from hessfit.cli import app
+from hessfit.errors import ConfigError
 
 dataset_app = typer.Typer(no_args_is_help=True, help="Build and inspect Hessian datasets (compact .npz format).")
 app.add_typer(dataset_app, name="dataset")
@@ -17,9 +19,17 @@ _METHOD_HELP = "backend with forces: xtb (GFN2-xTB), mmff (MMFF94) or dft (PySCF
 
 
 def source_options(*, charge: Optional[int] = None, functional: Optional[str] = None,
-                   basis: Optional[str] = None) -> dict:
+                   basis: Optional[str] = None, electronic_supercell: Optional[str] = None) -> dict:
     """Source options given on the command line (unset ones dropped; get_source rejects ones a method lacks)."""
-    return {k: v for k, v in {"charge": charge, "functional": functional, "basis": basis}.items() if v is not None}
+    reps = None
+    if electronic_supercell is not None:
+        try:
+            reps = tuple(int(v) for v in electronic_supercell.lower().split("x"))
+            assert len(reps) == 3
+        except (ValueError, AssertionError):
+            raise ConfigError(f"--electronic-supercell {electronic_supercell!r}: expected N1xN2xN3, e.g. 2x2x1") from None
+    return {k: v for k, v in {"charge": charge, "functional": functional, "basis": basis,
+                              "electronic_supercell": reps}.items() if v is not None}
 
 
 @app.command("optimize")
@@ -33,6 +43,10 @@ def optimize_cmd(
     charge: Optional[int] = typer.Option(None, "--charge", help="total charge (e)"),
     functional: Optional[str] = typer.Option(None, "--functional", help="dft only (default B3LYP)"),
     basis: Optional[str] = typer.Option(None, "--basis", help="dft only (default 6-31G*)"),
+    cell: bool = typer.Option(False, "--cell", help="a crystal: relax the cell too (xtb: its stress)"),
+    electronic_supercell: Optional[str] = typer.Option(None, "--electronic-supercell",
+                                                       help="xtb, a crystal: evaluate in this N1xN2xN3 supercell "
+                                                       "(k-point sampling of a small cell), e.g. 2x2x1"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ):
     """Optimise a geometry with a backend's forces and report the final maximum force."""
@@ -41,8 +55,9 @@ def optimize_cmd(
     from hessfit.structures import read_structure, write_xyz
 
     s = read_structure(structure)
-    res = optimize(s, method, fmax_eV_A=fmax, max_steps=steps, optimizer=optimizer,
-                   **source_options(charge=charge, functional=functional, basis=basis))
+    res = optimize(s, method, fmax_eV_A=fmax, max_steps=steps, optimizer=optimizer, cell=cell,
+                   **source_options(charge=charge, functional=functional, basis=basis,
+                                    electronic_supercell=electronic_supercell))
     write_xyz(output, res.structure, comments=[f"{s.name} optimised {res.level_of_theory} E={res.energy_eV:.8f} eV "
                                               f"max_force={res.max_force_eV_A:.3g} eV/A"], overwrite=overwrite)
     if not res.converged:
@@ -52,6 +67,9 @@ def optimize_cmd(
     typer.echo(f"{s.name}: optimised with {res.level_of_theory} ({res.optimizer}) in {res.n_steps} steps; "
                f"final max force {res.max_force_eV_A:.3g} eV/Å (≤ {fmax:g}); energy {res.energy_eV:.6f} eV; "
                f"wrote {output}")
+    if cell:
+        volume = lambda c: abs(float(np.linalg.det(c)))  # noqa: E731
+        typer.echo(f"cell relaxed: volume {volume(s.cell):.2f} -> {volume(res.structure.cell):.2f} Å³")
 
 
 @dataset_app.command("build")

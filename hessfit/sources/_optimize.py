@@ -77,12 +77,20 @@ def check_max_force(structure: Structure, method: str | HessianSource = "xtb", *
 def _ase_calculator(source: HessianSource, template: Structure):
     from ase.calculators.calculator import Calculator, all_changes
 
+    with_stress = template.is_crystal and hasattr(source, "energy_forces_stress")
+
     class SourceCalculator(Calculator):
-        implemented_properties = ["energy", "forces"]
+        implemented_properties = ["energy", "forces"] + (["stress"] if with_stress else [])
 
         def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
             super().calculate(atoms, properties, system_changes)
-            s = dataclasses.replace(template, positions=np.array(self.atoms.get_positions()))
+            s = dataclasses.replace(template, positions=np.array(self.atoms.get_positions()),
+                                    **({"cell": np.array(self.atoms.get_cell())} if template.is_crystal else {}))
+            if with_stress:  # stress: ASE's Voigt order xx, yy, zz, yz, xz, xy, eV/Å³
+                energy, forces, stress = source.energy_forces_stress(s)
+                self.results = {"energy": float(energy), "forces": np.asarray(forces, float),
+                                "stress": np.asarray(stress, float).flat[[0, 4, 8, 5, 2, 1]]}
+                return
             energy, forces = source.energy_forces(s)
             self.results = {"energy": float(energy), "forces": np.asarray(forces, float)}
 
@@ -90,7 +98,7 @@ def _ase_calculator(source: HessianSource, template: Structure):
 
 
 def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_eV_A: float = DEFAULT_FMAX_EV_A,
-             max_steps: int = 500, optimizer: str = "BFGS", **options) -> OptimizeResult:
+             max_steps: int = 500, optimizer: str = "BFGS", cell: bool = False, **options) -> OptimizeResult:
     """Relax ``structure`` with a backend's forces.
 
     Args:
@@ -99,6 +107,8 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
         fmax_eV_A: stop when the max atomic force is at most this (eV/Å).
         max_steps: optimiser step limit; not converging is reported in the result, not raised.
         optimizer: ASE optimiser: BFGS, LBFGS, FIRE or BFGSLineSearch.
+        cell: a crystal only: relax the cell too (ASE's FrechetCellFilter; the source must give a stress: xtb).
+            Convergence then also needs every stress component × volume (eV) below ``fmax_eV_A``.
         **options: options of the source when ``method`` is a name (e.g. ``basis="6-31G*"``).
     """
     import ase.optimize
@@ -108,13 +118,26 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
     if not fmax_eV_A > 0:
         raise ConfigError(f"fmax must be positive, got {fmax_eV_A} eV/Å")
     source = _as_source(method, options)
+    if cell:
+        from hessfit.structures import require_crystal
+
+        require_crystal(structure, "--cell")
+        if not hasattr(source, "energy_forces_stress"):
+            raise ConfigError(f"source {source.name!r} gives no stress; relax the cell with --method xtb")
     atoms = structure.to_ase()
     atoms.calc = _ase_calculator(source, structure)
-    opt = getattr(ase.optimize, optimizer)(atoms, logfile=None)
+    target = atoms
+    if cell:
+        from ase.filters import FrechetCellFilter
+
+        target = FrechetCellFilter(atoms)
+    opt = getattr(ase.optimize, optimizer)(target, logfile=None)
     opt.run(fmax=fmax_eV_A, steps=max_steps)
     forces = atoms.get_forces()
     fmax = float(np.max(np.linalg.norm(forces, axis=1)))
-    final = dataclasses.replace(structure, positions=np.array(atoms.get_positions()))
+    converged = float(np.max(np.linalg.norm(target.get_forces(), axis=1))) <= fmax_eV_A
+    final = dataclasses.replace(structure, positions=np.array(atoms.get_positions()),
+                                **({"cell": np.array(atoms.get_cell())} if cell else {}))
     return OptimizeResult(structure=final, energy_eV=float(atoms.get_potential_energy()), max_force_eV_A=fmax,
-                          n_steps=int(opt.nsteps), converged=fmax <= fmax_eV_A,
+                          n_steps=int(opt.nsteps), converged=converged,
                           level_of_theory=source.level_of_theory, optimizer=optimizer)

@@ -157,6 +157,34 @@ class XtbSource(HessianSource):
 
         return fn
 
+    def energy_forces_stress(self, structure: Structure) -> tuple[float, np.ndarray, np.ndarray]:
+        """A crystal's energy per cell (eV), forces (N, 3) eV/Å and stress (3, 3) eV/Å³ = (1/V) ∂E/∂ε (tblite's
+        virial; ASE's sign convention, positive = the cell wants to shrink), evaluated in ``electronic_supercell``
+        (the stress of a supercell equals the cell's)."""
+        from tblite.interface import Calculator
+
+        from hessfit.structures import require_crystal, supercell
+
+        require_crystal(structure, "a stress calculation")
+        work = supercell(structure, self.electronic_supercell) if self.electronic_supercell != (1, 1, 1) else structure
+        if work is structure:
+            _warn_small_cell(structure)
+        n_img = work.n_atoms // structure.n_atoms
+        try:
+            calc = Calculator(self.method, work.numbers, np.asarray(work.positions, float) / BOHR_A,
+                              charge=float(self.charge) * n_img, uhf=int(self.uhf) * n_img,
+                              lattice=np.asarray(work.cell, float) / BOHR_A, periodic=np.asarray(work.pbc, bool))
+            calc.set("verbosity", 0)
+            calc.set("accuracy", float(self.accuracy))
+            res = calc.singlepoint()
+        except (RuntimeError, ValueError) as exc:
+            raise ConvergenceError(f"{structure.name}: tblite {self.method} failed "
+                                   f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        energy = float(res.get("energy")) * HARTREE_EV / n_img
+        grad = np.asarray(res.get("gradient"), float).reshape(n_img, structure.n_atoms, 3).mean(0)
+        stress = np.asarray(res.get("virial"), float).reshape(3, 3) * HARTREE_EV / abs(np.linalg.det(work.cell))
+        return energy, -grad * (HARTREE_EV / BOHR_A), stress
+
     def energy_forces(self, structure: Structure) -> tuple[float, np.ndarray]:
         energy, grad = self._make_gradient_fn(structure)(structure.positions)
         return energy, -grad

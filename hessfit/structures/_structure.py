@@ -215,7 +215,9 @@ def read_structure(path: str | Path, *, format: str | None = None, frame: int = 
 
 def write_xyz(path: str | Path, structures: Structure | Sequence[Structure], *, comments: Sequence[str] | None = None,
               overwrite: bool = False) -> None:
-    """Write one or several structures as (multi-frame) xyz; refuses to overwrite unless asked."""
+    """Write one or several structures as (multi-frame) xyz; refuses to overwrite unless asked. A crystal's frame
+    is extended XYZ (``Lattice=``, ``pbc=``, the comment as ``comment=``), which `read_structure` reads back
+    with its cell."""
     from hessfit.structures._files import check_writable
 
     path = check_writable(path, overwrite)
@@ -224,7 +226,13 @@ def write_xyz(path: str | Path, structures: Structure | Sequence[Structure], *, 
     lines = []
     for k, s in enumerate(structures):
         lines.append(str(s.n_atoms))
-        lines.append(comments[k] if comments else s.name)
+        comment = comments[k] if comments else s.name
+        if s.is_crystal:
+            lattice = " ".join(f"{v:.10f}" for v in np.asarray(s.cell, float).ravel())
+            pbc = " ".join("T" if p else "F" for p in s.pbc)
+            comment = (f'Lattice="{lattice}" Properties=species:S:1:pos:R:3 pbc="{pbc}" '
+                       f'comment="{comment.replace(chr(34), chr(39))}"')
+        lines.append(comment)
         for sym, (x, y, z) in zip(s.symbols, s.positions):
             lines.append(f"{sym:2s} {x:15.8f} {y:15.8f} {z:15.8f}")
     path.write_text("\n".join(lines) + "\n")

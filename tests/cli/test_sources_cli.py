@@ -40,6 +40,28 @@ def test_optimize_not_converged_and_bad_option(distorted_xyz, tmp_path, capsys):
     assert "source 'mmff' has no option(s) basis" in capsys.readouterr().err
 
 
+def test_optimize_cell_of_a_crystal(tmp_path, capsys, distorted_xyz):
+    """--cell with --electronic-supercell relaxes diamond's cell (written as extended XYZ); a molecule, a bad
+    supercell string and a source without a stress are one-line errors."""
+    pytest.importorskip("tblite")
+    from hessfit.structures import Structure
+
+    fcc = 3.70 * np.array([[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    write_xyz(tmp_path / "d.xyz", Structure(np.array([6, 6]), np.array([[0, 0, 0], [0.25, 0.25, 0.25]]) @ fcc,
+                                            np.full(2, 12.011), name="diamond", cell=fcc))
+    out = tmp_path / "d_opt.xyz"
+    assert main(["optimize", str(tmp_path / "d.xyz"), "-o", str(out), "--cell", "--electronic-supercell",
+                 "2x2x2"]) == 0
+    assert "cell relaxed: volume 12.66 -> 11.9" in capsys.readouterr().out
+    assert abs(np.linalg.det(read_structure(out).cell)) == pytest.approx(11.95, abs=0.05)
+    for args, msg in (([str(distorted_xyz), "--cell"], "not a periodic structure"),
+                      ([str(tmp_path / "d.xyz"), "--electronic-supercell", "2x2"], "expected N1xN2xN3"),
+                      ([str(tmp_path / "d.xyz"), "--cell", "-m", "dft"], "gives no stress")):
+        assert main(["optimize", *args, "-o", str(tmp_path / "x.xyz"), "--overwrite"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and msg in err
+
+
 @needs_rdkit
 def test_dataset_build_and_info(tmp_path, capsys):
     smi = tmp_path / "m.smi"

@@ -114,3 +114,17 @@ def test_split_intermolecular_separates_the_dimers_exactly(shift):
     np.testing.assert_allclose(inter.reshape(4, 3, 4, 3)[0, :, 2], h.reshape(4, 3, 4, 3)[0, :, 2], atol=0.05)
     mol = Structure(s.numbers, s.positions, s.masses, name="as molecule")
     assert not split_intermolecular(mol, h)[1].any()
+
+
+def test_write_xyz_keeps_a_crystal_cell(tmp_path):
+    """A crystal written as .xyz (e.g. by hessfit optimize) is extended XYZ: read back with its cell and pbc."""
+    from hessfit.structures import write_xyz
+    from tests.ins.crystal_models import dimer_crystal
+
+    s, _, _ = dimer_crystal()
+    write_xyz(tmp_path / "c.xyz", s, comments=['optimised "GFN2-xTB" E=-1.0 eV'])
+    back = read_structure(tmp_path / "c.xyz")
+    assert back.is_crystal
+    np.testing.assert_allclose(back.cell, s.cell, atol=1e-9)
+    np.testing.assert_allclose(back.positions, s.positions, atol=1e-7)
+    assert list(back.pbc) == [True, True, True]
