@@ -134,6 +134,9 @@ def main():
         "crystal GFN2-xTB, Γ": (cell, fold_to_cell(fc, cell)),
         f"crystal GFN2-xTB, {qmesh[0]}x{qmesh[1]}x{qmesh[2]} q-mesh": (fc.structure, fc.hessian),
     }
+    relaxed = read_phonopy(D / "hexane_crystal_gfn2_cellrelax_phonopy_params.yaml")  # cell relaxed too
+    cases[f"crystal GFN2-xTB, relaxed cell, {qmesh[0]}x{qmesh[1]}x{qmesh[2]} q-mesh"] = (relaxed.structure,
+                                                                                       relaxed.hessian)
     fine = interpolate_supercell(ph_file, FINE_MESH)
     cases[f"crystal GFN2-xTB, {FINE_MESH[0]}x{FINE_MESH[1]}x{FINE_MESH[2]} q-mesh (interpolated)"] = (fine.structure,
                                                                                                   fine.hessian)

@@ -4,7 +4,8 @@ Stages (each skipped when its output exists; outputs in ``--out``, default data/
 
 1. ``hexane_crystal_gfn2_opt.extxyz``: atomic positions relaxed at the experimental cell with periodic
    GFN2-xTB (tblite), energies and gradients evaluated in a 2×2×1 electronic supercell (k-point sampling;
-   the bare 4.1 Å cell at Γ distorts the molecule, see hessfit/sources/_xtb.py), BFGS to 0.005 eV/Å.
+   the bare 4.1 Å cell at Γ distorts the molecule, see hessfit/sources/_xtb.py), BFGS to 0.005 eV/Å;
+   with ``--relax-cell`` the cell too (stress × volume below the same threshold).
 2. (``--gamma``) ``hexane_crystal_gfn2_gamma_hessian.npy``: Γ-point Hessian of that cell (3N×3N, eV/Å²) by
    central finite differences of the folded periodic gradients (0.005 Å, 120 gradients).
 3. ``hexane_crystal_gfn2_phonopy_params.yaml``: phonopy supercell (default 2×2×1, the same supercell as
@@ -35,6 +36,8 @@ ap.add_argument("--supercell", type=int, nargs=3, default=(2, 2, 1))
 ap.add_argument("--workers", type=int, default=1)
 ap.add_argument("--electronic-supercell", type=int, nargs=3, default=(2, 2, 1))
 ap.add_argument("--gamma", action="store_true", help="also the Γ Hessian of the cell by finite differences")
+ap.add_argument("--relax-cell", action="store_true",
+                help="stage 1 relaxes the cell too (stress from the electronic supercell; FrechetCellFilter)")
 args = ap.parse_args()
 out = Path(args.out)
 src = XtbSource(n_workers=args.workers, electronic_supercell=tuple(args.electronic_supercell))
@@ -51,7 +54,7 @@ if not opt_path.exists():
         c = int(np.argmin(d))
         pos[h] = pos[c] + (pos[h] - pos[c]) * 1.09 / d[c]
     s = type(s)(s.numbers, pos, s.masses, name=s.name, cell=s.cell, pbc=s.pbc)
-    res = optimize(s, src, fmax_eV_A=0.005, max_steps=300)
+    res = optimize(s, src, fmax_eV_A=0.005, max_steps=300, cell=args.relax_cell)
     print(f"[1] crystal relaxed: {res.n_steps} steps, max force {res.max_force_eV_A:.4f} eV/Å, "
           f"converged {res.converged}, {time.perf_counter() - t0:.0f} s", flush=True)
     res.structure.to_ase().write(opt_path, format="extxyz")
