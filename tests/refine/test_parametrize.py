@@ -131,3 +131,22 @@ def test_crystal_internal_recipe_scales_stretch_and_lattice_exactly():
     fd = (np.asarray(p.apply(x + jnp.array([0, eps]))) - np.asarray(p.apply(x - jnp.array([0, eps])))) / (2 * eps)
     np.testing.assert_allclose(jac, fd, atol=1e-8)
     np.testing.assert_allclose(jac, h_inter, atol=1e-10)
+
+
+def test_crystal_free_recipe_keeps_only_the_translations_out():
+    """The free recipe on a crystal: Δ projected free of the uniform translations only (a molecule in a crystal
+    has no free rotation), H(0) = H0, and the acoustic sum rule holds for any Δ."""
+    from hessfit.refine import make_parametrization
+    from tests.ins.crystal_models import dimer_crystal
+
+    s, h_intra, h_inter = dimer_crystal(0.3)
+    h0 = h_intra + h_inter
+    p = make_parametrization("free", s, h0, prior_strength=1.0)
+    assert p.names == () and p.kind == "free"
+    np.testing.assert_allclose(np.asarray(p.apply(jnp.zeros(p.init.size))), h0, atol=1e-12)
+    h = np.asarray(p.apply(jnp.asarray(np.random.default_rng(0).normal(size=p.init.size))))
+    assert_sum_rule(h, rtol=1e-10)
+    rot = np.zeros((4, 3))
+    rot[:, 2] = 1.0
+    rot = np.cross(rot, s.positions - s.positions.mean(0)).ravel()  # a rigid rotation of the cell's contents
+    assert np.linalg.norm((h - h0) @ rot) > 1e-3  # rotations are not projected out in a crystal
