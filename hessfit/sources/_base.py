@@ -93,6 +93,13 @@ class HessianSource(abc.ABC):
         return HessianResult(hessian=h, structure=structure, metadata=meta)
 
 
+def refuse_crystal(structure: Structure, what: str) -> None:
+    """One-line ConfigError when a molecular-only backend (``what``) is given a crystal."""
+    if getattr(structure, "is_crystal", False):
+        raise ConfigError(f"{structure.name}: a crystal, and {what} has no periodic boundaries; use --source xtb "
+                          "(periodic GFN2-xTB), a phonopy file, or --hessian; or give the molecule (.xyz)")
+
+
 # ----------------------------------------------------------------------------- optional dependencies
 
 def require(module: str, *, extra: str, what: str):

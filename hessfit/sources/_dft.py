@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from hessfit.errors import ConfigError, ConvergenceError
-from hessfit.sources._base import HessianResult, HessianSource, register_source, require
+from hessfit.sources._base import HessianResult, HessianSource, refuse_crystal, register_source, require
 from hessfit.structures import Structure
 from hessfit.units import BOHR_A, HARTREE_EV
 
@@ -90,6 +90,8 @@ class DftSource(HessianSource):
 
     def _mean_field(self, structure: Structure):
         from pyscf import dft, gto, scf
+
+        refuse_crystal(structure, "the molecular DFT source (PySCF)")
 
         try:
             mol = gto.M(atom=[(int(z), tuple(p)) for z, p in zip(structure.numbers, structure.positions)],

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from hessfit.errors import ConfigError, ValidationError
-from hessfit.sources._base import HessianResult, HessianSource, register_source, require
+from hessfit.sources._base import HessianResult, HessianSource, refuse_crystal, register_source, require
 from hessfit.sources._fd import DEFAULT_STEP_ANGSTROM, finite_difference_hessian
 from hessfit.structures import Structure
 from hessfit.units import KCAL_MOL_EV
@@ -89,6 +89,7 @@ class MmffSource(HessianSource):
 
     def _make_energy_gradient_fn(self, structure: Structure):
         """positions (N, 3) Å → (energy eV, gradient (N, 3) eV/Å). Not thread-safe (one RDKit force field)."""
+        refuse_crystal(structure, "MMFF94 (RDKit)")
         mol = rdkit_mol_from_structure(structure, charge=self.charge)
         ff = mmff_force_field(mol, variant=self.variant, name=structure.name)
 
