@@ -6,6 +6,8 @@ an 'intermolecular scale' (hessfit.refine.crystal_parametrization). Default sett
 seed kept when the held-out Spearman falls). Prints one row per recipe and window; docs/refine.md quotes it.
 
     python benchmarks/hexane_crystal_refine.py [--recipes internal classes global] [--windows 50-1800 50-3500]
+    python benchmarks/hexane_crystal_refine.py --meshes 3x3x1 3x3x2   # speed: larger cells (phonopy interpolation
+                                                                       # of the relaxed-cell force constants)
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipes", nargs="+", default=["internal", "classes", "global"])
     ap.add_argument("--windows", nargs="+", default=["50-1800", "50-3500"])
+    ap.add_argument("--meshes", nargs="*", default=[],
+                    help="only time the default recipe on these q-meshes (e.g. 3x3x1: 180 atoms), 50-1800 cm-1")
     a = ap.parse_args()
+    if a.meshes:
+        return time_meshes(a.meshes)
     jax.config.update("jax_enable_x64", True)
     from hessfit.compare import read_spectrum
     from hessfit.refine import RefineConfig, refine
@@ -53,6 +59,28 @@ def main() -> None:
                   f"{pair('spearman'):>15}{pair('spearman_uniform'):>15}"
                   f"{m['peak_rms_cm1_before']:7.1f}->{m['peak_rms_cm1_after']:<6.1f}  {str(r.kept_seed):<5}"
                   f"{time.perf_counter() - t0:7.1f}  {params}")
+
+
+def time_meshes(meshes: list[str]) -> None:
+    """Wall and CPU time of the default recipe on larger cells: the relaxed-cell force constants interpolated by
+    phonopy onto each q-mesh (`interpolate_supercell`), i.e. the Γ Hessian of that supercell."""
+    jax.config.update("jax_enable_x64", True)
+    from hessfit.compare import read_spectrum
+    from hessfit.refine import RefineConfig, refine
+    from hessfit.sources._phonopy import interpolate_supercell
+
+    measured = read_spectrum(SPECTRUM)
+    print(f"{'mesh':<7}{'atoms':>6}{'wall s':>8}{'CPU s':>8}  as measured, held-out (before -> after), seed kept")
+    for mesh in meshes:
+        fc = interpolate_supercell(ROOT / "data/hexane/hexane_crystal_gfn2_cellrelax_phonopy_params.yaml",
+                                   tuple(int(v) for v in mesh.split("x")))
+        cfg = RefineConfig.load("internal", instrument="tfxa", e_min_cm1=50.0, e_max_cm1=1800.0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        r = refine(fc.structure, fc.hessian, measured, cfg, progress=False)
+        m = r.metrics
+        print(f"{mesh:<7}{fc.structure.n_atoms:6d}{time.perf_counter() - t0:8.0f}{time.process_time() - c0:8.0f}  "
+              f"{m['spearman_before']:.3f} -> {m['spearman_after']:.3f}, {m['spearman_heldout_before']:.3f} -> "
+              f"{m['spearman_heldout_after']:.3f}, {r.kept_seed}")
 
 
 if __name__ == "__main__":
