@@ -3,8 +3,8 @@ GFN2-xTB, against the all-xTB crystal and the isolated molecule, on the measured
 
 The network was trained on isolated molecules, so in a crystal it is asked only for what it knows: every molecule
 is made whole and predicted alone (`NequipSource` on a crystal), and the blocks between molecules come from the
-periodic xTB force constants (`hessfit.structures.split_intermolecular`; the CLI does this for a phonopy file with
-``--source nequip``). Rows:
+periodic xTB force constants (`NequipSource(intermolecular=...)`, `hessfit.structures.split_intermolecular`; the
+CLI does this for a phonopy file with ``--source nequip``). Rows:
 
 * crystal, xTB: the 2×2×1 phonopy supercell of data/hexane (80 atoms, 4 molecules), all GFN2-xTB
 * crystal, network intra + xTB inter: the same with each molecule's own blocks from the shipped network
@@ -47,8 +47,7 @@ def main() -> None:
     meas = read_spectrum(D / "hexane_tfxa.dat")
     fc = read_phonopy(D / "hexane_crystal_gfn2_phonopy_params.yaml")
     crystal = fc.structure
-    net = get_source("nequip").hessian(crystal)
-    h_hybrid = net.hessian + split_intermolecular(crystal, fc.hessian)[1]
+    h_hybrid = get_source("nequip", intermolecular=fc.hessian).hessian(crystal).hessian
     periodic = get_source("nequip", crystal="periodic").hessian(crystal)
     h_net_inter = split_intermolecular(crystal, periodic.hessian)[1]
     mol = read_structure(D / "hexane_gfn2_molecule_opt.xyz")

@@ -179,14 +179,10 @@ def resolve_molecule(structure: Path, *, hessian: Path | None = None, source: st
 
 def _network_in_phonopy_crystal(path: Path, s, model):
     """The network's intramolecular Hessian of the crystal in a phonopy file (each molecule predicted alone) plus
-    the intermolecular part of the file's force constants (`hessfit.structures.split_intermolecular`)."""
-    import warnings
+    the intermolecular part of the file's force constants (``NequipSource.intermolecular``)."""
+    import dataclasses
 
-    from hessfit.structures import split_intermolecular
-
-    with warnings.catch_warnings():  # the intermolecular part the network's warning asks for is added here
-        warnings.filterwarnings("ignore", message=".*intramolecular force constants only")
-        s, h, label = get_hessian(s, hessian=None, source="nequip", model=model)
-    inter = split_intermolecular(s, _read_phonopy(path).hessian)[1]
-    return s, h + inter, f"{label}, intramolecular (each molecule alone) + intermolecular phonopy force constants " \
-                         f"of {path}"
+    src = dataclasses.replace(make_source("nequip", model), intermolecular=_read_phonopy(path).hessian)
+    result = src.hessian(s)
+    return s, result.hessian, (f"source nequip ({result.level_of_theory}), intramolecular (each molecule alone) + "
+                               f"intermolecular phonopy force constants of {path}")

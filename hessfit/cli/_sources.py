@@ -25,9 +25,10 @@ def source_options(*, charge: Optional[int] = None, functional: Optional[str] = 
     if electronic_supercell is not None:
         try:
             reps = tuple(int(v) for v in electronic_supercell.lower().split("x"))
-            assert len(reps) == 3
-        except (ValueError, AssertionError):
-            raise ConfigError(f"--electronic-supercell {electronic_supercell!r}: expected N1xN2xN3, e.g. 2x2x1") from None
+        except ValueError:
+            reps = ()
+        if len(reps) != 3:  # an explicit check: asserts vanish under python -O
+            raise ConfigError(f"--electronic-supercell {electronic_supercell!r}: expected N1xN2xN3, e.g. 2x2x1")
     return {k: v for k, v in {"charge": charge, "functional": functional, "basis": basis,
                               "electronic_supercell": reps}.items() if v is not None}
 

@@ -127,8 +127,9 @@ def batch_hessians(config: ModelConfig, params, batch: PackedBatch, *,
     if config.kind == "blocks":
         return batch_hessians_direct(config, params, batch)
     ids = column_ids(batch.max_atoms, chunk_size=chunk_size)
-    cols = call_traced(lambda: _jitted_columns(config), "energy_columns", config, params, jnp.asarray(batch.positions, config.dtype), batch.graph,
-                       batch.slot, ids, real_chunks(ids))  # no re-tracing in a fresh CLI process (trace cache)
+    # no re-tracing in a fresh CLI process (trace cache)
+    cols = call_traced(lambda: _jitted_columns(config), "energy_columns", config, params,
+                       jnp.asarray(batch.positions, config.dtype), batch.graph, batch.slot, ids, real_chunks(ids))
     cols = np.asarray(cols, np.float64)
     out = []
     for a, b in zip(batch.atom_offsets[:-1], batch.atom_offsets[1:]):

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.sparse.csgraph import shortest_path
 
 from hessfit.errors import ConfigError
+from hessfit.modes import rigid_body_basis, translation_basis
 
 SQM_TYPES = ("X-H stretch", "X-Y stretch", "X-H bend", "bend", "torsion", "out-of-plane")
 
@@ -109,7 +110,7 @@ def class_scales(structure, h0, *, bounds=(0.5, 2.0), grouping: str = "elements"
     off = jnp.asarray(off)
 
     # projector removing uniform translations: P H P is symmetric and obeys Σ_j H_ij = 0 exactly
-    trans = np.kron(np.ones((n, 1)), np.eye(3)) / np.sqrt(n)
+    trans = translation_basis(np.ones(n))
     p_t = jnp.asarray(np.eye(3 * n) - trans @ trans.T)
 
     def apply(p):
@@ -167,11 +168,9 @@ def internal_scales(structure, h0, *, bounds=(0.5, 1.5)) -> Parametrization:
 def cartesian_rigid_projector(structure) -> np.ndarray:
     """(3N, 3N) projector onto Cartesian displacements orthogonal to translations and rotations (a crystal:
     to its uniform translations)."""
-    from hessfit.modes import rigid_body_basis
-
     n = structure.n_atoms
     if getattr(structure, "is_crystal", False):  # a crystal's only zero modes: the uniform translations
-        q = np.kron(np.ones((n, 1)), np.eye(3)) / np.sqrt(n)
+        q = translation_basis(np.ones(n))
     else:
         q = rigid_body_basis(structure.positions, np.ones(n))
     return np.eye(3 * n) - q @ q.T

@@ -149,11 +149,15 @@ class NequipSource(HessianSource):
         crystal: how a crystal is treated: 'molecules' (default: every molecule predicted alone, intramolecular
             blocks only; `_predict_crystal`) or 'periodic' (one graph with edges to periodic images: the network's
             own intermolecular blocks, from contacts it never saw in training; docs/crystal.md measures both).
+        intermolecular: with crystal='molecules', a Hessian (3N, 3N) eV/Å² of the same crystal (periodic xTB,
+            phonopy force constants) whose intermolecular part (`hessfit.structures.split_intermolecular`) is
+            added to the network's intramolecular blocks; None: intramolecular blocks only, with a warning.
     """
 
     model: object = None
     guard: bool = True
     crystal: str = "molecules"
+    intermolecular: object = None
 
     @property
     def level_of_theory(self) -> str:
@@ -186,9 +190,19 @@ class NequipSource(HessianSource):
         return predict_hessian(structure, model=model), None
 
     def _predict_crystal(self, crystal: Structure) -> tuple[np.ndarray, list | None]:
-        """A crystal's intramolecular Hessian: every molecule made whole and predicted alone (the network was trained
-        on isolated molecules: it is not asked for intermolecular force constants), assembled block-diagonally
-        into the crystal's (3N, 3N) in eV/Å²; blocks between molecules are zero (see `crystal_molecules`)."""
+        """A crystal's Hessian (3N, 3N) eV/Å² from its molecules: every molecule made whole and predicted alone (the
+        network was trained on isolated molecules: it is not asked for intermolecular force constants), assembled
+        block-diagonally (see `crystal_molecules`), plus the intermolecular part of ``self.intermolecular`` when
+        given (else the blocks between molecules are zero)."""
+        from hessfit.structures import split_intermolecular
+
+        inter = 0.0
+        if self.intermolecular is not None:
+            h_other = np.asarray(self.intermolecular, float)
+            if h_other.shape != (3 * crystal.n_atoms,) * 2:
+                raise ConfigError(f"{crystal.name}: the intermolecular Hessian has shape {h_other.shape}, expected "
+                                  f"{(3 * crystal.n_atoms,) * 2}")
+            inter = split_intermolecular(crystal, h_other)[1]
         molecules, members_idx = crystal_molecules(crystal)
         parts, member_parts = [], None
         for mol in molecules:
@@ -204,12 +218,13 @@ class NequipSource(HessianSource):
             for idx, hb in zip(members_idx, blocks):
                 cols = (3 * idx[:, None] + np.arange(3)).ravel()
                 out[np.ix_(cols, cols)] = hb
-            return out
+            return out + inter
 
-        warnings.warn(f"{crystal.name}: network Hessian of a crystal: intramolecular force constants only (each of "
-                      f"its {len(molecules)} molecules predicted alone); lattice modes need intermolecular ones: "
-                      "give a phonopy file (its intermolecular blocks are added) or use --source xtb",
-                      HessfitWarning, stacklevel=4)
+        if self.intermolecular is None:
+            warnings.warn(f"{crystal.name}: network Hessian of a crystal: intramolecular force constants only (each "
+                          f"of its {len(molecules)} molecules predicted alone); lattice modes need intermolecular "
+                          "ones: give a phonopy file (its intermolecular blocks are added) or use --source xtb",
+                          HessfitWarning, stacklevel=4)
         return assemble(parts), ([assemble(m) for m in member_parts] if member_parts else None)
 
     def hessian_and_guard(self, structure: Structure, *, warn: bool = True) -> tuple[HessianResult, GuardReport | None]:

@@ -60,6 +60,18 @@ def test_a_crystal_is_predicted_molecule_by_molecule(monkeypatch):
         cols = (3 * np.asarray(idx)[:, None] + np.arange(3)).ravel()
         np.testing.assert_allclose(h[np.ix_(cols, cols)], fake_predict(seen[k]))
     assert not h[:6, 6:].any() and not h[6:, :6].any()
+    # with a crystal Hessian for the intermolecular part: added, and no warning
+    import warnings
+
+    from hessfit.structures import split_intermolecular
+
+    _, h_intra, h_inter = dimer_crystal(0.3, shift_atom1=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HessfitWarning)
+        h2 = get_source("nequip", intermolecular=h_intra + h_inter).hessian(s).hessian
+    np.testing.assert_allclose(h2, h + split_intermolecular(s, h_intra + h_inter)[1], atol=1e-12)
+    with pytest.raises(ConfigError, match="intermolecular Hessian has shape"):
+        get_source("nequip", intermolecular=np.eye(3)).hessian(s)
     chain = Structure(np.full(2, 6), np.array([[0, 0, 0], [1.4, 0, 0]]), np.full(2, 12.011), name="chain",
                       cell=np.diag([2.8, 6.0, 6.0]))
     with pytest.raises(InputFormatError, match="extend through the periodic boundaries"):
