@@ -26,6 +26,10 @@ def train(
     batch_atoms: Optional[int] = typer.Option(None, "--batch-atoms", help="atoms per padded batch"),
     probes: Optional[int] = typer.Option(None, "--probes", help="Hessian-vector probes per molecule"),
     force_weight: Optional[float] = typer.Option(None, "--force-weight", help="weight of the zero-force term"),
+    soft_mode_weight: Optional[float] = typer.Option(None, "--soft-mode-weight", help="weight of the soft-mode "
+                                                      "term (each normal mode's error relative to its curvature)"),
+    soft_mode_floor: Optional[float] = typer.Option(None, "--soft-mode-floor", help="cm⁻¹; softer modes weigh as "
+                                                    "if at this frequency (default 100)"),
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="use only this many training molecules"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="stop after this many seconds (resumable)"),
     kind: Optional[str] = typer.Option(None, "--kind", help="'energy' (NequIP energy, autodiff Hessian) or 'blocks' "
@@ -55,6 +59,7 @@ def train(
     tcfg = TrainConfig.from_file(train_config) if train_config else TrainConfig()
     overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "max_atoms_per_batch": batch_atoms,
                  "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
+                 "soft_mode_weight": soft_mode_weight, "soft_mode_floor_cm1": soft_mode_floor,
                  "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
     if no_resume and (out / "checkpoint.msgpack").exists():
@@ -63,7 +68,8 @@ def train(
     result = run_train(ds, out, model_config=mcfg, train_config=tcfg, dataset_path=str(data),
                        progress=not no_progress)
     best = result.history and min(h["val_loss"] for h in result.history)
-    typer.echo(f"stopped ({result.stopped}); best validation Hessian MSE {best}; best model in {out / 'best'}")
+    what = "objective (Hessian MSE + soft-mode term)" if tcfg.soft_mode_weight else "Hessian MSE"
+    typer.echo(f"stopped ({result.stopped}); best validation {what} {best}; best model in {out / 'best'}")
 
 
 def _split_indices(split_file: Optional[Path], subset: str, n: int) -> tuple[list[int], str]:

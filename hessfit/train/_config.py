@@ -28,6 +28,10 @@ class TrainConfig:
         checkpoint_every_s: seconds between mid-epoch checkpoints.
         force_weight: weight of the optional force term (forces should vanish at the DFT-minimum geometries);
             0 disables it.
+        soft_mode_weight: weight of the soft-mode term, the whitened error ‖T (H_pred − H_ref) T‖² per element
+            (`hessfit.train._data.whitening_matrix`): each normal mode's error relative to its own curvature, so
+            that soft modes count; 0 disables it.
+        soft_mode_floor_cm1: modes below this frequency (cm⁻¹) are weighted as if they were at it (the floor λ0).
         max_train_molecules: use only the first molecules of the training split (None: all).
         max_val_molecules: validate on the first molecules of the validation split (None: all).
         time_limit_s: stop (after checkpointing) when this wall time has passed (None: no limit).
@@ -51,6 +55,8 @@ class TrainConfig:
     patience_epochs: int = 8
     checkpoint_every_s: float = 300.0
     force_weight: float = 0.0
+    soft_mode_weight: float = 0.0
+    soft_mode_floor_cm1: float = 100.0
     max_train_molecules: int | None = None
     max_val_molecules: int | None = None
     time_limit_s: float | None = None
@@ -64,6 +70,9 @@ class TrainConfig:
         for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.soft_mode_weight < 0 or self.soft_mode_floor_cm1 <= 0:
+            raise ConfigError("TrainConfig.soft_mode_weight must be >= 0 and soft_mode_floor_cm1 > 0, got "
+                              f"{self.soft_mode_weight} and {self.soft_mode_floor_cm1}")
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
 

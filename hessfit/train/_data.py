@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from hessfit.model import Graph, bucket_atoms, bucket_edges, molecule_index, neighbour_pairs, pack, species_index
+from hessfit.units import FREQ_FACTOR_EV_A2
 
 
 def split_indices(n: int, *, seed: int, fractions: Sequence[float] = (0.9, 0.05, 0.05)) -> dict[str, np.ndarray]:
@@ -22,13 +23,15 @@ def split_indices(n: int, *, seed: int, fractions: Sequence[float] = (0.9, 0.05,
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MoleculeSet:
-    """Preprocessed molecules: species indices, positions (Å), neighbour pairs, Hessians (float32, eV/Å²)."""
+    """Preprocessed molecules: species indices, positions (Å), neighbour pairs, Hessians (float32, eV/Å²) and,
+    for the soft-mode loss, each molecule's whitening matrix (`whitening_matrix`, float32; else None)."""
 
     indices: np.ndarray  # (M,) dataset indices
     species: list
     positions: list
     pairs: list
     hessians: list
+    whiteners: list | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -40,17 +43,47 @@ class MoleculeSet:
         return len(self.pairs[k][0])
 
 
-def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float) -> MoleculeSet:
-    """Preprocess molecules ``indices`` of a HessianDataset."""
+def whitening_matrix(hessian: np.ndarray, numbers: np.ndarray, positions: np.ndarray,
+                     floor_cm1: float) -> np.ndarray:
+    """T = M^-1/2 U (Λ + λ0)^-1/2 Uᵀ M^-1/2 (3N, 3N), from the reference Hessian's internal modes.
+
+    U, Λ: eigenvectors and eigenvalues of the mass-weighted reference Hessian in the internal space (rigid-body
+    motion projected out; eV/Å²/amu); λ0 is the eigenvalue of a ``floor_cm1`` mode. ‖T (H_pred − H_ref) T‖_F is
+    then a dimensionless, relative error in the reference's normal-mode basis: a mode's error counts relative to its
+    own curvature (above the floor), so the soft modes that a plain Hessian MSE hardly sees weigh as much as the
+    stiff ones. Negative reference eigenvalues are treated as 0.
+    """
+    from hessfit.modes import internal_basis
+    from hessfit.structures import standard_mass
+
+    masses = np.array([standard_mass(int(z)) for z in numbers])
+    inv_sqrt_m = np.repeat(1.0 / np.sqrt(masses), 3)
+    basis = internal_basis(positions, masses)
+    h = 0.5 * (hessian + hessian.T).astype(float)
+    lam, vec = np.linalg.eigh(basis.T @ (h * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]) @ basis)
+    floor = (floor_cm1 / FREQ_FACTOR_EV_A2) ** 2
+    u = basis @ vec
+    t = (u / np.sqrt(np.maximum(lam, 0.0) + floor)) @ u.T
+    return t * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
+
+
+def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float,
+            soft_mode_floor_cm1: float | None = None) -> MoleculeSet:
+    """Preprocess molecules ``indices`` of a HessianDataset (with whitening matrices when ``soft_mode_floor_cm1``
+    is given)."""
     idx = np.asarray(indices, int)
     species, positions, pairs, hessians = [], [], [], []
+    whiteners = [] if soft_mode_floor_cm1 is not None else None
     for i in idx:
-        species.append(species_index(dataset.numbers(i), elements, name=f"dataset molecule {i}"))
+        numbers = dataset.numbers(i)
+        species.append(species_index(numbers, elements, name=f"dataset molecule {i}"))
         pos = dataset.positions(i)
         positions.append(pos)
         pairs.append(neighbour_pairs(pos, cutoff_angstrom))
         hessians.append(dataset.hessian(i).astype(np.float32))
-    return MoleculeSet(idx, species, positions, pairs, hessians)
+        if whiteners is not None:
+            whiteners.append(whitening_matrix(hessians[-1], numbers, pos, soft_mode_floor_cm1).astype(np.float32))
+    return MoleculeSet(idx, species, positions, pairs, hessians, whiteners)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +129,9 @@ class Batch:
         targets: (K, n_atoms_pad, 3) reference H·probe, eV/Å².
         weights: (n_atoms_pad,) 1 / ((3N)² · n_molecules) per atom of an N-atom molecule, 0 on padding.
         molecule: (n_atoms_pad,) int32 molecule index of each atom slot (padding: n_molecules).
+        soft: for the soft-mode loss (`MoleculeSet.whiteners`), else None: (left, probes, targets) with left the
+            block-diagonal whitening matrix T (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and targets T·H_ref·T·v
+            (K, n_atoms_pad, 3) for the same probes v.
     """
 
     positions: np.ndarray
@@ -104,6 +140,7 @@ class Batch:
     targets: np.ndarray
     weights: np.ndarray
     molecule: np.ndarray
+    soft: tuple | None = None
 
 
 def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_probes: int,
@@ -118,6 +155,10 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     probes = np.zeros((n_probes, a_pad, 3), dtype)
     targets = np.zeros((n_probes, a_pad, 3), dtype)
     weights = np.zeros(a_pad, dtype)
+    soft = None
+    if mols.whiteners is not None:
+        left = np.zeros((3 * a_pad, 3 * a_pad), dtype)
+        soft = (left, np.zeros_like(probes), np.zeros_like(targets))
     for j, k in enumerate(members):
         a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
         n3 = 3 * int(b - a)
@@ -128,7 +169,14 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
         probes[:, a:b] = v.reshape(n_probes, -1, 3)
         targets[:, a:b] = (v @ mols.hessians[k]).reshape(n_probes, -1, 3)  # H symmetric: v H = H v
         weights[a:b] = 1.0 / (n3**2 * len(members))
-    return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed))
+        if soft is not None:
+            t = mols.whiteners[k]
+            soft[0][3 * a:3 * b, 3 * a:3 * b] = t
+            tv = v @ t  # T symmetric
+            soft[1][:, a:b] = tv.reshape(n_probes, -1, 3)
+            soft[2][:, a:b] = (tv @ mols.hessians[k] @ t).reshape(n_probes, -1, 3)
+    return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed),
+                 soft)
 
 
 def column_probes(n_probes: int) -> Callable[[int], np.ndarray]:

@@ -20,21 +20,38 @@ def _probe_mse(hv, targets, weights):
     return jnp.mean(jnp.sum(weights[None, :, None] * (hv - targets) ** 2, axis=(1, 2)))
 
 
-def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0):
-    """``loss(params, positions, graph, probes, targets, weights) -> (loss, aux)``.
+def _soft_mode_mse(apply_h, soft, weights):
+    """The whitened probe loss, an estimate of ‖T (H_pred − H_ref) T‖²_F per element (dimensionless).
 
-    Shapes: positions (A, 3); probes, targets (K, A, 3); weights (A,). aux = {"hessian_mse", "force_mse"}.
+    ``apply_h(vectors (K, A, 3)) -> H_pred·vectors``; ``soft`` = (left T (3A, 3A), T·v, T·H_ref·T·v) from
+    `hessfit.train._data.make_batch`; weights as `_probe_mse`.
+    """
+    left, tv, targets = soft
+    htv = apply_h(tv)
+    k = htv.shape[0]
+    whitened = (htv.reshape(k, -1) @ left).reshape(htv.shape)  # T symmetric
+    return _probe_mse(whitened, targets, weights)
+
+
+def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0):
+    """``loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None) -> (loss, aux)``.
+
+    Shapes: positions (A, 3); probes, targets (K, A, 3); weights (A,). ``soft``: `Batch.soft`, needed when
+    ``soft_mode_weight`` > 0. aux = {"hessian_mse", "force_mse", "soft_mode_mse"}.
     """
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
 
-    def loss(params, positions, graph, probes, targets, weights, molecule=None):
+    def loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None):
         grad, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
         hv = jax.vmap(lin)(probes)  # [K, A, 3]
         hessian_mse = _probe_mse(hv, targets, weights)
         n_mol_weight = jnp.where(graph.node_mask, 1.0, 0.0)
         force_mse = jnp.sum(n_mol_weight[:, None] * grad**2) / jnp.maximum(jnp.sum(n_mol_weight) * 3.0, 1.0)
         total = hessian_mse + force_weight * force_mse if force_weight else hessian_mse
-        return total, {"hessian_mse": hessian_mse, "force_mse": force_mse}
+        soft_mse = _soft_mode_mse(jax.vmap(lin), soft, weights) if soft is not None else jnp.zeros_like(total)
+        if soft_mode_weight:
+            total = total + soft_mode_weight * soft_mse
+        return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse}
 
     return loss
 
@@ -57,27 +74,33 @@ def make_full_hessian_loss_fn(config: ModelConfig):
     return loss
 
 
-def make_block_loss_fn(config: ModelConfig):
+def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0):
     """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
-    Hessian. With `column_probes` it is the exact per-element MSE. Signature as `make_probe_loss_fn`'s loss,
-    ``molecule`` (A,) required."""
+    Hessian. With `column_probes` it is the exact per-element MSE (and the soft-mode term its exact whitened
+    form). Signature as `make_probe_loss_fn`'s loss, ``molecule`` (A,) required."""
     from hessfit.model import make_direct_hessian_fn
 
     hessian_fn = make_direct_hessian_fn(config)
 
-    def loss(params, positions, graph, probes, targets, weights, molecule):
+    def loss(params, positions, graph, probes, targets, weights, molecule, soft=None):
         n_atoms = positions.shape[0]
         h = hessian_fn(params, positions, graph, molecule, n_atoms)  # (3A, 3A)
-        k = probes.shape[0]
-        hv = (probes.reshape(k, -1) @ h).reshape(probes.shape)  # H symmetric
-        hessian_mse = _probe_mse(hv, targets, weights)
-        return hessian_mse, {"hessian_mse": hessian_mse, "force_mse": jnp.zeros((), hessian_mse.dtype)}
+
+        def apply_h(vectors):
+            k = vectors.shape[0]
+            return (vectors.reshape(k, -1) @ h).reshape(vectors.shape)  # H symmetric
+
+        hessian_mse = _probe_mse(apply_h(probes), targets, weights)
+        soft_mse = _soft_mode_mse(apply_h, soft, weights) if soft is not None else jnp.zeros_like(hessian_mse)
+        total = hessian_mse + soft_mode_weight * soft_mse if soft_mode_weight else hessian_mse
+        return total, {"hessian_mse": hessian_mse, "force_mse": jnp.zeros((), hessian_mse.dtype),
+                       "soft_mode_mse": soft_mse}
 
     return loss
 
 
-def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0):
+def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0):
     """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks)."""
     if config.kind == "blocks":
-        return make_block_loss_fn(config)
-    return make_probe_loss_fn(config, force_weight=force_weight)
+        return make_block_loss_fn(config, soft_mode_weight=soft_mode_weight)
+    return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight)

@@ -75,15 +75,15 @@ _COMPILED: dict = {}
 def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     """Optimizer, schedule and jitted step/eval functions, reused by runs with the same settings (resume)."""
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
-           tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, steps_per_epoch)
+           tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
-        loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight)
+        loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight)
 
         @jax.jit
-        def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule):
+        def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft):
             (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, positions, graph, probes,
-                                                                            targets, weights, molecule)
+                                                                            targets, weights, molecule, soft)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state, loss, aux
 
@@ -105,9 +105,10 @@ def _predicted_hv(mcfg: ModelConfig, params, b) -> np.ndarray:
     return np.asarray(jax.jit(make_hvp_fn(mcfg))(params, b.positions, b.graph, b.probes))
 
 
-def transfer_params(params: dict, source: str | Path) -> dict:
+def transfer_params(params: dict, source: str | Path, *, copied: list | None = None) -> dict:
     """Copy from the model folder ``source`` every top-level parameter block (embedding, layer_k, ...) whose
-    shapes match ``params`` exactly; the rest keep their initial values."""
+    shapes match ``params`` exactly; the rest keep their initial values. The names of the copied blocks are
+    appended to ``copied`` when given."""
     from hessfit.model import load_model
 
     src = load_model(source).params["params"]
@@ -119,6 +120,8 @@ def transfer_params(params: dict, source: str | Path) -> dict:
             np.shape(a) == np.shape(b) for a, b in zip(jax.tree_util.tree_leaves(block),
                                                         jax.tree_util.tree_leaves(src[name])))
         if same:
+            if copied is not None:
+                copied.append(name)
             out[name] = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, jnp.asarray(a).dtype), block, src[name])
     return {**params, "params": out}
 
@@ -173,8 +176,11 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     train_idx = split["train"][: tcfg.max_train_molecules]
     val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx  # no val split: overfit check
-    tr = prepare(dataset, train_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
-    va = prepare(dataset, val_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom)
+    floor = tcfg.soft_mode_floor_cm1 if tcfg.soft_mode_weight else None
+    tr = prepare(dataset, train_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom,
+                 soft_mode_floor_cm1=floor)
+    va = prepare(dataset, val_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom,
+                 soft_mode_floor_cm1=floor)
     shapes = batch_shapes(tr, tcfg.max_atoms_per_batch)
     shapes = dataclasses.replace(shapes, n_atoms_pad=max(shapes.n_atoms_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_atoms_pad),
                                  n_edges_pad=max(shapes.n_edges_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_edges_pad))
@@ -188,25 +194,30 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     val_batches = [make_batch(va, m, shapes, n_probes=4, rng=val_rng, dtype=dtype)
                    for m in plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)]
 
-    def validate(params) -> float:
-        tot, n = 0.0, 0
+    def validate(params) -> tuple[float, float, float]:
+        """(objective, Hessian MSE, soft-mode term) on the validation molecules; the objective is the
+        Hessian MSE plus the weighted soft-mode term (the force term is not validated)."""
+        mse, soft, n = 0.0, 0.0, 0
         for b, members in zip(val_batches, plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)):
-            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule)
-            tot += float(aux["hessian_mse"]) * len(members)
+            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
+            mse += float(aux["hessian_mse"]) * len(members)
+            soft += float(aux["soft_mode_mse"]) * len(members)
             n += len(members)
-        return tot / n
+        return (mse + tcfg.soft_mode_weight * soft) / n, mse / n, soft / n
 
     # --- state: fresh or resumed ---
     params = init_params(mcfg, jax.random.PRNGKey(tcfg.seed))
+    copied: list = []
     if tcfg.init_from:
-        params = transfer_params(params, tcfg.init_from)
+        params = transfer_params(params, tcfg.init_from, copied=copied)
     state = {"params": params, "opt_state": optimizer.init(params), "epoch": 0, "batch": 0, "step": 0,
              "best_val": float("inf"), "best_epoch": -1, "elapsed_s": 0.0, "epoch_loss_sum": 0.0, "epoch_loss_n": 0}
     history: list = []
     if resume and run.has_checkpoint():
         state, history = run.load(state)
-    else:
-        # calibrate the per-element energy scale so the initial H·v has the reference magnitude
+    elif ("block_scale" if mcfg.kind == "blocks" else "energy_scale") not in copied:
+        # calibrate the per-element energy scale so the initial H·v has the reference magnitude (not when a
+        # trained model's scale was transferred: fine-tuning starts from that model exactly)
         b = make_batch(tr, plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch)[0], shapes,
                        n_probes=1, rng=np.random.default_rng(0), dtype=dtype)
         ratio = float(np.sqrt(np.sum(b.targets**2) / max(np.sum(_predicted_hv(mcfg, params, b) ** 2), 1e-30)))
@@ -216,9 +227,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         state["params"] = params
         state["opt_state"] = optimizer.init(params)
 
-    def save_best(params, epoch, val):
+    def save_best(params, epoch, val, val_soft=None):
         meta = {"training_data": summary, "train_config": tcfg.to_dict(), "dataset": dataset_path,
-                "best_epoch": epoch, "val_hessian_mse": val, "split_seed": tcfg.seed,
+                "best_epoch": epoch, "val_hessian_mse": val, "val_soft_mode_mse": val_soft, "split_seed": tcfg.seed,
                 "training_time_s": state["elapsed_s"]}
         save_model(out / "best", Model(mcfg, jax.tree_util.tree_map(np.asarray, params), meta))
 
@@ -247,13 +258,14 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         for bi in range(int(state["batch"]), len(plan)):
             b = make_batch(tr, plan[bi], shapes, n_probes=n_probes, rng=rng, dtype=dtype, probe_vectors=probe_vectors)
             params, opt_state, loss, aux = step_fn(state["params"], state["opt_state"], b.positions, b.graph,
-                                                   b.probes, b.targets, b.weights, b.molecule)
+                                                   b.probes, b.targets, b.weights, b.molecule, b.soft)
             loss = float(loss)
+            objective = loss if tcfg.soft_mode_weight else float(aux["hessian_mse"])  # what validate() measures
             if not np.isfinite(loss):
                 raise ConvergenceError(f"training diverged (loss {loss}) at epoch {epoch + 1}, step {bi}; "
                                   "lower --lr or raise grad_clip_norm")
             state.update(params=params, opt_state=opt_state, batch=bi + 1, step=int(state["step"]) + 1,
-                         epoch_loss_sum=float(state["epoch_loss_sum"]) + float(aux["hessian_mse"]),
+                         epoch_loss_sum=float(state["epoch_loss_sum"]) + objective,
                          epoch_loss_n=int(state["epoch_loss_n"]) + 1, elapsed_s=time.time() - t_start)
             if pbar is not None:
                 pbar.update(1)
@@ -266,13 +278,14 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         if stopped == "time_limit":
             run.save(state, history)
             break
-        val = validate(state["params"])
+        val, val_mse, val_soft = validate(state["params"])
         train_loss = float(state["epoch_loss_sum"]) / max(int(state["epoch_loss_n"]), 1)
         history.append({"epoch": epoch + 1, "step": int(state["step"]), "train_loss": train_loss, "val_loss": val,
+                        "val_hessian_mse": val_mse, "val_soft_mode_mse": val_soft,
                         "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start})
         if val < float(state["best_val"]):
             state.update(best_val=val, best_epoch=epoch + 1)
-            save_best(state["params"], epoch + 1, val)
+            save_best(state["params"], epoch + 1, val_mse, val_soft if tcfg.soft_mode_weight else None)
         state.update(epoch=epoch + 1, batch=0, epoch_loss_sum=0.0, epoch_loss_n=0, elapsed_s=time.time() - t_start)
         if pbar is not None:
             pbar.write(f"epoch {epoch + 1}: train {train_loss:.4g}  val {val:.4g}  (best {float(state['best_val']):.4g}"
