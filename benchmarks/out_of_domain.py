@@ -62,6 +62,35 @@ def member_predictions(ds, idx, ensemble):
     return preds, ens
 
 
+def blend(a, b, w):
+    """(1 − w) a + w b per molecule (None where either is None)."""
+    return [None if x is None or y is None else (1 - w) * x + w * y for x, y in zip(a, b)]
+
+
+def candidate_predictions(ds, idx, models, blends, known) -> dict:
+    """{name: [Hessian or None]} for the extra ``models`` and the ``blends`` 'A+B@W' (predictions in ``known``
+    are reused)."""
+    from hessfit.model import load_model
+    from hessfit.train._evaluate import network_predict_fn
+
+    structures = [ds.structure(i) for i in idx]
+    preds = dict(known)
+
+    def get(name):
+        if name not in preds:
+            t0 = time.perf_counter()
+            preds[name] = network_predict_fn(load_model(name))(structures)
+            print(f"  {name}: predicted in {time.perf_counter() - t0:.0f} s", flush=True)
+        return preds[name]
+
+    out = {name: get(name) for name in models}
+    for spec in blends:
+        pair, w = spec.rsplit("@", 1)
+        a, b = pair.split("+")
+        out[spec] = blend(get(a), get(b), float(w))
+    return out
+
+
 def guard_stats(ds, idx, preds, ens) -> dict:
     import numpy as np
 
@@ -99,6 +128,12 @@ def main() -> None:
     p.add_argument("--also-weights", type=float, nargs="*", default=[0.85],
                    help="also evaluate (1 - w) nequip_qm9 + w blocks_qm9 for these w from the same member predictions "
                         "(0.85 = the default before 2026-12-05)")
+    p.add_argument("--models", nargs="*", default=[],
+                   help="also evaluate these models (shipped names or model folders, e.g. a fine-tuned run's best/)")
+    p.add_argument("--blend", nargs="*", default=[], metavar="A+B@W",
+                   help="also evaluate (1 - W) A + W B for models A, B from --models or the members, e.g. "
+                        "nequip_qm9+runs/x/best@0.6")
+    p.add_argument("--no-default", action="store_true", help="skip ensemble_qm9 and its members (candidates only)")
     p.add_argument("--out", type=Path, default=ROOT / "scratch" / "ood" / "eval")
     args = p.parse_args()
 
@@ -117,14 +152,14 @@ def main() -> None:
             continue
         ds, idx = load_set(set_name, args.max_molecules)
         print(f"{set_name}: {len(idx)} molecules", flush=True)
-        preds, ens = member_predictions(ds, idx, ensemble)
-        results[set_name] = {"guard": guard_stats(ds, idx, preds, ens), "models": {}}
+        preds, ens = ({}, None) if args.no_default else member_predictions(ds, idx, ensemble)
+        results[set_name] = {"guard": {} if args.no_default else guard_stats(ds, idx, preds, ens), "models": {}}
         levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
-        candidates = [("ensemble_qm9", ens)] + list(preds.items())
-        for w in args.also_weights:  # other blends of the same two members
-            a, b = preds["nequip_qm9"], preds["blocks_qm9"]
-            candidates.append((f"blend w={w:g}", [None if x is None or y is None else (1 - w) * x + w * y
-                                                  for x, y in zip(a, b)]))
+        candidates = [] if args.no_default else [("ensemble_qm9", ens)] + list(preds.items())
+        for w in [] if args.no_default else args.also_weights:  # other blends of the same two members
+            candidates.append((f"blend w={w:g}", blend(preds["nequip_qm9"], preds["blocks_qm9"], w)))
+        extra = candidate_predictions(ds, idx, args.models, args.blend, preds)
+        candidates += list(extra.items())
         evals = []
         for name, hs in candidates:
             r = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -337,6 +338,7 @@ def write_evaluation(results: Sequence[EvalResult], out_dir: str | Path) -> Path
             continue
         keys = [k for k in r.per_molecule[0] if k not in ("sse",)]
         lines = [",".join(keys)] + [",".join(str(m.get(k, "")) for k in keys) for m in r.per_molecule]
-        (out_dir / f"per_molecule_{r.source}.csv").write_text("\n".join(lines) + "\n")
+        safe = re.sub(r"[^\w.=@+-]", "_", r.source)  # a model folder's path as a file name
+        (out_dir / f"per_molecule_{safe}.csv").write_text("\n".join(lines) + "\n")
     plot_evaluation(results, out_dir)
     return out_dir / "metrics.json"

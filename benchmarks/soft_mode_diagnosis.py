@@ -1,0 +1,65 @@
+"""Where a network's imaginary modes come from (docs/soft_mode_training.md).
+
+    python benchmarks/soft_mode_diagnosis.py --models blocks_qm9 nequip_qm9 ensemble_qm9 --max-molecules 150
+
+For each QM9 validation molecule the predicted mass-weighted internal Hessian is written in the reference's
+normal-mode basis, Λ + D. The lowest eigenvalue is recomputed with the full error D, with its diagonal only (each
+mode's own curvature error) and with its off-diagonal part only (couplings between modes). A coupling c between
+a soft mode and a stiff mode j lowers the soft mode by about c²/λ_j, whatever the sign of c, so couplings alone
+can make soft modes imaginary. Prints, per model, the molecules with a mode below −50 cm⁻¹ in each case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+QM9 = Path(os.environ.get("HESSFIT_QM9", ROOT.parent / "shared" / "data" / "hessians" / "qm9_b3lyp_hessians.npz"))
+SPLIT = ROOT / "checkpoints" / "nequip_qm9" / "split.json"
+
+
+def lowest_modes(structure, h_ref, h_pred) -> tuple[float, float, float]:
+    """Lowest frequency (cm⁻¹, negative = imaginary) with the full error, its diagonal, its couplings."""
+    from hessfit.modes import internal_basis
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
+    sq = np.repeat(np.sqrt(structure.masses), 3)
+    basis = internal_basis(structure.positions, structure.masses)
+    a = basis.T @ (h_ref / sq[:, None] / sq[None, :]) @ basis
+    p = basis.T @ (h_pred / sq[:, None] / sq[None, :]) @ basis
+    lam, u = np.linalg.eigh(a)
+    d = u.T @ (p - a) @ u
+    cases = (np.linalg.eigvalsh(np.diag(lam) + d)[0], np.min(lam + np.diag(d)),
+             np.linalg.eigvalsh(np.diag(lam) + d - np.diag(np.diag(d)))[0])
+    return tuple(float(FREQ_FACTOR_EV_A2 * np.sign(x) * np.sqrt(abs(x))) for x in cases)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=["blocks_qm9", "nequip_qm9", "ensemble_qm9"])
+    p.add_argument("--max-molecules", type=int, default=150)
+    args = p.parse_args()
+
+    from hessfit.model import load_model, predict_hessians
+    from hessfit.structures import HessfitWarning, load_dataset
+
+    warnings.simplefilter("ignore", HessfitWarning)
+    ds = load_dataset(QM9)
+    idx = json.loads(SPLIT.read_text())["val"][: args.max_molecules]
+    structures = [ds.structure(i) for i in idx]
+    print(f"| model | molecules | mode < −50 cm⁻¹: full error | diagonal error only | couplings only |\n|---|---|---|---|---|")
+    for name in args.models:
+        preds = predict_hessians(structures, load_model(name))
+        low = np.array([lowest_modes(s, ds.hessian(i).astype(float), h) for s, h, i in zip(structures, preds, idx)])
+        counts = " | ".join(str(int(np.sum(low[:, k] < -50))) for k in range(3))
+        print(f"| {name} | {len(idx)} | {counts} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
