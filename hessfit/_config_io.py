@@ -20,15 +20,17 @@ def dataclass_from_dict(cls, d: dict):
 
 
 def read_config_file(path: str | Path, *, table: str, what: str) -> dict:
-    """Read a JSON file, or a TOML file's ``[table]`` (top-level keys if the table is absent)."""
+    """Read a JSON or TOML file's ``table`` (top-level keys if the table is absent), so that a training run's
+    ``config.json`` (tables ``model`` and ``train``) serves as a model or training config."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: {what} config file not found")
     try:
         if path.suffix.lower() == ".toml":
             d = tomllib.loads(path.read_text())
-            return d.get(table, d)
-        return json.loads(path.read_text())
+        else:
+            d = json.loads(path.read_text())
+        return d.get(table, d) if isinstance(d, dict) else d
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: invalid {what} config ({exc})") from None
 

@@ -1,5 +1,7 @@
 """Config files: one loader for INS settings, refine recipes and model/train configs; errors name the file."""
 
+import json
+
 import pytest
 
 from hessfit.errors import ConfigError
@@ -36,3 +38,18 @@ def test_unknown_ins_key(tmp_path):
     p.write_text("[ins]\ntemperature = 10\n")
     with pytest.raises(ConfigError, match="unknown InsConfig fields"):
         InsConfig.from_toml(p)
+
+
+def test_a_training_runs_config_json_serves_as_model_and_training_config(tmp_path):
+    from hessfit.model import ModelConfig
+    from hessfit.train import TrainConfig
+
+    model = ModelConfig(kind="blocks", n_layers=3)
+    train = TrainConfig(max_epochs=7, soft_mode_weight=10.0)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model": model.to_dict(), "train": train.to_dict(), "dataset": "x.npz"}))
+    assert ModelConfig.from_file(path) == model
+    assert TrainConfig.from_file(path) == train
+    flat = tmp_path / "model.json"  # a file of the model's keys alone still works
+    flat.write_text(json.dumps(model.to_dict()))
+    assert ModelConfig.from_file(flat) == model
