@@ -1,8 +1,9 @@
 """Where a network's imaginary modes come from (docs/soft_mode_training.md).
 
     python benchmarks/soft_mode_diagnosis.py --models blocks_qm9 nequip_qm9 ensemble_qm9 --max-molecules 150
+    python benchmarks/soft_mode_diagnosis.py --data data/ood/panel_xtb.npz    # every molecule of another set
 
-For each QM9 validation molecule the predicted mass-weighted internal Hessian is written in the reference's
+For each QM9 validation molecule (or each molecule of ``--data``) the predicted mass-weighted internal Hessian is written in the reference's
 normal-mode basis, Λ + D. The lowest eigenvalue is recomputed with the full error D, with its diagonal only (each
 mode's own curvature error) and with its off-diagonal part only (couplings between modes). A coupling c between
 a soft mode and a stiff mode j lowers the soft mode by about c²/λ_j, whatever the sign of c, so couplings alone
@@ -25,7 +26,8 @@ SPLIT = ROOT / "checkpoints" / "nequip_qm9" / "split.json"
 
 
 def lowest_modes(structure, h_ref, h_pred) -> tuple[float, float, float]:
-    """Lowest frequency (cm⁻¹, negative = imaginary) with the full error, its diagonal, its couplings."""
+    """Lowest frequency (cm⁻¹, negative = imaginary) with the full error, its diagonal, its couplings; and the mean
+    frequency shift (cm⁻¹) that the diagonal errors alone give the three softest reference modes."""
     from hessfit.modes import internal_basis
     from hessfit.units import FREQ_FACTOR_EV_A2
 
@@ -37,28 +39,38 @@ def lowest_modes(structure, h_ref, h_pred) -> tuple[float, float, float]:
     d = u.T @ (p - a) @ u
     cases = (np.linalg.eigvalsh(np.diag(lam) + d)[0], np.min(lam + np.diag(d)),
              np.linalg.eigvalsh(np.diag(lam) + d - np.diag(np.diag(d)))[0])
-    return tuple(float(FREQ_FACTOR_EV_A2 * np.sign(x) * np.sqrt(abs(x))) for x in cases)
+
+    def freq(x):
+        return FREQ_FACTOR_EV_A2 * np.sign(x) * np.sqrt(np.abs(x))
+
+    bias = float(np.mean(freq(lam[:3] + np.diag(d)[:3]) - freq(lam[:3])))  # + : soft modes made stiffer
+    return tuple(float(freq(x)) for x in cases) + (bias,)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["blocks_qm9", "nequip_qm9", "ensemble_qm9"])
     p.add_argument("--max-molecules", type=int, default=150)
+    p.add_argument("--data", type=Path, default=None, help="a Hessian dataset (.npz) instead of the QM9 validation split")
     args = p.parse_args()
 
     from hessfit.model import load_model, predict_hessians
     from hessfit.structures import HessfitWarning, load_dataset
 
     warnings.simplefilter("ignore", HessfitWarning)
-    ds = load_dataset(QM9)
-    idx = json.loads(SPLIT.read_text())["val"][: args.max_molecules]
+    ds = load_dataset(args.data or QM9)
+    idx = (list(range(len(ds))) if args.data else json.loads(SPLIT.read_text())["val"])[: args.max_molecules]
+    elements = {1, 6, 7, 8}
+    idx = [i for i in idx if set(int(z) for z in ds.numbers(i)) <= elements]  # what the networks know
     structures = [ds.structure(i) for i in idx]
-    print(f"| model | molecules | mode < −50 cm⁻¹: full error | diagonal error only | couplings only |\n|---|---|---|---|---|")
+    print(f"{args.data or 'QM9 validation split'}: molecules with a mode < −50 cm⁻¹\n"
+          "| model | molecules | full error | diagonal error only | couplings only | mean diagonal error of the "
+          "3 softest modes (cm⁻¹) |\n|---|---|---|---|---|---|")
     for name in args.models:
         preds = predict_hessians(structures, load_model(name))
         low = np.array([lowest_modes(s, ds.hessian(i).astype(float), h) for s, h, i in zip(structures, preds, idx)])
         counts = " | ".join(str(int(np.sum(low[:, k] < -50))) for k in range(3))
-        print(f"| {name} | {len(idx)} | {counts} |", flush=True)
+        print(f"| {name} | {len(idx)} | {counts} | {np.mean(low[:, 3]):+.0f} |", flush=True)
 
 
 if __name__ == "__main__":
