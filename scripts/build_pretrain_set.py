@@ -1,0 +1,131 @@
+"""Build a GFN2-xTB Hessian set of flexible organic molecules for pretraining (issue 17), resumably.
+
+    python scripts/build_pretrain_set.py select   # RDKit's NCI first_5K.smi -> data/pretrain/nci_flexible.smi
+    python scripts/build_pretrain_set.py build    # SMILES -> GFN2-xTB minimum -> xTB Hessian, cheapest first
+    python scripts/build_pretrain_set.py status
+
+Why: the soft-mode diagnosis (docs/soft_mode_training.md) shows that the networks' imaginary modes on larger,
+flexible molecules come from soft/stiff coupling errors that QM9's 23–29-atom minima do not teach. This set
+brings that flexibility (rotatable bonds, O–H/N–H rotors, 15–60 atoms) at xTB cost.
+
+Selection (fixed before any molecule was built): every molecule of RDKit's bundled NCI sample
+(``rdkit/Data/NCI/first_5K.smi``, BSD licence) that parses, is one neutral fragment of H, C, N and O only, has
+10–30 heavy atoms and 15–60 atoms with hydrogens, at least 2 rotatable bonds, no isotopes or radicals, and is
+not in either out-of-domain set (``data/ood/*.smi``; compared by InChIKey skeleton, so stereoisomers count as
+the same molecule). Written sorted by atom count, so the build runs cheapest first.
+
+Build: `hessfit.dataset.build_dataset` with the ``xtb`` source, serially (one thread, ``merge_every=1``), into the
+git-ignored ``scratch/pretrain/nci_flexible_xtb.npz``; a rerun skips finished and failed molecules. Run niced in
+the background:
+
+    nohup nice -n 19 .venv/bin/python scripts/build_pretrain_set.py build >> scratch/pretrain/build.log 2>&1 &
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+ROOT = Path(__file__).resolve().parents[1]
+SMILES_OUT = ROOT / "data" / "pretrain" / "nci_flexible.smi"
+BUILD_OUT = ROOT / "scratch" / "pretrain" / "nci_flexible_xtb.npz"
+HELD_OUT = [ROOT / "data" / "ood" / "panel_xtb.smi", ROOT / "data" / "ood" / "dft_b3lyp.smi"]
+
+
+def _smiles_lines(path: Path):
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            yield line.split()
+
+
+def _skeleton(mol) -> str:
+    from rdkit import Chem
+
+    return Chem.MolToInchiKey(mol)[:14]
+
+
+def select() -> None:
+    from rdkit import Chem, RDConfig, RDLogger
+    from rdkit.Chem import rdMolDescriptors
+
+    RDLogger.DisableLog("rdApp.*")
+    held = set()
+    for path in HELD_OUT:
+        for fields in _smiles_lines(path):
+            mol = Chem.MolFromSmiles(fields[0])
+            if mol is not None:
+                held.add(_skeleton(mol))
+    source = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
+    kept, seen, reasons = [], set(), {}
+    for fields in _smiles_lines(source):
+        mol = Chem.MolFromSmiles(fields[0])
+        why = None
+        if mol is None:
+            why = "does not parse"
+        elif len(Chem.GetMolFrags(mol)) != 1:
+            why = "several fragments"
+        elif any(a.GetSymbol() not in ("C", "N", "O") for a in mol.GetAtoms()):
+            why = "other elements"
+        elif Chem.GetFormalCharge(mol) != 0 or any(a.GetNumRadicalElectrons() or a.GetIsotope() for a in mol.GetAtoms()):
+            why = "charged, radical or isotope"
+        else:
+            heavy = mol.GetNumAtoms()
+            total = Chem.AddHs(mol).GetNumAtoms()
+            if not (10 <= heavy <= 30 and 15 <= total <= 60):
+                why = "size"
+            elif rdMolDescriptors.CalcNumRotatableBonds(mol) < 2:
+                why = "fewer than 2 rotatable bonds"
+            elif _skeleton(mol) in held:
+                why = "in an out-of-domain set"
+            elif _skeleton(mol) in seen:
+                why = "duplicate"
+        reasons[why] = reasons.get(why, 0) + 1
+        if why is None:
+            seen.add(_skeleton(mol))
+            kept.append((Chem.AddHs(mol).GetNumAtoms(), Chem.MolToSmiles(mol), f"nci_{fields[1]}"))
+    kept.sort(key=lambda row: row[0])
+    SMILES_OUT.parent.mkdir(parents=True, exist_ok=True)
+    header = [
+        "# Flexible H/C/N/O molecules for GFN2-xTB pretraining data (issue 17), selected by",
+        "# scripts/build_pretrain_set.py select from RDKit's bundled NCI sample rdkit/Data/NCI/first_5K.smi",
+        "# (BSD licence): one neutral fragment, 10-30 heavy atoms, 15-60 atoms, >= 2 rotatable bonds, not in",
+        "# data/ood/*.smi (InChIKey skeleton). Sorted by atom count. Columns: SMILES, key (NCI id).",
+    ]
+    SMILES_OUT.write_text("\n".join(header + [f"{s}\t{k}" for _, s, k in kept]) + "\n")
+    print(f"{len(kept)} molecules ({kept[0][0]}-{kept[-1][0]} atoms) -> {SMILES_OUT}")
+    for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  {n:5d} {why or 'kept'}")
+
+
+def build() -> None:
+    from hessfit.dataset import build_dataset
+
+    BUILD_OUT.parent.mkdir(parents=True, exist_ok=True)
+    r = build_dataset(SMILES_OUT, BUILD_OUT, method="xtb", n_workers=0, merge_every=1, progress=False)
+    print(f"{r.n_done} computed, {r.n_failed} failed, {r.n_skipped} skipped of {r.n_input}; {r.n_total} in {r.out}; "
+          f"{r.wall_time_s:.0f} s", flush=True)
+
+
+def status() -> None:
+    from hessfit.structures import load_dataset
+
+    n_list = sum(1 for _ in _smiles_lines(SMILES_OUT)) if SMILES_OUT.exists() else 0
+    n_done = len(load_dataset(BUILD_OUT)) if BUILD_OUT.exists() else 0
+    print(f"{n_done} of {n_list} built ({BUILD_OUT})")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=["select", "build", "status"])
+    args = p.parse_args(argv)
+    {"select": select, "build": build, "status": status}[args.action]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
