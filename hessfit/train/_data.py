@@ -43,27 +43,22 @@ class MoleculeSet:
         return len(self.pairs[k][0])
 
 
-def whitening_matrix(hessian: np.ndarray, numbers: np.ndarray, positions: np.ndarray,
-                     floor_cm1: float) -> np.ndarray:
+def whitening_matrix(structure, hessian: np.ndarray, floor_cm1: float) -> np.ndarray:
     """T = M^-1/2 U (Λ + λ0)^-1/2 Uᵀ M^-1/2 (3N, 3N), from the reference Hessian's internal modes.
 
-    U, Λ: eigenvectors and eigenvalues of the mass-weighted reference Hessian in the internal space (rigid-body
-    motion projected out; eV/Å²/amu); λ0 is the eigenvalue of a ``floor_cm1`` mode. ‖T (H_pred − H_ref) T‖_F is
-    then a dimensionless, relative error in the reference's normal-mode basis: a mode's error counts relative to its
-    own curvature (above the floor), so the soft modes that a plain Hessian MSE hardly sees weigh as much as the
-    stiff ones. Negative reference eigenvalues are treated as 0.
+    U, Λ: the normal modes (`hessfit.modes.normal_modes`: mass-weighted eigenvectors, rigid-body motion projected
+    out) and eigenvalues (eV/Å²/amu) of the reference Hessian; λ0 is the eigenvalue of a ``floor_cm1`` mode.
+    ‖T (H_pred − H_ref) T‖_F is then a dimensionless, relative error in the reference's normal-mode basis: a mode's
+    error counts relative to its own curvature (above the floor), so the soft modes that a plain Hessian MSE hardly
+    sees weigh as much as the stiff ones. Imaginary reference modes are treated as zero-frequency ones.
     """
-    from hessfit.modes import internal_basis
-    from hessfit.structures import standard_mass
+    from hessfit.modes import normal_modes
 
-    masses = np.array([standard_mass(int(z)) for z in numbers])
-    inv_sqrt_m = np.repeat(1.0 / np.sqrt(masses), 3)
-    basis = internal_basis(positions, masses)
-    h = 0.5 * (hessian + hessian.T).astype(float)
-    lam, vec = np.linalg.eigh(basis.T @ (h * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]) @ basis)
-    floor = (floor_cm1 / FREQ_FACTOR_EV_A2) ** 2
-    u = basis @ vec
-    t = (u / np.sqrt(np.maximum(lam, 0.0) + floor)) @ u.T
+    modes = normal_modes(structure, hessian)
+    freqs = np.maximum(np.asarray(modes.frequencies_cm1, float), 0.0)
+    u = np.asarray(modes.vectors, float).reshape(len(freqs), -1).T  # (3N, M) mass-weighted eigenvectors
+    t = (u * (FREQ_FACTOR_EV_A2 / np.sqrt(freqs**2 + floor_cm1**2))) @ u.T  # (Λ + λ0)^-1/2, λ = (ν̃ / factor)²
+    inv_sqrt_m = np.repeat(1.0 / np.sqrt(structure.masses), 3)
     return t * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
 
 
@@ -75,14 +70,14 @@ def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_
     species, positions, pairs, hessians = [], [], [], []
     whiteners = [] if soft_mode_floor_cm1 is not None else None
     for i in idx:
-        numbers = dataset.numbers(i)
-        species.append(species_index(numbers, elements, name=f"dataset molecule {i}"))
+        species.append(species_index(dataset.numbers(i), elements, name=f"dataset molecule {i}"))
         pos = dataset.positions(i)
         positions.append(pos)
         pairs.append(neighbour_pairs(pos, cutoff_angstrom))
         hessians.append(dataset.hessian(i).astype(np.float32))
         if whiteners is not None:
-            whiteners.append(whitening_matrix(hessians[-1], numbers, pos, soft_mode_floor_cm1).astype(np.float32))
+            whiteners.append(whitening_matrix(dataset.structure(i), hessians[-1],
+                                              soft_mode_floor_cm1).astype(np.float32))
     return MoleculeSet(idx, species, positions, pairs, hessians, whiteners)
 
 

@@ -207,6 +207,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     # --- state: fresh or resumed ---
     params = init_params(mcfg, jax.random.PRNGKey(tcfg.seed))
+    scale_key = "block_scale" if mcfg.kind == "blocks" else "energy_scale"
     copied: list = []
     if tcfg.init_from:
         params = transfer_params(params, tcfg.init_from, copied=copied)
@@ -215,15 +216,14 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     history: list = []
     if resume and run.has_checkpoint():
         state, history = run.load(state)
-    elif ("block_scale" if mcfg.kind == "blocks" else "energy_scale") not in copied:
+    elif scale_key not in copied:
         # calibrate the per-element energy scale so the initial H·v has the reference magnitude (not when a
         # trained model's scale was transferred: fine-tuning starts from that model exactly)
         b = make_batch(tr, plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch)[0], shapes,
                        n_probes=1, rng=np.random.default_rng(0), dtype=dtype)
         ratio = float(np.sqrt(np.sum(b.targets**2) / max(np.sum(_predicted_hv(mcfg, params, b) ** 2), 1e-30)))
         params = jax.tree_util.tree_map(lambda x: x, params)
-        key = "block_scale" if mcfg.kind == "blocks" else "energy_scale"
-        params["params"][key] = params["params"][key] * ratio
+        params["params"][scale_key] = params["params"][scale_key] * ratio
         state["params"] = params
         state["opt_state"] = optimizer.init(params)
 
