@@ -3,8 +3,8 @@
     python benchmarks/soft_mode_diagnosis.py --models blocks_qm9 nequip_qm9 ensemble_qm9 --max-molecules 150
     python benchmarks/soft_mode_diagnosis.py --data data/ood/panel_xtb.npz    # every molecule of another set
 
-For each QM9 validation molecule (or each molecule of ``--data``) the predicted mass-weighted internal Hessian is written in the reference's
-normal-mode basis, Λ + D. The lowest eigenvalue is recomputed with the full error D, with its diagonal only (each
+For each QM9 validation molecule (or each molecule of ``--data``) the predicted mass-weighted internal Hessian is
+written in the reference's normal-mode basis, Λ + D. The lowest eigenvalue is recomputed with the full error D, with its diagonal only (each
 mode's own curvature error) and with its off-diagonal part only (couplings between modes). A coupling c between
 a soft mode and a stiff mode j lowers the soft mode by about c²/λ_j, whatever the sign of c, so couplings alone
 can make soft modes imaginary. Prints, per model, the molecules with a mode below −50 cm⁻¹ in each case.
@@ -54,20 +54,22 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=None, help="a Hessian dataset (.npz) instead of the QM9 validation split")
     args = p.parse_args()
 
-    from hessfit.model import load_model, predict_hessians
+    from hessfit.model import Ensemble, load_model, predict_hessians
     from hessfit.structures import HessfitWarning, load_dataset
 
     warnings.simplefilter("ignore", HessfitWarning)
+    models = {name: load_model(name) for name in args.models}
+    known = set.intersection(*(set(int(z) for z in m.config.elements) for model in models.values()
+                               for m in (model.members if isinstance(model, Ensemble) else (model,))))
     ds = load_dataset(args.data or QM9)
     idx = (list(range(len(ds))) if args.data else json.loads(SPLIT.read_text())["val"])[: args.max_molecules]
-    elements = {1, 6, 7, 8}
-    idx = [i for i in idx if set(int(z) for z in ds.numbers(i)) <= elements]  # what the networks know
+    idx = [i for i in idx if set(int(z) for z in ds.numbers(i)) <= known]  # molecules every network can take
     structures = [ds.structure(i) for i in idx]
     print(f"{args.data or 'QM9 validation split'}: molecules with a mode < −50 cm⁻¹\n"
           "| model | molecules | full error | diagonal error only | couplings only | mean diagonal error of the "
           "3 softest modes (cm⁻¹) |\n|---|---|---|---|---|---|")
-    for name in args.models:
-        preds = predict_hessians(structures, load_model(name))
+    for name, model in models.items():
+        preds = predict_hessians(structures, model)
         low = np.array([lowest_modes(s, ds.hessian(i).astype(float), h) for s, h, i in zip(structures, preds, idx)])
         counts = " | ".join(str(int(np.sum(low[:, k] < -50))) for k in range(3))
         print(f"| {name} | {len(idx)} | {counts} | {np.mean(low[:, 3]):+.0f} |", flush=True)

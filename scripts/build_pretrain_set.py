@@ -38,57 +38,58 @@ BUILD_OUT = ROOT / "scratch" / "pretrain" / "nci_flexible_xtb.npz"
 HELD_OUT = [ROOT / "data" / "ood" / "panel_xtb.smi", ROOT / "data" / "ood" / "dft_b3lyp.smi"]
 
 
-def _smiles_lines(path: Path):
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            yield line.split()
-
-
 def _skeleton(mol) -> str:
     from rdkit import Chem
 
     return Chem.MolToInchiKey(mol)[:14]
 
 
-def select() -> None:
-    from rdkit import Chem, RDConfig, RDLogger
+def mol_hydrogens(mol) -> int:
+    """Hydrogen atoms of an RDKit molecule with implicit hydrogens."""
+    return sum(a.GetTotalNumHs() for a in mol.GetAtoms())
+
+
+def _rejection(mol, held: set, seen: set) -> str | None:
+    """Why ``mol`` is not selected (None: selected); adds a selected molecule's skeleton to ``seen``."""
+    from rdkit import Chem
     from rdkit.Chem import rdMolDescriptors
 
+    if mol is None:
+        return "does not parse"
+    if len(Chem.GetMolFrags(mol)) != 1:
+        return "several fragments"
+    if any(a.GetSymbol() not in ("C", "N", "O") for a in mol.GetAtoms()):
+        return "other elements"
+    if Chem.GetFormalCharge(mol) != 0 or any(a.GetNumRadicalElectrons() or a.GetIsotope() for a in mol.GetAtoms()):
+        return "charged, radical or isotope"
+    if not (10 <= mol.GetNumAtoms() <= 30 and 15 <= mol.GetNumAtoms() + mol_hydrogens(mol) <= 60):
+        return "size"
+    if rdMolDescriptors.CalcNumRotatableBonds(mol) < 2:
+        return "fewer than 2 rotatable bonds"
+    skeleton = _skeleton(mol)
+    if skeleton in held:
+        return "in an out-of-domain set"
+    if skeleton in seen:
+        return "duplicate"
+    seen.add(skeleton)
+    return None
+
+
+def select() -> None:
+    from rdkit import Chem, RDConfig, RDLogger
+
+    from hessfit.dataset import read_build_input
+
     RDLogger.DisableLog("rdApp.*")
-    held = set()
-    for path in HELD_OUT:
-        for fields in _smiles_lines(path):
-            mol = Chem.MolFromSmiles(fields[0])
-            if mol is not None:
-                held.add(_skeleton(mol))
-    source = Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"
+    held = {_skeleton(m) for path in HELD_OUT for item in read_build_input(path)
+            if (m := Chem.MolFromSmiles(item["smiles"])) is not None}
     kept, seen, reasons = [], set(), {}
-    for fields in _smiles_lines(source):
-        mol = Chem.MolFromSmiles(fields[0])
-        why = None
-        if mol is None:
-            why = "does not parse"
-        elif len(Chem.GetMolFrags(mol)) != 1:
-            why = "several fragments"
-        elif any(a.GetSymbol() not in ("C", "N", "O") for a in mol.GetAtoms()):
-            why = "other elements"
-        elif Chem.GetFormalCharge(mol) != 0 or any(a.GetNumRadicalElectrons() or a.GetIsotope() for a in mol.GetAtoms()):
-            why = "charged, radical or isotope"
-        else:
-            heavy = mol.GetNumAtoms()
-            total = Chem.AddHs(mol).GetNumAtoms()
-            if not (10 <= heavy <= 30 and 15 <= total <= 60):
-                why = "size"
-            elif rdMolDescriptors.CalcNumRotatableBonds(mol) < 2:
-                why = "fewer than 2 rotatable bonds"
-            elif _skeleton(mol) in held:
-                why = "in an out-of-domain set"
-            elif _skeleton(mol) in seen:
-                why = "duplicate"
+    for item in read_build_input(Path(RDConfig.RDDataDir) / "NCI" / "first_5K.smi"):
+        mol = Chem.MolFromSmiles(item["smiles"])
+        why = _rejection(mol, held, seen)
         reasons[why] = reasons.get(why, 0) + 1
         if why is None:
-            seen.add(_skeleton(mol))
-            kept.append((Chem.AddHs(mol).GetNumAtoms(), Chem.MolToSmiles(mol), f"nci_{fields[1]}"))
+            kept.append((mol.GetNumAtoms() + mol_hydrogens(mol), Chem.MolToSmiles(mol), f"nci_{item['key']}"))
     kept.sort(key=lambda row: row[0])
     SMILES_OUT.parent.mkdir(parents=True, exist_ok=True)
     header = [
@@ -113,9 +114,10 @@ def build() -> None:
 
 
 def status() -> None:
+    from hessfit.dataset import read_build_input
     from hessfit.structures import load_dataset
 
-    n_list = sum(1 for _ in _smiles_lines(SMILES_OUT)) if SMILES_OUT.exists() else 0
+    n_list = len(read_build_input(SMILES_OUT)) if SMILES_OUT.exists() else 0
     n_done = len(load_dataset(BUILD_OUT)) if BUILD_OUT.exists() else 0
     print(f"{n_done} of {n_list} built ({BUILD_OUT})")
 

@@ -66,16 +66,15 @@ def test_missing_parameters():
         get_source("mmff").hessian(Structure.from_numbers([54], [[0.0, 0.0, 0.0]], name="xenon"))
 
 
-def test_a_crystal_is_refused_in_one_line():
+@pytest.mark.parametrize("name, backend", [("mmff", "rdkit"), ("dft", "pyscf")])
+def test_a_crystal_is_refused_in_one_line(name, backend):
     """MMFF94 (and the molecular DFT source) have no periodic boundaries: a crystal is a clear ConfigError, not an
     RDKit bond-perception failure."""
     from hessfit.errors import ConfigError
     from hessfit.sources import get_source
     from tests.ins.crystal_models import dimer_crystal
 
-    pytest.importorskip("rdkit")
-    pytest.importorskip("pyscf")
+    pytest.importorskip(backend)
     s, _, _ = dimer_crystal()
-    for name in ("mmff", "dft"):
-        with pytest.raises(ConfigError, match="a crystal, and .* has no periodic boundaries"):
-            get_source(name).hessian(s)
+    with pytest.raises(ConfigError, match="a crystal, and .* has no periodic boundaries"):
+        get_source(name).hessian(s)
