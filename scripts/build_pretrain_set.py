@@ -3,6 +3,7 @@
     python scripts/build_pretrain_set.py select   # RDKit's NCI first_5K.smi -> data/pretrain/nci_flexible.smi
     python scripts/build_pretrain_set.py build    # SMILES -> GFN2-xTB minimum -> xTB Hessian, cheapest first
     python scripts/build_pretrain_set.py status
+    python scripts/build_pretrain_set.py export   # the built minima (no mode below -20 cm-1) -> training .npz
 
 Why: the soft-mode diagnosis (docs/soft_mode_training.md) shows that the networks' imaginary modes on larger,
 flexible molecules come from soft/stiff coupling errors that QM9's 23–29-atom minima do not teach. This set
@@ -28,6 +29,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -35,6 +38,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 SMILES_OUT = ROOT / "data" / "pretrain" / "nci_flexible.smi"
 BUILD_OUT = ROOT / "scratch" / "pretrain" / "nci_flexible_xtb.npz"
+TRAIN_OUT = ROOT / "scratch" / "pretrain" / "nci_flexible_xtb_minima.npz"
+SADDLE_CM1 = -20.0  # a built molecule with a mode below this is a saddle point of xTB, not a minimum
 HELD_OUT = [ROOT / "data" / "ood" / "panel_xtb.smi", ROOT / "data" / "ood" / "dft_b3lyp.smi"]
 
 
@@ -122,11 +127,26 @@ def status() -> None:
     print(f"{n_done} of {n_list} built ({BUILD_OUT})")
 
 
+def export() -> None:
+    """Write the molecules built so far that are xTB minima (lowest internal mode above SADDLE_CM1) to TRAIN_OUT,
+    the file multi-fidelity training reads (``hessfit train --extra-data``); rewrites it (git-ignored scratch)."""
+    from hessfit.modes import normal_modes
+    from hessfit.structures import load_dataset, save_dataset
+
+    ds = load_dataset(BUILD_OUT)
+    lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min() for i in range(len(ds))])
+    keep = np.flatnonzero(lowest > SADDLE_CM1)
+    save_dataset(TRAIN_OUT, ds.subset(keep), overwrite=True)
+    sizes = ds.natoms[keep]
+    print(f"{len(keep)} of {len(ds)} built molecules are minima ({len(ds) - len(keep)} saddle points cut, lowest "
+          f"mode < {SADDLE_CM1:g} cm-1); {sizes.min()}-{sizes.max()} atoms -> {TRAIN_OUT}")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["select", "build", "status"])
+    p.add_argument("action", choices=["select", "build", "status", "export"])
     args = p.parse_args(argv)
-    {"select": select, "build": build, "status": status}[args.action]()
+    {"select": select, "build": build, "status": status, "export": export}[args.action]()
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ def train(
                                        "(direct 3×3 Hessian blocks, HIP-style)"),
     init_from: Optional[Path] = typer.Option(None, "--init-from", help="model folder, or a shipped model's name "
                                              "(blocks_qm9), whose matching layers initialise a new run"),
+    extra_data: Optional[list[Path]] = typer.Option(None, "--extra-data", help="Hessian dataset .npz at another "
+                                                    "level of theory (e.g. GFN2-xTB), trained jointly with --data "
+                                                    "as level 1, 2, ...; predictions use --data's level; repeatable"),
+    extra_repeats: Optional[int] = typer.Option(None, "--extra-repeats", help="times each --extra-data molecule "
+                                                "appears per epoch (default 1)"),
     no_resume: bool = typer.Option(False, "--no-resume", help="refuse to continue an existing run in --out"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ):
@@ -60,8 +65,14 @@ def train(
     overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "max_atoms_per_batch": batch_atoms,
                  "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
                  "soft_mode_weight": soft_mode_weight, "soft_mode_floor_cm1": soft_mode_floor,
-                 "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None}
+                 "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None,
+                 "extra_datasets": [str(p) for p in extra_data] if extra_data else None, "extra_repeats": extra_repeats}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
+    for path in tcfg.extra_datasets:
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: extra dataset (--extra-data) not found")
+    if tcfg.extra_datasets:  # one level of theory per dataset
+        mcfg = ModelConfig.from_dict({**mcfg.to_dict(), "n_fidelities": 1 + len(tcfg.extra_datasets)})
     if no_resume and (out / "checkpoint.msgpack").exists():
         raise ConfigError(f"{out}: holds a run already; remove --no-resume to continue it or choose another --out")
     ds = load_dataset(data)

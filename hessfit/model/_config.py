@@ -29,6 +29,9 @@ class ModelConfig:
         dtype: "float32" (fast) or "float64" computation and parameter dtype.
         head_irreps: ("blocks" only) node features projected to these irreps before the pair tensor products.
         head_channels: ("blocks" only) radial channels per output irrep of the block head.
+        n_fidelities: levels of theory the model was trained on (multi-fidelity training, e.g. B3LYP and
+            GFN2-xTB Hessians). Each (element, level) pair is its own species: its own embedding, self-connection
+            and output scale, while the convolutions are shared. Level 0 is the one predictions use.
     """
 
     kind: str = "energy"
@@ -46,6 +49,7 @@ class ModelConfig:
     dtype: str = "float32"
     head_irreps: str = "16x0e + 8x1o + 4x2e"
     head_channels: int = 8
+    n_fidelities: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "radial_hidden", tuple(int(h) for h in self.radial_hidden))
@@ -60,8 +64,15 @@ class ModelConfig:
             raise ConfigError(f"ModelConfig.kind must be 'energy' or 'blocks', got {self.kind!r}")
         if self.dtype not in ("float32", "float64"):
             raise ConfigError(f"ModelConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.n_fidelities < 1:
+            raise ConfigError(f"ModelConfig.n_fidelities must be >= 1, got {self.n_fidelities}")
         if not self.elements or len(set(self.elements)) != len(self.elements):
             raise ConfigError(f"ModelConfig.elements must be distinct atomic numbers, got {self.elements}")
+
+    @property
+    def n_species(self) -> int:
+        """Species the tables are indexed by: element index + len(elements) · level of theory."""
+        return len(self.elements) * self.n_fidelities
 
     @property
     def hidden_irreps(self) -> str:

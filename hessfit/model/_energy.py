@@ -27,7 +27,7 @@ class EnergyModel(nn.Module):
     @nn.compact
     def __call__(self, positions: jnp.ndarray, graph: Graph) -> jnp.ndarray:
         c = self.config
-        n_species = len(c.elements)
+        n_species = c.n_species
         n_atoms = positions.shape[0]
         assert positions.shape == (n_atoms, 3)
         # the last layer only feeds the scalar readout: it outputs scalars only

@@ -167,7 +167,7 @@ def node_features(config, positions: jnp.ndarray, graph, *, scalar_last_layer: b
     layer scalars only, [n_atoms, n_scalars x 0e], when ``scalar_last_layer``). Call inside a compact flax method:
     the submodules (``embedding``, ``layer_k``) become the caller's. ``config``: a ModelConfig."""
     c = config
-    n_species = len(c.elements)
+    n_species = c.n_species
     vectors = positions[graph.receivers] - positions[graph.senders] + graph.shifts.astype(positions.dtype)  # Å
     onehot = jax.nn.one_hot(graph.species, n_species, dtype=positions.dtype)  # [n_atoms, n_species]
     x = e3nn.flax.Linear(f"{c.n_scalars}x0e", name="embedding")(e3nn.IrrepsArray(f"{n_species}x0e", onehot))

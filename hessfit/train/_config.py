@@ -37,6 +37,12 @@ class TrainConfig:
         time_limit_s: stop (after checkpointing) when this wall time has passed (None: no limit).
         init_from: model folder whose parameter blocks of matching shape initialise a new run (e.g. the shipped
             energy model's embedding and first layer for a direct block model); None: random initialisation.
+        extra_datasets: Hessian datasets (.npz) at other levels of theory, trained jointly with the main one
+            (multi-fidelity): the k-th is level k + 1, so the model needs ``n_fidelities = 1 + len(extra_datasets)``.
+            Each gets its own seeded split; the validation objective (early stopping, best model) is the main
+            dataset's, and each extra set's validation Hessian MSE is recorded beside it.
+        extra_repeats: each training molecule of the extra datasets appears this many times per epoch (a small
+            extra set would otherwise hardly weigh against the main one).
 
     For a direct block model (``ModelConfig.kind == "blocks"``) the loss is the exact full-Hessian MSE (one forward
     pass gives every block), so ``probes_per_molecule`` and ``force_weight`` do not apply.
@@ -61,13 +67,16 @@ class TrainConfig:
     max_val_molecules: int | None = None
     time_limit_s: float | None = None
     init_from: str | None = None
+    extra_datasets: tuple[str, ...] = ()
+    extra_repeats: int = 1
 
     def __post_init__(self):
+        object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
         f = self.split_fractions
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
             raise ConfigError(f"TrainConfig.split_fractions must be 3 non-negative numbers summing to 1, got {f}")
-        for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs"):
+        for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs", "extra_repeats"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.soft_mode_weight < 0 or self.soft_mode_floor_cm1 <= 0:
@@ -79,6 +88,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["split_fractions"] = list(self.split_fractions)
+        d["extra_datasets"] = list(self.extra_datasets)
         return d
 
     @classmethod

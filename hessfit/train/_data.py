@@ -63,14 +63,16 @@ def whitening_matrix(structure, hessian: np.ndarray, floor_cm1: float) -> np.nda
 
 
 def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float,
-            soft_mode_floor_cm1: float | None = None) -> MoleculeSet:
+            soft_mode_floor_cm1: float | None = None, fidelity: int = 0) -> MoleculeSet:
     """Preprocess molecules ``indices`` of a HessianDataset (with whitening matrices when ``soft_mode_floor_cm1``
-    is given)."""
+    is given). ``fidelity``: the level of theory of its Hessians (`ModelConfig.n_fidelities`); species indices
+    are offset by ``fidelity · len(elements)``."""
     idx = np.asarray(indices, int)
     species, positions, pairs, hessians = [], [], [], []
     whiteners = [] if soft_mode_floor_cm1 is not None else None
     for i in idx:
-        species.append(species_index(dataset.numbers(i), elements, name=f"dataset molecule {i}"))
+        species.append(species_index(dataset.numbers(i), elements, name=f"dataset molecule {i}")
+                       + fidelity * len(elements))
         pos = dataset.positions(i)
         positions.append(pos)
         pairs.append(neighbour_pairs(pos, cutoff_angstrom))
@@ -79,6 +81,13 @@ def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_
             whiteners.append(whitening_matrix(dataset.structure(i), hessians[-1],
                                               soft_mode_floor_cm1).astype(np.float32))
     return MoleculeSet(idx, species, positions, pairs, hessians, whiteners)
+
+
+def concat_sets(sets: Sequence[MoleculeSet]) -> MoleculeSet:
+    """One MoleculeSet of several (e.g. two levels of theory); ``indices`` keep each set's own dataset indices."""
+    whiteners = None if any(s.whiteners is None for s in sets) else [w for s in sets for w in s.whiteners]
+    return MoleculeSet(np.concatenate([s.indices for s in sets]), *([x for s in sets for x in getattr(s, name)]
+                       for name in ("species", "positions", "pairs", "hessians")), whiteners)
 
 
 @dataclasses.dataclass(frozen=True)

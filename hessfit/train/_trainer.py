@@ -23,7 +23,8 @@ from hessfit._run_folder import RunFolder
 from hessfit.errors import ConfigError, ConvergenceError
 from hessfit.model import Model, ModelConfig, check_config_compatible, init_params, save_model
 from hessfit.train._config import TrainConfig
-from hessfit.train._data import batch_shapes, column_probes, make_batch, plan_batches, prepare, split_indices
+from hessfit.train._data import (Shapes, batch_shapes, column_probes, concat_sets, make_batch, plan_batches, prepare,
+                                split_indices)
 from hessfit.train._loss import make_loss_fn
 
 
@@ -105,24 +106,43 @@ def _predicted_hv(mcfg: ModelConfig, params, b) -> np.ndarray:
     return np.asarray(jax.jit(make_hvp_fn(mcfg))(params, b.positions, b.graph, b.probes))
 
 
-def transfer_params(params: dict, source: str | Path, *, copied: list | None = None) -> dict:
+def transfer_params(params: dict, source: str | Path, *, copied: list | None = None, n_fidelities: int = 1) -> dict:
     """Copy from the model folder ``source`` every top-level parameter block (embedding, layer_k, ...) whose
     shapes match ``params`` exactly; the rest keep their initial values. The names of the copied blocks are
-    appended to ``copied`` when given."""
+    appended to ``copied`` when given.
+
+    A model with more levels of theory (``n_fidelities``, `ModelConfig.n_fidelities`) than ``source`` gets the
+    source's species-indexed tables (embedding, self-connections, output scale) copied to every level, so that it
+    starts out predicting the source's Hessian at each level.
+    """
     from hessfit.model import load_model
 
-    src = load_model(source).params["params"]
+    loaded = load_model(source)
+    src = loaded.params["params"]
+    levels, rest = divmod(n_fidelities, loaded.config.n_fidelities)
     out = dict(params["params"])
     for name, block in params["params"].items():
         if name not in src:
             continue
+        leaves, treedef = jax.tree_util.tree_flatten(block)
+        src_leaves = jax.tree_util.tree_leaves(src[name])
         same = jax.tree_util.tree_structure(block) == jax.tree_util.tree_structure(src[name]) and all(
-            np.shape(a) == np.shape(b) for a, b in zip(jax.tree_util.tree_leaves(block),
-                                                        jax.tree_util.tree_leaves(src[name])))
-        if same:
-            if copied is not None:
-                copied.append(name)
-            out[name] = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, jnp.asarray(a).dtype), block, src[name])
+            np.shape(a) == np.shape(b) for a, b in zip(leaves, src_leaves))
+        tiled = not same and levels > 1 and not rest and len(leaves) == len(src_leaves) and all(
+            np.shape(a) == np.shape(b) or (np.ndim(a) >= 1 and np.shape(a)[0] == levels * np.shape(b)[0]
+                                           and np.shape(a)[1:] == np.shape(b)[1:]) for a, b in zip(leaves, src_leaves))
+        if not (same or tiled):
+            continue
+        if tiled:
+            # species index = element + n_elements · level: tile along the species axis; the embedding's
+            # one-hot input is normalised by 1/√(n_species), so its weights grow by √levels
+            gain = np.sqrt(levels) if name == "embedding" else 1.0
+            src_leaves = [b if np.shape(a) == np.shape(b) else gain * np.tile(np.asarray(b), (levels,) + (1,) * (np.ndim(b) - 1))
+                          for a, b in zip(leaves, src_leaves)]
+        if copied is not None:
+            copied.append(name)
+        out[name] = jax.tree_util.tree_unflatten(
+            treedef, [jnp.asarray(b, jnp.asarray(a).dtype) for a, b in zip(leaves, src_leaves)])
     return {**params, "params": out}
 
 
@@ -155,18 +175,32 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     out = run.path
 
     # --- split (stored with the run) ---
+    if mcfg.n_fidelities != 1 + len(tcfg.extra_datasets):
+        raise ConfigError(f"ModelConfig.n_fidelities is {mcfg.n_fidelities}, but the run has "
+                          f"{1 + len(tcfg.extra_datasets)} levels of theory (the dataset and "
+                          f"{len(tcfg.extra_datasets)} extra dataset(s)); set n_fidelities to match")
+    from hessfit.structures import load_dataset
+
+    extras = [load_dataset(p) for p in tcfg.extra_datasets]
     split_path = out / "split.json"
     if split_path.exists() and resume:
         saved = json.loads(split_path.read_text())
-        if saved["n_molecules"] != len(dataset):
-            raise ConfigError(f"{split_path}: run was made on a dataset of {saved['n_molecules']} molecules, "
-                              f"this one has {len(dataset)}; use a new --out folder")
+        if saved["n_molecules"] != len(dataset) or [e["n_molecules"] for e in saved.get("extra", [])] != [
+                len(e) for e in extras]:
+            raise ConfigError(f"{split_path}: run was made on datasets of {saved['n_molecules']} molecules (extra: "
+                              f"{[e['n_molecules'] for e in saved.get('extra', [])]}), these have {len(dataset)} "
+                              f"(extra: {[len(e) for e in extras]}); use a new --out folder")
         split = {k: np.asarray(saved[k], int) for k in ("train", "val", "test")}
+        extra_splits = [{k: np.asarray(e[k], int) for k in ("train", "val", "test")} for e in saved.get("extra", [])]
     else:
         split = split_indices(len(dataset), seed=tcfg.seed, fractions=tcfg.split_fractions)
+        extra_splits = [split_indices(len(e), seed=tcfg.seed, fractions=tcfg.split_fractions) for e in extras]
         split_path.write_text(json.dumps({"seed": tcfg.seed, "fractions": list(tcfg.split_fractions),
                                           "dataset": dataset_path, "n_molecules": len(dataset),
-                                          **{k: v.tolist() for k, v in split.items()}}))
+                                          **{k: v.tolist() for k, v in split.items()},
+                                          "extra": [{"dataset": p, "n_molecules": len(e),
+                                                     **{k: v.tolist() for k, v in es.items()}}
+                                                    for p, e, es in zip(tcfg.extra_datasets, extras, extra_splits)]}))
     saved = run.saved_settings() if resume else None
     if saved is not None:
         check_config_compatible(saved["model"], mcfg)
@@ -177,40 +211,56 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     train_idx = split["train"][: tcfg.max_train_molecules]
     val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx  # no val split: overfit check
     floor = tcfg.soft_mode_floor_cm1 if tcfg.soft_mode_weight else None
-    tr = prepare(dataset, train_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom,
-                 soft_mode_floor_cm1=floor)
-    va = prepare(dataset, val_idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom,
-                 soft_mode_floor_cm1=floor)
-    shapes = batch_shapes(tr, tcfg.max_atoms_per_batch)
-    shapes = dataclasses.replace(shapes, n_atoms_pad=max(shapes.n_atoms_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_atoms_pad),
-                                 n_edges_pad=max(shapes.n_edges_pad, batch_shapes(va, tcfg.max_atoms_per_batch).n_edges_pad))
+
+    def prepared(ds, idx, level):
+        return prepare(ds, idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom,
+                       soft_mode_floor_cm1=floor, fidelity=level)
+
+    va = prepared(dataset, val_idx, 0)
+    extra_va = [prepared(e, es["val"] if len(es["val"]) else es["train"], k + 1)
+                for k, (e, es) in enumerate(zip(extras, extra_splits))]
+    extra_tr = [prepared(e, es["train"], k + 1) for k, (e, es) in enumerate(zip(extras, extra_splits))]
+    tr = concat_sets([prepared(dataset, train_idx, 0)] + extra_tr * tcfg.extra_repeats)
+    all_shapes = [batch_shapes(m, tcfg.max_atoms_per_batch) for m in [tr, va, *extra_va]]
+    shapes = Shapes(max(x.n_atoms_pad for x in all_shapes), max(x.n_edges_pad for x in all_shapes))
     dtype = np.dtype(mcfg.dtype)
     steps_per_epoch = len(plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch))
     optimizer, schedule, step_fn, eval_fn = _compiled_fns(mcfg, tcfg, steps_per_epoch)
     summary = training_data_summary(dataset, train_idx)
+    extra_summaries = [training_data_summary(e, es["train"]) for e, es in zip(extras, extra_splits)]
 
     # fixed validation batches and probes
     val_rng = np.random.default_rng(12345)
-    val_batches = [make_batch(va, m, shapes, n_probes=4, rng=val_rng, dtype=dtype)
-                   for m in plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)]
+
+    def fixed_batches(mols):
+        plans = plan_batches(mols, np.arange(len(mols)), shapes, tcfg.max_atoms_per_batch)
+        return [(make_batch(mols, m, shapes, n_probes=4, rng=val_rng, dtype=dtype), len(m)) for m in plans]
+
+    val_batches = fixed_batches(va)
+    extra_val_batches = [fixed_batches(m) for m in extra_va]
+
+    def mean_losses(params, batches) -> tuple[float, float]:
+        """(Hessian MSE, soft-mode term) averaged over the molecules of ``batches``."""
+        mse, soft, n = 0.0, 0.0, 0
+        for b, count in batches:
+            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
+            mse += float(aux["hessian_mse"]) * count
+            soft += float(aux["soft_mode_mse"]) * count
+            n += count
+        return mse / n, soft / n
 
     def validate(params) -> tuple[float, float, float]:
-        """(objective, Hessian MSE, soft-mode term) on the validation molecules; the objective is the
-        Hessian MSE plus the weighted soft-mode term (the force term is not validated)."""
-        mse, soft, n = 0.0, 0.0, 0
-        for b, members in zip(val_batches, plan_batches(va, np.arange(len(va)), shapes, tcfg.max_atoms_per_batch)):
-            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
-            mse += float(aux["hessian_mse"]) * len(members)
-            soft += float(aux["soft_mode_mse"]) * len(members)
-            n += len(members)
-        return (mse + tcfg.soft_mode_weight * soft) / n, mse / n, soft / n
+        """(objective, Hessian MSE, soft-mode term) on the main dataset's validation molecules; the objective is
+        the Hessian MSE plus the weighted soft-mode term (the force term is not validated)."""
+        mse, soft = mean_losses(params, val_batches)
+        return mse + tcfg.soft_mode_weight * soft, mse, soft
 
     # --- state: fresh or resumed ---
     params = init_params(mcfg, jax.random.PRNGKey(tcfg.seed))
     scale_key = "block_scale" if mcfg.kind == "blocks" else "energy_scale"
     copied: list = []
     if tcfg.init_from:
-        params = transfer_params(params, tcfg.init_from, copied=copied)
+        params = transfer_params(params, tcfg.init_from, copied=copied, n_fidelities=mcfg.n_fidelities)
     state = {"params": params, "opt_state": optimizer.init(params), "epoch": 0, "batch": 0, "step": 0,
              "best_val": float("inf"), "best_epoch": -1, "elapsed_s": 0.0, "epoch_loss_sum": 0.0, "epoch_loss_n": 0}
     history: list = []
@@ -228,7 +278,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         state["opt_state"] = optimizer.init(params)
 
     def save_best(params, epoch, val, val_soft=None):
-        meta = {"training_data": summary, "train_config": tcfg.to_dict(), "dataset": dataset_path,
+        meta = {"training_data": summary, "extra_training_data": extra_summaries, "train_config": tcfg.to_dict(), "dataset": dataset_path,
                 "best_epoch": epoch, "val_hessian_mse": val, "val_soft_mode_mse": val_soft, "split_seed": tcfg.seed,
                 "training_time_s": state["elapsed_s"]}
         save_model(out / "best", Model(mcfg, jax.tree_util.tree_map(np.asarray, params), meta))
@@ -282,6 +332,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         train_loss = float(state["epoch_loss_sum"]) / max(int(state["epoch_loss_n"]), 1)
         history.append({"epoch": epoch + 1, "step": int(state["step"]), "train_loss": train_loss, "val_loss": val,
                         "val_hessian_mse": val_mse, "val_soft_mode_mse": val_soft,
+                        **({"val_extra_hessian_mse": [mean_losses(state["params"], b)[0] for b in extra_val_batches]}
+                           if extra_val_batches else {}),
                         "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start})
         if val < float(state["best_val"]):
             state.update(best_val=val, best_epoch=epoch + 1)

@@ -64,3 +64,6 @@ def test_evaluate_and_train_cli_errors(model_dir, data_dir, tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--init-from",
                  str(tmp_path)]) == 1
     assert "--init-from needs a model folder" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--extra-data",
+                 str(tmp_path / "xtb.npz")]) == 1
+    assert "xtb.npz: extra dataset (--extra-data) not found" in capsys.readouterr().err
