@@ -161,6 +161,30 @@ def plot_loss_curve(history: list, path: Path) -> None:
     plt.close(fig)
 
 
+def _splits(split_path: Path, dataset, dataset_path, extras: list, tcfg: TrainConfig, *, resume: bool):
+    """The run's seeded train/val/test splits of the dataset and of each extra dataset: read from ``split_path``
+    when resuming (refusing datasets of other sizes), else made and written there."""
+    if split_path.exists() and resume:
+        saved = json.loads(split_path.read_text())
+        saved_extra = [e["n_molecules"] for e in saved.get("extra", [])]
+        if saved["n_molecules"] != len(dataset) or saved_extra != [len(e) for e in extras]:
+            raise ConfigError(f"{split_path}: run was made on datasets of {saved['n_molecules']} molecules (extra: "
+                              f"{saved_extra}), these have {len(dataset)} (extra: {[len(e) for e in extras]}); "
+                              "use a new --out folder")
+        keys = ("train", "val", "test")
+        return ({k: np.asarray(saved[k], int) for k in keys},
+                [{k: np.asarray(e[k], int) for k in keys} for e in saved.get("extra", [])])
+    split = split_indices(len(dataset), seed=tcfg.seed, fractions=tcfg.split_fractions)
+    extra_splits = [split_indices(len(e), seed=tcfg.seed, fractions=tcfg.split_fractions) for e in extras]
+    split_path.write_text(json.dumps({"seed": tcfg.seed, "fractions": list(tcfg.split_fractions),
+                                      "dataset": dataset_path, "n_molecules": len(dataset),
+                                      **{k: v.tolist() for k, v in split.items()},
+                                      "extra": [{"dataset": p, "n_molecules": len(e),
+                                                 **{k: v.tolist() for k, v in es.items()}}
+                                                for p, e, es in zip(tcfg.extra_datasets, extras, extra_splits)]}))
+    return split, extra_splits
+
+
 def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = None,
           train_config: TrainConfig | None = None, dataset_path: str | None = None, resume: bool = True,
           progress: bool = False) -> TrainResult:
@@ -182,25 +206,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     from hessfit.structures import load_dataset
 
     extras = [load_dataset(p) for p in tcfg.extra_datasets]
-    split_path = out / "split.json"
-    if split_path.exists() and resume:
-        saved = json.loads(split_path.read_text())
-        if saved["n_molecules"] != len(dataset) or [e["n_molecules"] for e in saved.get("extra", [])] != [
-                len(e) for e in extras]:
-            raise ConfigError(f"{split_path}: run was made on datasets of {saved['n_molecules']} molecules (extra: "
-                              f"{[e['n_molecules'] for e in saved.get('extra', [])]}), these have {len(dataset)} "
-                              f"(extra: {[len(e) for e in extras]}); use a new --out folder")
-        split = {k: np.asarray(saved[k], int) for k in ("train", "val", "test")}
-        extra_splits = [{k: np.asarray(e[k], int) for k in ("train", "val", "test")} for e in saved.get("extra", [])]
-    else:
-        split = split_indices(len(dataset), seed=tcfg.seed, fractions=tcfg.split_fractions)
-        extra_splits = [split_indices(len(e), seed=tcfg.seed, fractions=tcfg.split_fractions) for e in extras]
-        split_path.write_text(json.dumps({"seed": tcfg.seed, "fractions": list(tcfg.split_fractions),
-                                          "dataset": dataset_path, "n_molecules": len(dataset),
-                                          **{k: v.tolist() for k, v in split.items()},
-                                          "extra": [{"dataset": p, "n_molecules": len(e),
-                                                     **{k: v.tolist() for k, v in es.items()}}
-                                                    for p, e, es in zip(tcfg.extra_datasets, extras, extra_splits)]}))
+    split, extra_splits = _splits(out / "split.json", dataset, dataset_path, extras, tcfg, resume=resume)
     saved = run.saved_settings() if resume else None
     if saved is not None:
         check_config_compatible(saved["model"], mcfg)

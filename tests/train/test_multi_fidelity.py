@@ -87,6 +87,9 @@ def test_joint_training_fits_two_conflicting_levels(tiny_dataset, tiny32, tmp_pa
     cfg2 = dataclasses.replace(tiny32, n_fidelities=2)
     result = train(tiny_dataset, tmp_path / "joint", model_config=cfg2, train_config=tcfg, progress=False)
     last = result.history[-1]
+    save_dataset(tmp_path / "half.npz", half.subset([0, 1]), overwrite=True)  # resuming on another extra set
+    with pytest.raises(ConfigError, match=r"extra: \[3\]\), these have 3 \(extra: \[2\]\)"):
+        train(tiny_dataset, tmp_path / "joint", model_config=cfg2, train_config=tcfg, progress=False)
     assert len(last["val_extra_hessian_mse"]) == 1
     params = result.model.params
     n_el = len(cfg2.elements)
