@@ -134,7 +134,8 @@ def export() -> None:
     from hessfit.structures import load_dataset, save_dataset
 
     ds = load_dataset(BUILD_OUT)
-    lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min() for i in range(len(ds))])
+    lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min()
+                       for i in range(len(ds))])
     keep = np.flatnonzero(lowest > SADDLE_CM1)
     save_dataset(TRAIN_OUT, ds.subset(keep), overwrite=True)
     sizes = ds.natoms[keep]

@@ -137,7 +137,8 @@ def transfer_params(params: dict, source: str | Path, *, copied: list | None = N
             # species index = element + n_elements · level: tile along the species axis; the embedding's
             # one-hot input is normalised by 1/√(n_species), so its weights grow by √levels
             gain = np.sqrt(levels) if name == "embedding" else 1.0
-            src_leaves = [b if np.shape(a) == np.shape(b) else gain * np.tile(np.asarray(b), (levels,) + (1,) * (np.ndim(b) - 1))
+            src_leaves = [b if np.shape(a) == np.shape(b)
+                          else gain * np.tile(np.asarray(b), (levels,) + (1,) * (np.ndim(b) - 1))
                           for a, b in zip(leaves, src_leaves)]
         if copied is not None:
             copied.append(name)
@@ -284,8 +285,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         state["opt_state"] = optimizer.init(params)
 
     def save_best(params, epoch, val, val_soft=None):
-        meta = {"training_data": summary, "extra_training_data": extra_summaries, "train_config": tcfg.to_dict(), "dataset": dataset_path,
-                "best_epoch": epoch, "val_hessian_mse": val, "val_soft_mode_mse": val_soft, "split_seed": tcfg.seed,
+        meta = {"training_data": summary, "extra_training_data": extra_summaries, "train_config": tcfg.to_dict(),
+                "dataset": dataset_path, "best_epoch": epoch, "val_hessian_mse": val, "val_soft_mode_mse": val_soft, "split_seed": tcfg.seed,
                 "training_time_s": state["elapsed_s"]}
         save_model(out / "best", Model(mcfg, jax.tree_util.tree_map(np.asarray, params), meta))
 
