@@ -286,8 +286,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     def save_best(params, epoch, val, val_soft=None):
         meta = {"training_data": summary, "extra_training_data": extra_summaries, "train_config": tcfg.to_dict(),
-                "dataset": dataset_path, "best_epoch": epoch, "val_hessian_mse": val, "val_soft_mode_mse": val_soft, "split_seed": tcfg.seed,
-                "training_time_s": state["elapsed_s"]}
+                "dataset": dataset_path, "best_epoch": epoch, "val_hessian_mse": val, "val_soft_mode_mse": val_soft,
+                "split_seed": tcfg.seed, "training_time_s": state["elapsed_s"]}
         save_model(out / "best", Model(mcfg, jax.tree_util.tree_map(np.asarray, params), meta))
 
     if mcfg.kind == "blocks":  # one forward pass gives the whole Hessian: exact full-Hessian loss
