@@ -8,6 +8,8 @@ from hessfit.structures._crystal import (MoleculeAssignment, describe_structure,
                                          require_crystal, split_intermolecular, supercell)
 from hessfit.structures._dataset import HessianDataset, from_arrays, load_dataset, save_dataset
 from hessfit.structures._files import check_writable
+from hessfit.structures._frequency_dataset import (FrequencyDataset, frequency_dataset_from_arrays,
+                                                   load_frequency_dataset, save_frequency_dataset)
 from hessfit.structures._internal import (BOND_SCALE, InternalCoordinate, atom_groups, bonds_from_radii,
                                           internal_coordinates, wilson_b)
 from hessfit.structures.readers.spectrum import MeasuredSpectrum, read_spectrum
@@ -21,4 +23,5 @@ __all__ = [
     "MoleculeAssignment", "describe_structure", "find_molecules", "make_whole", "require_crystal", "supercell",
     "split_intermolecular",
     "from_arrays", "check_writable",
+    "FrequencyDataset", "frequency_dataset_from_arrays", "load_frequency_dataset", "save_frequency_dataset",
 ]

@@ -43,6 +43,13 @@ class TrainConfig:
             dataset's, and each extra set's validation Hessian MSE is recorded beside it.
         extra_repeats: each training molecule of the extra datasets appears this many times per epoch (a small
             extra set would otherwise hardly weigh against the main one).
+        frequency_dataset: a frequency dataset (.npz, `hessfit.structures.FrequencyDataset`: geometries and harmonic
+            frequencies, no Hessians) trained jointly at level 0 through the frequency loss (`hessfit.train._loss.
+            frequency_terms`: the predicted Hessian's sorted eigenvalues against the reference's, relative to
+            their curvature above the floor ``soft_mode_floor_cm1``). Block models only. It gets its own seeded
+            split; its validation term (weighted) joins the validation objective, and its validation frequency MAE
+            is recorded.
+        frequency_weight: weight of the frequency term (dimensionless per molecule, like the soft-mode term).
 
     For a direct block model (``ModelConfig.kind == "blocks"``) the loss is the exact full-Hessian MSE (one forward
     pass gives every block), so ``probes_per_molecule`` and ``force_weight`` do not apply.
@@ -69,6 +76,8 @@ class TrainConfig:
     init_from: str | None = None
     extra_datasets: tuple[str, ...] = ()
     extra_repeats: int = 1
+    frequency_dataset: str | None = None
+    frequency_weight: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))
@@ -82,6 +91,8 @@ class TrainConfig:
         if self.soft_mode_weight < 0 or self.soft_mode_floor_cm1 <= 0:
             raise ConfigError("TrainConfig.soft_mode_weight must be >= 0 and soft_mode_floor_cm1 > 0, got "
                               f"{self.soft_mode_weight} and {self.soft_mode_floor_cm1}")
+        if self.frequency_weight < 0:
+            raise ConfigError(f"TrainConfig.frequency_weight must be >= 0, got {self.frequency_weight}")
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
 

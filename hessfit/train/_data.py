@@ -24,7 +24,11 @@ def split_indices(n: int, *, seed: int, fractions: Sequence[float] = (0.9, 0.05,
 @dataclasses.dataclass(frozen=True, eq=False)
 class MoleculeSet:
     """Preprocessed molecules: species indices, positions (Å), neighbour pairs, Hessians (float32, eV/Å²) and,
-    for the soft-mode loss, each molecule's whitening matrix (`whitening_matrix`, float32; else None)."""
+    for the soft-mode loss, each molecule's whitening matrix (`whitening_matrix`, float32; else None).
+
+    Molecules labelled by frequencies only (`prepare_frequencies`) have Hessian and whitener None and an entry in
+    ``frequencies``: (Q (3N, 3N−6), λ_ref (3N−6,)), Q = M^-1/2 · (internal basis) so that Qᵀ H Q is the
+    mass-weighted vibrational Hessian, λ_ref = (ν̃_ref / 521.47)² in eV/Å²/amu (float32)."""
 
     indices: np.ndarray  # (M,) dataset indices
     species: list
@@ -32,6 +36,7 @@ class MoleculeSet:
     pairs: list
     hessians: list
     whiteners: list | None = None
+    frequencies: list | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -83,26 +88,70 @@ def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_
     return MoleculeSet(idx, species, positions, pairs, hessians, whiteners)
 
 
+def prepare_frequencies(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float,
+                        fidelity: int = 0) -> MoleculeSet:
+    """Preprocess molecules ``indices`` of a FrequencyDataset (frequencies only, no Hessian) at level ``fidelity``."""
+    from hessfit.modes import internal_basis
+
+    idx = np.asarray(indices, int)
+    species, positions, pairs, frequencies = [], [], [], []
+    for i in idx:
+        species.append(species_index(dataset.numbers(i), elements, name=f"frequency dataset molecule {i}")
+                       + fidelity * len(elements))
+        pos = dataset.positions(i)
+        positions.append(pos)
+        pairs.append(neighbour_pairs(pos, cutoff_angstrom))
+        masses = dataset.structure(i).masses
+        q = internal_basis(pos, masses) * np.repeat(1.0 / np.sqrt(masses), 3)[:, None]
+        lam = (dataset.frequencies(i) / FREQ_FACTOR_EV_A2) ** 2
+        if q.shape[1] != len(lam):
+            raise ValueError(f"frequency dataset molecule {i}: {len(lam)} frequencies, {q.shape[1]} internal modes "
+                             "(a linear molecule?)")
+        frequencies.append((q.astype(np.float32), lam.astype(np.float32)))
+    none = [None] * len(idx)
+    return MoleculeSet(idx, species, positions, pairs, none, None, frequencies)
+
+
 def concat_sets(sets: Sequence[MoleculeSet]) -> MoleculeSet:
     """One MoleculeSet of several (e.g. two levels of theory); ``indices`` keep each set's own dataset indices."""
-    whiteners = None if any(s.whiteners is None for s in sets) else [w for s in sets for w in s.whiteners]
+    def joined(name):
+        parts = [getattr(s, name) for s in sets]
+        if all(p is None for p in parts):
+            return None
+        return [x for s, p in zip(sets, parts) for x in (p if p is not None else [None] * len(s))]
+
     return MoleculeSet(np.concatenate([s.indices for s in sets]), *([x for s in sets for x in getattr(s, name)]
-                       for name in ("species", "positions", "pairs", "hessians")), whiteners)
+                       for name in ("species", "positions", "pairs", "hessians")), joined("whiteners"),
+                       joined("frequencies"))
 
 
 @dataclasses.dataclass(frozen=True)
 class Shapes:
-    """Static padded shapes of training batches."""
+    """Static padded shapes of training batches; the n_freq_* ones (0 without frequency-labelled molecules):
+    molecule slots per batch, Cartesian dimension (3N) and modes (3N−6) per slot."""
 
     n_atoms_pad: int
     n_edges_pad: int
+    n_freq_slots: int = 0
+    n_freq_dim: int = 0
+    n_freq_modes: int = 0
 
 
 def batch_shapes(mols: MoleculeSet, max_atoms_per_batch: int) -> Shapes:
     """Padded shapes large enough for greedy packing of ``max_atoms_per_batch`` atoms."""
     max_atoms = max(max_atoms_per_batch, max(mols.n_atoms(k) for k in range(len(mols))))
     per_atom = max(mols.n_edges(k) / mols.n_atoms(k) for k in range(len(mols)))
-    return Shapes(bucket_atoms(max_atoms + 1), bucket_edges(int(np.ceil(per_atom * max_atoms))))
+    freq = [k for k in range(len(mols)) if mols.frequencies is not None and mols.frequencies[k] is not None]
+    if not freq:
+        return Shapes(bucket_atoms(max_atoms + 1), bucket_edges(int(np.ceil(per_atom * max_atoms))))
+    sizes = [mols.n_atoms(k) for k in freq]
+    return Shapes(bucket_atoms(max_atoms + 1), bucket_edges(int(np.ceil(per_atom * max_atoms))),
+                  min(len(freq), max_atoms_per_batch // min(sizes) + 1), 3 * max(sizes), 3 * max(sizes) - 6)
+
+
+def merge_shapes(shapes: Sequence[Shapes]) -> Shapes:
+    """The smallest Shapes that hold every one of ``shapes``."""
+    return Shapes(*(max(getattr(s, f.name) for s in shapes) for f in dataclasses.fields(Shapes)))
 
 
 def plan_batches(mols: MoleculeSet, order: Sequence[int], shapes: Shapes, max_atoms_per_batch: int) -> list[list[int]]:
@@ -136,6 +185,9 @@ class Batch:
         soft: for the soft-mode loss (`MoleculeSet.whiteners`), else None: (left, probes, targets) with left the
             block-diagonal whitening matrix T (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and targets T·H_ref·T·v
             (K, n_atoms_pad, 3) for the same probes v.
+        freq: for frequency-labelled molecules (`MoleculeSet.frequencies`), else None: (index (S, D) int32 rows
+            of the batch Hessian, Q (S, D, M), λ_ref (S, M), valid (S, M) 1/0, weights (S, M) = 1/(M_j · n_molecules)
+            on molecule j's modes), S slots of D = 3N Cartesian and M = 3N−6 mode columns (`Shapes.n_freq_*`).
     """
 
     positions: np.ndarray
@@ -145,6 +197,7 @@ class Batch:
     weights: np.ndarray
     molecule: np.ndarray
     soft: tuple | None = None
+    freq: tuple | None = None
 
 
 def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_probes: int,
@@ -163,9 +216,25 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     if mols.whiteners is not None:
         left = np.zeros((3 * a_pad, 3 * a_pad), dtype)
         soft = (left, np.zeros_like(probes), np.zeros_like(targets))
+    freq, slot = None, 0
+    if mols.frequencies is not None and shapes.n_freq_slots:
+        s, d, m = shapes.n_freq_slots, shapes.n_freq_dim, shapes.n_freq_modes
+        freq = (np.zeros((s, d), np.int32), np.zeros((s, d, m), dtype), np.zeros((s, m), dtype),
+                np.zeros((s, m), dtype), np.zeros((s, m), dtype))
     for j, k in enumerate(members):
         a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
         n3 = 3 * int(b - a)
+        if mols.hessians[k] is None:  # labelled by frequencies only: no probe targets
+            if freq is None or slot >= shapes.n_freq_slots:
+                raise ValueError("batch holds more frequency-labelled molecules than Shapes.n_freq_slots")
+            q, lam = mols.frequencies[k]
+            freq[0][slot, :n3] = np.arange(3 * a, 3 * b)
+            freq[1][slot, :n3, :len(lam)] = q
+            freq[2][slot, :len(lam)] = lam
+            freq[3][slot, :len(lam)] = 1.0
+            freq[4][slot, :len(lam)] = 1.0 / (len(lam) * len(members))
+            slot += 1
+            continue
         if probe_vectors is None:
             v = rng.choice(np.array([-1.0, 1.0], np.float32), size=(n_probes, n3))
         else:
@@ -173,14 +242,14 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
         probes[:, a:b] = v.reshape(n_probes, -1, 3)
         targets[:, a:b] = (v @ mols.hessians[k]).reshape(n_probes, -1, 3)  # H symmetric: v H = H v
         weights[a:b] = 1.0 / (n3**2 * len(members))
-        if soft is not None:
+        if soft is not None and mols.whiteners[k] is not None:
             t = mols.whiteners[k]
             soft[0][3 * a:3 * b, 3 * a:3 * b] = t
             tv = v @ t  # T symmetric
             soft[1][:, a:b] = tv.reshape(n_probes, -1, 3)
             soft[2][:, a:b] = (tv @ mols.hessians[k] @ t).reshape(n_probes, -1, 3)
     return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed),
-                 soft)
+                 soft, freq)
 
 
 def column_probes(n_probes: int) -> Callable[[int], np.ndarray]:

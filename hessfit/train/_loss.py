@@ -33,6 +33,35 @@ def _soft_mode_mse(apply_h, soft, weights):
     return _probe_mse(whitened, targets, weights)
 
 
+#: eigenvalue (eV/Å²/amu) given to the padded mode columns of a frequency slot, above any vibration (≈ 52,000 cm⁻¹)
+_PAD_EIGENVALUE = 1.0e4
+
+
+def frequency_terms(h, freq, floor_eigenvalue):
+    """The frequency loss of the frequency-labelled molecules of a batch, from its dense Hessian ``h`` (3A, 3A).
+
+    ``freq`` = `Batch.freq`. Each slot's vibrational Hessian Qᵀ H Q is diagonalised; its ascending eigenvalues
+    λ are compared with the reference's ascending λ_ref (sorted matching, as frequencies come without modes).
+    Returns (Σ weights·((λ − λ_ref)/(λ_ref + λ0))², Σ weights·|ν̃ − ν̃_ref| (cm⁻¹)): per molecule, the mean over
+    its modes of the squared relative curvature error (≈ (2 δν̃/ν̃)² above the floor λ0 = ``floor_eigenvalue``)
+    and the mean absolute frequency error, averaged over the batch's molecules. Padded mode columns get
+    `_PAD_EIGENVALUE` so that they sort last; eigenvalue derivatives are exact (`safe_eigh`).
+    """
+    from hessfit.modes._eigh import safe_eigh
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
+    index, basis, lam_ref, valid, weights = freq
+    hm = h[index[:, :, None], index[:, None, :]]  # (S, D, D)
+    d = jnp.einsum("sdm,sde,sen->smn", basis, hm, basis)
+    d = d + jax.vmap(jnp.diag)(_PAD_EIGENVALUE * (1.0 - valid))
+    lam = jax.vmap(lambda a: safe_eigh(0.5 * (a + a.T))[0])(d)
+    rel = (lam - lam_ref) / (lam_ref + floor_eigenvalue)
+    mse = jnp.sum(weights * rel**2)
+    nu = FREQ_FACTOR_EV_A2 * jnp.sign(lam) * jnp.sqrt(jnp.abs(lam) + 1e-12)
+    mae = jnp.sum(weights * jnp.abs(nu - FREQ_FACTOR_EV_A2 * jnp.sqrt(lam_ref)))
+    return mse, jax.lax.stop_gradient(mae)
+
+
 def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0):
     """``loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None) -> (loss, aux)``.
 
@@ -41,7 +70,9 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
     """
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
 
-    def loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None):
+    def loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None, freq=None):
+        if freq is not None:
+            raise ValueError("the frequency loss needs a direct block model (ModelConfig.kind = 'blocks')")
         grad, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
         hv = jax.vmap(lin)(probes)  # [K, A, 3]
         hessian_mse = _probe_mse(hv, targets, weights)
@@ -51,7 +82,9 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
         soft_mse = _soft_mode_mse(jax.vmap(lin), soft, weights) if soft is not None else jnp.zeros_like(total)
         if soft_mode_weight:
             total = total + soft_mode_weight * soft_mse
-        return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse}
+        zero = jnp.zeros_like(total)
+        return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse,
+                       "frequency_mse": zero, "frequency_mae_cm1": zero}
 
     return loss
 
@@ -74,15 +107,19 @@ def make_full_hessian_loss_fn(config: ModelConfig):
     return loss
 
 
-def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0):
+def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, frequency_weight: float = 0.0,
+                       frequency_floor_cm1: float = 100.0):
     """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
     Hessian. With `column_probes` it is the exact per-element MSE (and the soft-mode term its exact whitened
-    form). Signature as `make_probe_loss_fn`'s loss, ``molecule`` (A,) required."""
+    form). Signature as `make_probe_loss_fn`'s loss, ``molecule`` (A,) required; ``freq`` (`Batch.freq`) adds
+    ``frequency_weight`` × `frequency_terms` (floor ``frequency_floor_cm1``) for frequency-labelled molecules."""
     from hessfit.model import make_direct_hessian_fn
+    from hessfit.units import FREQ_FACTOR_EV_A2
 
     hessian_fn = make_direct_hessian_fn(config)
+    floor_eigenvalue = (frequency_floor_cm1 / FREQ_FACTOR_EV_A2) ** 2
 
-    def loss(params, positions, graph, probes, targets, weights, molecule, soft=None):
+    def loss(params, positions, graph, probes, targets, weights, molecule, soft=None, freq=None):
         n_atoms = positions.shape[0]
         h = hessian_fn(params, positions, graph, molecule, n_atoms)  # (3A, 3A)
 
@@ -93,14 +130,23 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0):
         hessian_mse = _probe_mse(apply_h(probes), targets, weights)
         soft_mse = _soft_mode_mse(apply_h, soft, weights) if soft is not None else jnp.zeros_like(hessian_mse)
         total = hessian_mse + soft_mode_weight * soft_mse if soft_mode_weight else hessian_mse
-        return total, {"hessian_mse": hessian_mse, "force_mse": jnp.zeros((), hessian_mse.dtype),
-                       "soft_mode_mse": soft_mse}
+        zero = jnp.zeros((), hessian_mse.dtype)
+        freq_mse, freq_mae = frequency_terms(h, freq, floor_eigenvalue) if freq is not None else (zero, zero)
+        if frequency_weight:
+            total = total + frequency_weight * freq_mse
+        return total, {"hessian_mse": hessian_mse, "force_mse": zero, "soft_mode_mse": soft_mse,
+                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae}
 
     return loss
 
 
-def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0):
-    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks)."""
+def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
+                 frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0):
+    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks; the
+    only kind with the frequency term)."""
     if config.kind == "blocks":
-        return make_block_loss_fn(config, soft_mode_weight=soft_mode_weight)
+        return make_block_loss_fn(config, soft_mode_weight=soft_mode_weight, frequency_weight=frequency_weight,
+                                  frequency_floor_cm1=frequency_floor_cm1)
+    if frequency_weight:
+        raise ValueError("the frequency loss needs a direct block model (ModelConfig.kind = 'blocks')")
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight)

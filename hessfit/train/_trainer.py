@@ -23,8 +23,8 @@ from hessfit._run_folder import RunFolder
 from hessfit.errors import ConfigError, ConvergenceError
 from hessfit.model import Model, ModelConfig, check_config_compatible, init_params, save_model
 from hessfit.train._config import TrainConfig
-from hessfit.train._data import (Shapes, batch_shapes, column_probes, concat_sets, make_batch, plan_batches, prepare,
-                                split_indices)
+from hessfit.train._data import (batch_shapes, column_probes, concat_sets, make_batch, merge_shapes, plan_batches,
+                                prepare, prepare_frequencies, split_indices)
 from hessfit.train._loss import make_loss_fn
 
 
@@ -76,15 +76,18 @@ _COMPILED: dict = {}
 def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     """Optimizer, schedule and jitted step/eval functions, reused by runs with the same settings (resume)."""
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
-           tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch)
+           tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch,
+           tcfg.frequency_weight if tcfg.frequency_dataset else 0.0, tcfg.soft_mode_floor_cm1)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
-        loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight)
+        loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight,
+                               **({"frequency_weight": tcfg.frequency_weight,
+                                   "frequency_floor_cm1": tcfg.soft_mode_floor_cm1} if tcfg.frequency_dataset else {}))
 
         @jax.jit
-        def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft):
+        def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft, freq=None):
             (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, positions, graph, probes,
-                                                                            targets, weights, molecule, soft)
+                                                                            targets, weights, molecule, soft, freq)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state, loss, aux
 
@@ -162,9 +165,11 @@ def plot_loss_curve(history: list, path: Path) -> None:
     plt.close(fig)
 
 
-def _splits(split_path: Path, dataset, dataset_path, extras: list, tcfg: TrainConfig, *, resume: bool):
-    """The run's seeded train/val/test splits of the dataset and of each extra dataset: read from ``split_path``
-    when resuming (refusing datasets of other sizes), else made and written there."""
+def _splits(split_path: Path, dataset, dataset_path, extras: list, extra_paths: list, tcfg: TrainConfig, *,
+            resume: bool):
+    """The run's seeded train/val/test splits of the dataset and of each extra dataset (``extras``, read from
+    ``extra_paths``: the extra Hessian datasets, then the frequency dataset): read from ``split_path`` when
+    resuming (refusing datasets of other sizes), else made and written there."""
     if split_path.exists() and resume:
         saved = json.loads(split_path.read_text())
         saved_extra = [e["n_molecules"] for e in saved.get("extra", [])]
@@ -182,7 +187,7 @@ def _splits(split_path: Path, dataset, dataset_path, extras: list, tcfg: TrainCo
                                       **{k: v.tolist() for k, v in split.items()},
                                       "extra": [{"dataset": p, "n_molecules": len(e),
                                                  **{k: v.tolist() for k, v in es.items()}}
-                                                for p, e, es in zip(tcfg.extra_datasets, extras, extra_splits)]}))
+                                                for p, e, es in zip(extra_paths, extras, extra_splits)]}))
     return split, extra_splits
 
 
@@ -207,7 +212,17 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     from hessfit.structures import load_dataset
 
     extras = [load_dataset(p) for p in tcfg.extra_datasets]
-    split, extra_splits = _splits(out / "split.json", dataset, dataset_path, extras, tcfg, resume=resume)
+    freq_ds = None
+    if tcfg.frequency_dataset:
+        from hessfit.structures import load_frequency_dataset
+
+        if mcfg.kind != "blocks":
+            raise ConfigError("TrainConfig.frequency_dataset needs a direct block model (ModelConfig.kind = 'blocks')")
+        freq_ds = load_frequency_dataset(tcfg.frequency_dataset)
+    split, extra_splits = _splits(out / "split.json", dataset, dataset_path, extras + [freq_ds] * bool(freq_ds),
+                                  list(tcfg.extra_datasets) + [tcfg.frequency_dataset] * bool(freq_ds), tcfg,
+                                  resume=resume)
+    freq_split = extra_splits.pop() if freq_ds is not None else None
     saved = run.saved_settings() if resume else None
     if saved is not None:
         check_config_compatible(saved["model"], mcfg)
@@ -227,14 +242,22 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     extra_va = [prepared(e, es["val"] if len(es["val"]) else es["train"], k + 1)
                 for k, (e, es) in enumerate(zip(extras, extra_splits))]
     extra_tr = [prepared(e, es["train"], k + 1) for k, (e, es) in enumerate(zip(extras, extra_splits))]
-    tr = concat_sets([prepared(dataset, train_idx, 0)] + extra_tr * tcfg.extra_repeats)
-    all_shapes = [batch_shapes(m, tcfg.max_atoms_per_batch) for m in [tr, va, *extra_va]]
-    shapes = Shapes(max(x.n_atoms_pad for x in all_shapes), max(x.n_edges_pad for x in all_shapes))
+    freq_tr, freq_va = [], []
+    if freq_ds is not None:
+        freq_tr, freq_va = ([prepare_frequencies(freq_ds, idx, elements=mcfg.elements,
+                                                 cutoff_angstrom=mcfg.cutoff_angstrom)]
+                            for idx in (freq_split["train"], freq_split["val"] if len(freq_split["val"])
+                                        else freq_split["train"]))
+    tr = concat_sets([prepared(dataset, train_idx, 0)] + extra_tr * tcfg.extra_repeats + freq_tr)
+    shapes = merge_shapes([batch_shapes(m, tcfg.max_atoms_per_batch) for m in [tr, va, *extra_va, *freq_va]])
     dtype = np.dtype(mcfg.dtype)
     steps_per_epoch = len(plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch))
     optimizer, schedule, step_fn, eval_fn = _compiled_fns(mcfg, tcfg, steps_per_epoch)
     summary = training_data_summary(dataset, train_idx)
     extra_summaries = [training_data_summary(e, es["train"]) for e, es in zip(extras, extra_splits)]
+    if freq_ds is not None:
+        extra_summaries.append({"frequency_dataset": tcfg.frequency_dataset,
+                                **training_data_summary(freq_ds, freq_split["train"])})
 
     # fixed validation batches and probes
     val_rng = np.random.default_rng(12345)
@@ -245,22 +268,33 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     val_batches = fixed_batches(va)
     extra_val_batches = [fixed_batches(m) for m in extra_va]
+    freq_val_batches = [fixed_batches(m) for m in freq_va]
 
-    def mean_losses(params, batches) -> tuple[float, float]:
-        """(Hessian MSE, soft-mode term) averaged over the molecules of ``batches``."""
-        mse, soft, n = 0.0, 0.0, 0
+    def mean_aux(params, batches) -> dict:
+        """The loss's aux terms (Hessian MSE, soft-mode term, frequency terms) averaged over the molecules."""
+        sums, n = {}, 0
         for b, count in batches:
-            loss, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
-            mse += float(aux["hessian_mse"]) * count
-            soft += float(aux["soft_mode_mse"]) * count
+            _, aux = eval_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft,
+                             b.freq)
+            for k, v in aux.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * count
             n += count
-        return mse / n, soft / n
+        return {k: v / n for k, v in sums.items()}
 
-    def validate(params) -> tuple[float, float, float]:
-        """(objective, Hessian MSE, soft-mode term) on the main dataset's validation molecules; the objective is
-        the Hessian MSE plus the weighted soft-mode term (the force term is not validated)."""
-        mse, soft = mean_losses(params, val_batches)
-        return mse + tcfg.soft_mode_weight * soft, mse, soft
+    def validate(params) -> tuple[float, float, float, dict]:
+        """(objective, Hessian MSE, soft-mode term, frequency terms) on the main dataset's validation molecules
+        (and the frequency dataset's); the objective is the Hessian MSE plus the weighted soft-mode and frequency
+        terms (the force term is not validated)."""
+        aux = mean_aux(params, val_batches)
+        mse, soft = aux["hessian_mse"], aux["soft_mode_mse"]
+        objective = mse + tcfg.soft_mode_weight * soft
+        freq = {}
+        if freq_val_batches:
+            f = mean_aux(params, freq_val_batches[0])
+            # the frequency term is per molecule of its own batches, the Hessian MSE per molecule of theirs
+            freq = {"val_frequency_mse": f["frequency_mse"], "val_frequency_mae_cm1": f["frequency_mae_cm1"]}
+            objective += tcfg.frequency_weight * f["frequency_mse"]
+        return objective, mse, soft, freq
 
     # --- state: fresh or resumed ---
     params = init_params(mcfg, jax.random.PRNGKey(tcfg.seed))
@@ -315,9 +349,10 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         for bi in range(int(state["batch"]), len(plan)):
             b = make_batch(tr, plan[bi], shapes, n_probes=n_probes, rng=rng, dtype=dtype, probe_vectors=probe_vectors)
             params, opt_state, loss, aux = step_fn(state["params"], state["opt_state"], b.positions, b.graph,
-                                                   b.probes, b.targets, b.weights, b.molecule, b.soft)
+                                                   b.probes, b.targets, b.weights, b.molecule, b.soft, b.freq)
             loss = float(loss)
-            objective = loss if tcfg.soft_mode_weight else float(aux["hessian_mse"])  # what validate() measures
+            # what validate() measures
+            objective = loss if tcfg.soft_mode_weight or freq_ds is not None else float(aux["hessian_mse"])
             if not np.isfinite(loss):
                 raise ConvergenceError(f"training diverged (loss {loss}) at epoch {epoch + 1}, step {bi}; "
                                   "lower --lr or raise grad_clip_norm")
@@ -335,12 +370,13 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         if stopped == "time_limit":
             run.save(state, history)
             break
-        val, val_mse, val_soft = validate(state["params"])
+        val, val_mse, val_soft, val_freq = validate(state["params"])
         train_loss = float(state["epoch_loss_sum"]) / max(int(state["epoch_loss_n"]), 1)
         history.append({"epoch": epoch + 1, "step": int(state["step"]), "train_loss": train_loss, "val_loss": val,
                         "val_hessian_mse": val_mse, "val_soft_mode_mse": val_soft,
-                        **({"val_extra_hessian_mse": [mean_losses(state["params"], b)[0] for b in extra_val_batches]}
-                           if extra_val_batches else {}),
+                        **({"val_extra_hessian_mse": [mean_aux(state["params"], b)["hessian_mse"]
+                                                      for b in extra_val_batches]} if extra_val_batches else {}),
+                        **val_freq,
                         "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start})
         if val < float(state["best_val"]):
             state.update(best_val=val, best_epoch=epoch + 1)
