@@ -41,6 +41,12 @@ def train(
                                                     "as level 1, 2, ...; predictions use --data's level; repeatable"),
     extra_repeats: Optional[int] = typer.Option(None, "--extra-repeats", help="times each --extra-data molecule "
                                                 "appears per epoch (default 1)"),
+    frequency_data: Optional[Path] = typer.Option(None, "--frequency-data", help="frequency dataset .npz (geometries "
+                                                  "and harmonic frequencies, no Hessians; docs/frequency_training.md) "
+                                                  "trained jointly through the predicted Hessian's eigenvalues; "
+                                                  "--kind blocks only"),
+    frequency_weight: Optional[float] = typer.Option(None, "--frequency-weight", help="weight of the frequency term "
+                                                     "(default 1)"),
     no_resume: bool = typer.Option(False, "--no-resume", help="refuse to continue an existing run in --out"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ):
@@ -66,11 +72,15 @@ def train(
                  "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
                  "soft_mode_weight": soft_mode_weight, "soft_mode_floor_cm1": soft_mode_floor,
                  "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None,
-                 "extra_datasets": [str(p) for p in extra_data] if extra_data else None, "extra_repeats": extra_repeats}
+                 "extra_datasets": [str(p) for p in extra_data] if extra_data else None, "extra_repeats": extra_repeats,
+                 "frequency_dataset": str(frequency_data) if frequency_data else None,
+                 "frequency_weight": frequency_weight}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
     for path in tcfg.extra_datasets:
         if not Path(path).exists():
             raise ConfigError(f"{path}: extra dataset (--extra-data) not found")
+    if tcfg.frequency_dataset and not Path(tcfg.frequency_dataset).exists():
+        raise ConfigError(f"{tcfg.frequency_dataset}: frequency dataset (--frequency-data) not found")
     if tcfg.extra_datasets:  # one level of theory per dataset
         mcfg = ModelConfig.from_dict({**mcfg.to_dict(), "n_fidelities": 1 + len(tcfg.extra_datasets)})
     if no_resume and (out / "checkpoint.msgpack").exists():
@@ -79,7 +89,8 @@ def train(
     result = run_train(ds, out, model_config=mcfg, train_config=tcfg, dataset_path=str(data),
                        progress=not no_progress)
     best = result.history and min(h["val_loss"] for h in result.history)
-    what = "objective (Hessian MSE + soft-mode term)" if tcfg.soft_mode_weight else "Hessian MSE"
+    what = ("objective (Hessian MSE + weighted soft-mode and frequency terms)"
+            if tcfg.soft_mode_weight or tcfg.frequency_dataset else "Hessian MSE")
     typer.echo(f"stopped ({result.stopped}); best validation {what} {best}; best model in {out / 'best'}")
 
 

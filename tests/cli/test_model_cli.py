@@ -67,3 +67,9 @@ def test_evaluate_and_train_cli_errors(model_dir, data_dir, tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--extra-data",
                  str(tmp_path / "xtb.npz")]) == 1
     assert "xtb.npz: extra dataset (--extra-data) not found" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--frequency-data",
+                 str(tmp_path / "qm9f.npz")]) == 1
+    assert "qm9f.npz: frequency dataset (--frequency-data) not found" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--frequency-data",
+                 str(tmp_path / "d.npz")]) == 1
+    assert "needs a direct block model" in capsys.readouterr().err
