@@ -43,10 +43,11 @@ def train(
                                                 "appears per epoch (default 1)"),
     frequency_data: Optional[Path] = typer.Option(None, "--frequency-data", help="frequency dataset .npz (geometries "
                                                   "and harmonic frequencies, no Hessians; docs/frequency_training.md) "
-                                                  "trained jointly through the predicted Hessian's eigenvalues; "
-                                                  "--kind blocks only"),
+                                                  "trained jointly through the predicted Hessian's eigenvalues"),
     frequency_weight: Optional[float] = typer.Option(None, "--frequency-weight", help="weight of the frequency term "
                                                      "(default 1)"),
+    max_frequency_molecules: Optional[int] = typer.Option(None, "--max-frequency-molecules", help="train on only "
+                                                          "this many --frequency-data molecules"),
     no_resume: bool = typer.Option(False, "--no-resume", help="refuse to continue an existing run in --out"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ):
@@ -74,7 +75,7 @@ def train(
                  "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None,
                  "extra_datasets": [str(p) for p in extra_data] if extra_data else None, "extra_repeats": extra_repeats,
                  "frequency_dataset": str(frequency_data) if frequency_data else None,
-                 "frequency_weight": frequency_weight}
+                 "frequency_weight": frequency_weight, "max_frequency_molecules": max_frequency_molecules}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
     for path in tcfg.extra_datasets:
         if not Path(path).exists():

@@ -46,10 +46,13 @@ class TrainConfig:
         frequency_dataset: a frequency dataset (.npz, `hessfit.structures.FrequencyDataset`: geometries and harmonic
             frequencies, no Hessians) trained jointly at level 0 through the frequency loss (`hessfit.train._loss.
             frequency_terms`: the predicted Hessian's sorted eigenvalues against the reference's, relative to
-            their curvature above the floor ``soft_mode_floor_cm1``). Block models only. It gets its own seeded
-            split; its validation term (weighted) joins the validation objective, and its validation frequency MAE
-            is recorded.
+            their curvature above the floor ``soft_mode_floor_cm1``). It gets its own seeded split; its validation
+            term (weighted) joins the validation objective, and its validation frequency MAE is recorded. An energy
+            model gets these molecules' full Hessians from 3N unit probes each, in batches of their own (about
+            3N times the cost of a one-probe Hessian batch).
         frequency_weight: weight of the frequency term (dimensionless per molecule, like the soft-mode term).
+        max_frequency_molecules: train on only the first molecules of the frequency dataset's training split
+            (None: all); its validation split is unchanged.
 
     For a direct block model (``ModelConfig.kind == "blocks"``) the loss is the exact full-Hessian MSE (one forward
     pass gives every block), so ``probes_per_molecule`` and ``force_weight`` do not apply.
@@ -78,6 +81,7 @@ class TrainConfig:
     extra_repeats: int = 1
     frequency_dataset: str | None = None
     frequency_weight: float = 1.0
+    max_frequency_molecules: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))

@@ -204,7 +204,8 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
                rng: np.random.Generator | None, dtype=np.float32,
                probe_vectors: Callable[[int], np.ndarray] | None = None) -> Batch:
     """Pack molecules ``members`` with ``n_probes`` probes each: Rademacher ±1 drawn from ``rng``, or
-    ``probe_vectors(3N)`` -> (n_probes, 3N) when given (e.g. unit tangents for full-Hessian columns)."""
+    ``probe_vectors(3N)`` -> (n_probes, 3N) when given (e.g. unit tangents for full-Hessian columns; `unit_columns`
+    for an energy model's frequency batches)."""
     packed = pack([mols.species[k] for k in members], [mols.positions[k] for k in members],
                   cutoff_angstrom=0.0, n_atoms_pad=shapes.n_atoms_pad, n_edges_pad=shapes.n_edges_pad,
                   pairs_list=[mols.pairs[k] for k in members])
@@ -224,6 +225,11 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     for j, k in enumerate(members):
         a, b = packed.atom_offsets[j], packed.atom_offsets[j + 1]
         n3 = 3 * int(b - a)
+        if probe_vectors is None:
+            v = rng.choice(np.array([-1.0, 1.0], np.float32), size=(n_probes, n3))
+        else:
+            v = probe_vectors(n3)
+        probes[:, a:b] = v.reshape(n_probes, -1, 3)
         if mols.hessians[k] is None:  # labelled by frequencies only: no probe targets
             if freq is None or slot >= shapes.n_freq_slots:
                 raise ValueError("batch holds more frequency-labelled molecules than Shapes.n_freq_slots")
@@ -235,11 +241,6 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
             freq[4][slot, :len(lam)] = 1.0 / (len(lam) * len(members))
             slot += 1
             continue
-        if probe_vectors is None:
-            v = rng.choice(np.array([-1.0, 1.0], np.float32), size=(n_probes, n3))
-        else:
-            v = probe_vectors(n3)
-        probes[:, a:b] = v.reshape(n_probes, -1, 3)
         targets[:, a:b] = (v @ mols.hessians[k]).reshape(n_probes, -1, 3)  # H symmetric: v H = H v
         weights[a:b] = 1.0 / (n3**2 * len(members))
         if soft is not None and mols.whiteners[k] is not None:
@@ -250,6 +251,13 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
             soft[2][:, a:b] = (tv @ mols.hessians[k] @ t).reshape(n_probes, -1, 3)
     return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed),
                  soft, freq)
+
+
+def unit_columns(n_probes: int) -> Callable[[int], np.ndarray]:
+    """``probe_vectors`` giving each molecule's full Hessian: rows e_k for k < 3N, zero rows after (K ≥ 3N)."""
+    def vectors(n3: int) -> np.ndarray:
+        return np.eye(n_probes, n3, dtype=np.float32)
+    return vectors
 
 
 def column_probes(n_probes: int) -> Callable[[int], np.ndarray]:

@@ -37,8 +37,21 @@ def _soft_mode_mse(apply_h, soft, weights):
 _PAD_EIGENVALUE = 1.0e4
 
 
-def frequency_terms(h, freq, floor_eigenvalue):
-    """The frequency loss of the frequency-labelled molecules of a batch, from its dense Hessian ``h`` (3A, 3A).
+def slot_hessians(h, index):
+    """Each frequency slot's Cartesian Hessian (S, D, D), gathered from the dense batch Hessian ``h`` (3A, 3A)."""
+    return h[index[:, :, None], index[:, None, :]]
+
+
+def slot_hessians_from_columns(hv, index):
+    """The same from the batch's Hessian-vector products with unit column probes (`Batch.freq` batches of an
+    energy model): ``hv`` (K, A, 3) = H e_k for k < K = D, probe k being column k of every molecule at once."""
+    cols = hv.reshape(hv.shape[0], -1)  # (K, 3A): row k = H e_k (all molecules' k-th columns, disjoint blocks)
+    return jnp.transpose(cols[:, index], (1, 2, 0))  # (S, D, K): [s, d, k] = H[index[s, d], index[s, k]]
+
+
+def frequency_terms(hm, freq, floor_eigenvalue):
+    """The frequency loss of the frequency-labelled molecules of a batch, from their Cartesian Hessians ``hm``
+    (S, D, D) (`slot_hessians`; eV/Å²).
 
     ``freq`` = `Batch.freq`. Each slot's vibrational Hessian Qᵀ H Q is diagonalised; its ascending eigenvalues
     λ are compared with the reference's ascending λ_ref (sorted matching, as frequencies come without modes).
@@ -50,8 +63,7 @@ def frequency_terms(h, freq, floor_eigenvalue):
     from hessfit.modes._eigh import safe_eigh
     from hessfit.units import FREQ_FACTOR_EV_A2
 
-    index, basis, lam_ref, valid, weights = freq
-    hm = h[index[:, :, None], index[:, None, :]]  # (S, D, D)
+    _, basis, lam_ref, valid, weights = freq
     d = jnp.einsum("sdm,sde,sen->smn", basis, hm, basis)
     d = d + jax.vmap(jnp.diag)(_PAD_EIGENVALUE * (1.0 - valid))
     lam = jax.vmap(lambda a: safe_eigh(0.5 * (a + a.T))[0])(d)
@@ -62,17 +74,22 @@ def frequency_terms(h, freq, floor_eigenvalue):
     return mse, jax.lax.stop_gradient(mae)
 
 
-def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0):
-    """``loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None) -> (loss, aux)``.
+def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
+                       frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0):
+    """``loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None, freq=None) -> (loss,
+    aux)``.
 
     Shapes: positions (A, 3); probes, targets (K, A, 3); weights (A,). ``soft``: `Batch.soft`, needed when
-    ``soft_mode_weight`` > 0. aux = {"hessian_mse", "force_mse", "soft_mode_mse"}.
+    ``soft_mode_weight`` > 0. ``freq``: `Batch.freq` of a batch whose probes are the K = D unit columns (each
+    molecule's full Hessian, `slot_hessians_from_columns`), adding ``frequency_weight`` × `frequency_terms`.
+    aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1"}.
     """
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
+    floor_eigenvalue = (frequency_floor_cm1 / FREQ_FACTOR_EV_A2) ** 2
 
     def loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None, freq=None):
-        if freq is not None:
-            raise ValueError("the frequency loss needs a direct block model (ModelConfig.kind = 'blocks')")
         grad, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
         hv = jax.vmap(lin)(probes)  # [K, A, 3]
         hessian_mse = _probe_mse(hv, targets, weights)
@@ -83,8 +100,12 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
         if soft_mode_weight:
             total = total + soft_mode_weight * soft_mse
         zero = jnp.zeros_like(total)
+        freq_mse, freq_mae = zero, zero
+        if freq is not None:
+            freq_mse, freq_mae = frequency_terms(slot_hessians_from_columns(hv, freq[0]), freq, floor_eigenvalue)
+            total = total + frequency_weight * freq_mse
         return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse,
-                       "frequency_mse": zero, "frequency_mae_cm1": zero}
+                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae}
 
     return loss
 
@@ -131,7 +152,8 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
         soft_mse = _soft_mode_mse(apply_h, soft, weights) if soft is not None else jnp.zeros_like(hessian_mse)
         total = hessian_mse + soft_mode_weight * soft_mse if soft_mode_weight else hessian_mse
         zero = jnp.zeros((), hessian_mse.dtype)
-        freq_mse, freq_mae = frequency_terms(h, freq, floor_eigenvalue) if freq is not None else (zero, zero)
+        freq_mse, freq_mae = ((frequency_terms(slot_hessians(h, freq[0]), freq, floor_eigenvalue)
+                               if freq is not None else (zero, zero)))
         if frequency_weight:
             total = total + frequency_weight * freq_mse
         return total, {"hessian_mse": hessian_mse, "force_mse": zero, "soft_mode_mse": soft_mse,
@@ -142,11 +164,9 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
 
 def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
                  frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0):
-    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks; the
-    only kind with the frequency term)."""
+    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks)."""
     if config.kind == "blocks":
         return make_block_loss_fn(config, soft_mode_weight=soft_mode_weight, frequency_weight=frequency_weight,
                                   frequency_floor_cm1=frequency_floor_cm1)
-    if frequency_weight:
-        raise ValueError("the frequency loss needs a direct block model (ModelConfig.kind = 'blocks')")
-    return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight)
+    return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,
+                              frequency_weight=frequency_weight, frequency_floor_cm1=frequency_floor_cm1)

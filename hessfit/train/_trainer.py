@@ -24,7 +24,7 @@ from hessfit.errors import ConfigError, ConvergenceError
 from hessfit.model import Model, ModelConfig, check_config_compatible, init_params, save_model
 from hessfit.train._config import TrainConfig
 from hessfit.train._data import (batch_shapes, column_probes, concat_sets, make_batch, merge_shapes, plan_batches,
-                                prepare, prepare_frequencies, split_indices)
+                                prepare, prepare_frequencies, split_indices, unit_columns)
 from hessfit.train._loss import make_loss_fn
 
 
@@ -216,8 +216,6 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     if tcfg.frequency_dataset:
         from hessfit.structures import load_frequency_dataset
 
-        if mcfg.kind != "blocks":
-            raise ConfigError("TrainConfig.frequency_dataset needs a direct block model (ModelConfig.kind = 'blocks')")
         freq_ds = load_frequency_dataset(tcfg.frequency_dataset)
     split, extra_splits = _splits(out / "split.json", dataset, dataset_path, extras + [freq_ds] * bool(freq_ds),
                                   list(tcfg.extra_datasets) + [tcfg.frequency_dataset] * bool(freq_ds), tcfg,
@@ -246,12 +244,24 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     if freq_ds is not None:
         freq_tr, freq_va = ([prepare_frequencies(freq_ds, idx, elements=mcfg.elements,
                                                  cutoff_angstrom=mcfg.cutoff_angstrom)]
-                            for idx in (freq_split["train"], freq_split["val"] if len(freq_split["val"])
-                                        else freq_split["train"]))
+                            for idx in (freq_split["train"][: tcfg.max_frequency_molecules],
+                                        freq_split["val"] if len(freq_split["val"]) else freq_split["train"]))
     tr = concat_sets([prepared(dataset, train_idx, 0)] + extra_tr * tcfg.extra_repeats + freq_tr)
+    n_hessian_tr = len(tr) - sum(len(m) for m in freq_tr)  # frequency-labelled molecules come last
+    # an energy model gets each molecule's full Hessian from unit column probes: frequency molecules in batches of
+    # their own (a block model's one forward pass gives every block, so its batches mix both kinds)
+    separate_freq = bool(freq_tr) and mcfg.kind != "blocks"
     shapes = merge_shapes([batch_shapes(m, tcfg.max_atoms_per_batch) for m in [tr, va, *extra_va, *freq_va]])
     dtype = np.dtype(mcfg.dtype)
-    steps_per_epoch = len(plan_batches(tr, np.arange(len(tr)), shapes, tcfg.max_atoms_per_batch))
+    def epoch_plan(epoch: int) -> list:
+        order = np.random.default_rng([tcfg.seed, epoch]).permutation(len(tr))
+        if not separate_freq:
+            return plan_batches(tr, order, shapes, tcfg.max_atoms_per_batch)
+        plan = (plan_batches(tr, order[order < n_hessian_tr], shapes, tcfg.max_atoms_per_batch)
+                + plan_batches(tr, order[order >= n_hessian_tr], shapes, tcfg.max_atoms_per_batch))
+        return [plan[i] for i in np.random.default_rng([tcfg.seed, epoch, 1]).permutation(len(plan))]
+
+    steps_per_epoch = len(epoch_plan(0))
     optimizer, schedule, step_fn, eval_fn = _compiled_fns(mcfg, tcfg, steps_per_epoch)
     summary = training_data_summary(dataset, train_idx)
     extra_summaries = [training_data_summary(e, es["train"]) for e, es in zip(extras, extra_splits)]
@@ -266,9 +276,16 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         plans = plan_batches(mols, np.arange(len(mols)), shapes, tcfg.max_atoms_per_batch)
         return [(make_batch(mols, m, shapes, n_probes=4, rng=val_rng, dtype=dtype), len(m)) for m in plans]
 
+    def frequency_batches(mols):
+        if not separate_freq:
+            return fixed_batches(mols)
+        plans = plan_batches(mols, np.arange(len(mols)), shapes, tcfg.max_atoms_per_batch)
+        return [(make_batch(mols, m, shapes, n_probes=shapes.n_freq_dim, rng=None, dtype=dtype,
+                            probe_vectors=unit_columns(shapes.n_freq_dim)), len(m)) for m in plans]
+
     val_batches = fixed_batches(va)
     extra_val_batches = [fixed_batches(m) for m in extra_va]
-    freq_val_batches = [fixed_batches(m) for m in freq_va]
+    freq_val_batches = [frequency_batches(m) for m in freq_va]
 
     def mean_aux(params, batches) -> dict:
         """The loss's aux terms (Hessian MSE, soft-mode term, frequency terms) averaged over the molecules."""
@@ -339,15 +356,19 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         pbar = tqdm(total=steps_per_epoch, unit="step", dynamic_ncols=True, mininterval=2.0)
     while int(state["epoch"]) < tcfg.max_epochs:
         epoch = int(state["epoch"])
-        order = np.random.default_rng([tcfg.seed, epoch]).permutation(len(tr))
-        plan = plan_batches(tr, order, shapes, tcfg.max_atoms_per_batch)
+        plan = epoch_plan(epoch)
         if pbar is not None:
             pbar.reset(total=len(plan))
             pbar.update(int(state["batch"]))
             pbar.set_description(f"epoch {epoch + 1}/{tcfg.max_epochs}")
         rng = np.random.default_rng([tcfg.seed, epoch, int(state["batch"]), 7])
         for bi in range(int(state["batch"]), len(plan)):
-            b = make_batch(tr, plan[bi], shapes, n_probes=n_probes, rng=rng, dtype=dtype, probe_vectors=probe_vectors)
+            if separate_freq and plan[bi][0] >= n_hessian_tr:
+                b = make_batch(tr, plan[bi], shapes, n_probes=shapes.n_freq_dim, rng=rng, dtype=dtype,
+                               probe_vectors=unit_columns(shapes.n_freq_dim))
+            else:
+                b = make_batch(tr, plan[bi], shapes, n_probes=n_probes, rng=rng, dtype=dtype,
+                               probe_vectors=probe_vectors)
             params, opt_state, loss, aux = step_fn(state["params"], state["opt_state"], b.positions, b.graph,
                                                    b.probes, b.targets, b.weights, b.molecule, b.soft, b.freq)
             loss = float(loss)

@@ -72,4 +72,4 @@ def test_evaluate_and_train_cli_errors(model_dir, data_dir, tmp_path, capsys):
     assert "qm9f.npz: frequency dataset (--frequency-data) not found" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--frequency-data",
                  str(tmp_path / "d.npz")]) == 1
-    assert "needs a direct block model" in capsys.readouterr().err
+    assert "d.npz: missing arrays ['freqs_cm1', 'F_offsets'] of a frequency dataset" in capsys.readouterr().err
