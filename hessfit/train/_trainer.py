@@ -61,6 +61,15 @@ def training_data_summary(dataset, indices) -> dict:
             "min_distance_angstrom": {k: round(v, 4) for k, v in sorted(dmin.items())}}
 
 
+def merge_data_summaries(a: dict, b: dict) -> dict:
+    """One `training_data_summary` of two sets of molecules (sizes and shortest distances of both)."""
+    dmin = dict(a["min_distance_angstrom"])
+    for k, v in b["min_distance_angstrom"].items():
+        dmin[k] = min(dmin.get(k, np.inf), v)
+    return {"n_molecules": a["n_molecules"] + b["n_molecules"], "min_atoms": min(a["min_atoms"], b["min_atoms"]),
+            "max_atoms": max(a["max_atoms"], b["max_atoms"]), "min_distance_angstrom": dict(sorted(dmin.items()))}
+
+
 def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:
     total = max(cfg.max_epochs * steps_per_epoch, cfg.warmup_steps + 1)
     schedule = optax.warmup_cosine_decay_schedule(
@@ -265,9 +274,10 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     optimizer, schedule, step_fn, eval_fn = _compiled_fns(mcfg, tcfg, steps_per_epoch)
     summary = training_data_summary(dataset, train_idx)
     extra_summaries = [training_data_summary(e, es["train"]) for e, es in zip(extras, extra_splits)]
-    if freq_ds is not None:
-        extra_summaries.append({"frequency_dataset": tcfg.frequency_dataset,
-                                **training_data_summary(freq_ds, freq_split["train"])})
+    if freq_ds is not None:  # level-0 data too: the model's domain (`check_domain`) includes these molecules
+        freq_summary = training_data_summary(freq_ds, freq_split["train"][: tcfg.max_frequency_molecules])
+        extra_summaries.append({"frequency_dataset": tcfg.frequency_dataset, **freq_summary})
+        summary = merge_data_summaries(summary, freq_summary)
 
     # fixed validation batches and probes
     val_rng = np.random.default_rng(12345)
