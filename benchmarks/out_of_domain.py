@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 python benchmarks/out_of_domain.py                    # QM9 val/test + data/ood/*.npz
     python benchmarks/out_of_domain.py --sets qm9_test panel --baselines mmff
 
-For each set, every member of ``ensemble_qm9`` (``nequip_qm9``, ``blocks_qm9``) predicts every molecule once;
+For each set, every member of the default ensemble (``--default``; the shipped ``ensemble_mf``: ``nequip_mf``,
+``blocks_mf``) predicts every molecule once;
 the ensemble Hessian is their weighted mean (``--also-weights`` adds other blends of the same predictions). Per model: frequency MAE against the reference (all modes and
 modes below 200 cm⁻¹), molecules with a mode below −50 cm⁻¹, the most negative mode, pooled Hessian R²
 (`hessfit.train._evaluate`). Physics baselines (``--baselines xtb mmff``) are evaluated at the reference
@@ -125,15 +126,17 @@ def main() -> None:
     p.add_argument("--sets", nargs="+", default=["qm9_val", "qm9_test", "dft", "panel"])
     p.add_argument("--baselines", nargs="*", default=["xtb", "mmff"])
     p.add_argument("--max-molecules", type=int, default=None)
-    p.add_argument("--also-weights", type=float, nargs="*", default=[0.85],
-                   help="also evaluate (1 - w) nequip_qm9 + w blocks_qm9 for these w from the same member predictions "
-                        "(0.85 = the default before 2026-12-05)")
+    p.add_argument("--also-weights", type=float, nargs="*", default=[],
+                   help="also evaluate (1 - w) A + w B for the default's members A, B and these w, from the same "
+                        "member predictions")
     p.add_argument("--models", nargs="*", default=[],
                    help="also evaluate these models (shipped names or model folders, e.g. a fine-tuned run's best/)")
     p.add_argument("--blend", nargs="*", default=[], metavar="A+B@W",
                    help="also evaluate (1 - W) A + W B for models A, B from --models or the members, e.g. "
                         "nequip_qm9+runs/x/best@0.6")
-    p.add_argument("--no-default", action="store_true", help="skip ensemble_qm9 and its members (candidates only)")
+    p.add_argument("--no-default", action="store_true", help="skip the default ensemble and its members (candidates only)")
+    p.add_argument("--default", default=None, help="the ensemble evaluated with its members (default: the shipped default, "
+                   "ensemble_mf; ensemble_qm9 is the previous one)")
     p.add_argument("--out", type=Path, default=ROOT / "scratch" / "ood" / "eval")
     args = p.parse_args()
 
@@ -144,7 +147,10 @@ def main() -> None:
     from hessfit.train._evaluate import evaluate, source_predict_fn, write_evaluation
 
     warnings.simplefilter("ignore", HessfitWarning)  # domain warnings: this benchmark measures exactly that
-    ensemble = load_model("ensemble_qm9")
+    from hessfit.model import ENSEMBLE_WEIGHTS
+
+    default_name = args.default or ENSEMBLE_WEIGHTS.name
+    ensemble = load_model(default_name)
     results, rows = {}, []
     for set_name in args.sets:
         if not set_name.startswith("qm9_") and not OOD[set_name].exists():
@@ -155,9 +161,9 @@ def main() -> None:
         preds, ens = ({}, None) if args.no_default else member_predictions(ds, idx, ensemble)
         results[set_name] = {"guard": {} if args.no_default else guard_stats(ds, idx, preds, ens), "models": {}}
         levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
-        candidates = [] if args.no_default else [("ensemble_qm9", ens)] + list(preds.items())
+        candidates = [] if args.no_default else [(default_name, ens)] + list(preds.items())
         for w in [] if args.no_default else args.also_weights:  # other blends of the same two members
-            candidates.append((f"blend w={w:g}", blend(preds["nequip_qm9"], preds["blocks_qm9"], w)))
+            candidates.append((f"blend w={w:g}", blend(*preds.values(), w)))
         extra = candidate_predictions(ds, idx, args.models, args.blend, preds)
         candidates += list(extra.items())
         evals = []

@@ -56,7 +56,10 @@ def main(argv=None) -> None:
                            + (f", among weights with at most {args.max_below_guard:.0%} of molecules with a mode "
                               "below -50 cm-1 (when none has, those with the fewest)" if args.max_below_guard is not None else "")}
     w = args.weight
-    if w is None:
+    if w is not None:
+        meta["description"] = (f"(1 - w) * {args.members[0]} + w * {args.members[1]}, w = {w:g} chosen outside this "
+                               "script (see the model card)")
+    else:
         if not (args.data and args.split):
             ap.error("the weight scan needs --data and --split (or give --weight)")
         ds = load_dataset(args.data)

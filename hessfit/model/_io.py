@@ -1,6 +1,6 @@
 """`Model` (config + parameters + metadata) and the on-disk form of models and ensembles, in one place: a model is
 a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) is a
-folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped ``ensemble_qm9``)."""
+folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped ``ensemble_mf``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from hessfit.model._ensemble import ENSEMBLE_FORMAT, Ensemble
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ENERGY_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
 BLOCKS_WEIGHTS = WEIGHTS_DIR / "blocks_qm9"
-ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_qm9"
+ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_mf"
 DEFAULT_WEIGHTS = ENSEMBLE_WEIGHTS
 
 
@@ -82,8 +82,8 @@ def model_path(path: str | Path, base: str | Path | None = None) -> Path:
 
 def load_model(path: str | Path | None = None):
     """Load a model folder (or its ``model.json``): a `Model`, or an `~hessfit.model.Ensemble` of models. None loads
-    the shipped default (``ensemble_qm9``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
-    ``"ensemble_qm9"``) loads that one when no such folder exists here."""
+    the shipped default (``ensemble_mf``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
+    ``"ensemble_qm9"``, ``"ensemble_mf"``, ...) loads that one when no such folder exists here."""
     from flax import serialization
 
     path = DEFAULT_WEIGHTS if path is None else model_path(path)

@@ -26,7 +26,7 @@ def _default_model() -> Model | Ensemble:
 
 def as_model(model: Model | Ensemble | str | Path | None) -> Model | Ensemble:
     """A loaded model: ``None`` → the shipped default; a shipped name (``"nequip_qm9"``, ``"blocks_qm9"``,
-    ``"ensemble_qm9"``) or a model folder → `load_model` (kept while its model.json is unchanged); a model as is."""
+    ``"ensemble_mf"``, ...) or a model folder → `load_model` (kept while its model.json is unchanged); a model as is."""
     if model is None:
         return _default_model()
     if isinstance(model, (str, Path)):
