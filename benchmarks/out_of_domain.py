@@ -134,9 +134,10 @@ def main() -> None:
     p.add_argument("--blend", nargs="*", default=[], metavar="A+B@W",
                    help="also evaluate (1 - W) A + W B for models A, B from --models or the members, e.g. "
                         "nequip_qm9+runs/x/best@0.6")
-    p.add_argument("--no-default", action="store_true", help="skip the default ensemble and its members (candidates only)")
-    p.add_argument("--default", default=None, help="the ensemble evaluated with its members (default: the shipped default, "
-                   "ensemble_mf; ensemble_qm9 is the previous one)")
+    p.add_argument("--no-default", action="store_true",
+                   help="skip the default ensemble and its members (candidates only)")
+    p.add_argument("--default", default=None, help="the ensemble evaluated with its members (default: the shipped "
+                   "default, ensemble_mf; ensemble_qm9 is the previous one)")
     p.add_argument("--out", type=Path, default=ROOT / "scratch" / "ood" / "eval")
     args = p.parse_args()
 

@@ -21,15 +21,13 @@ _REQUIRED = ("natoms", "Z", "R", "H_triu", "H_offsets")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class HessianDataset:
-    """Many molecules with Hessians, stored concatenated (see module docstring for shapes and units)."""
+class MoleculeArrays:
+    """Molecules stored concatenated: atoms per molecule, atomic numbers and positions (Å); the base of the
+    Hessian and frequency dataset formats."""
 
     natoms: np.ndarray
     Z: np.ndarray
     R: np.ndarray
-    H_triu: np.ndarray
-    H_offsets: np.ndarray
-    extra: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "atom_offsets", np.concatenate([[0], np.cumsum(self.natoms)]).astype(np.int64))
@@ -50,6 +48,15 @@ class HessianDataset:
         if "qm9_index" in self.extra:
             name = f"qm9_{int(self.extra['qm9_index'][i])}"
         return Structure.from_numbers(self.numbers(i), self.positions(i), name=name)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HessianDataset(MoleculeArrays):
+    """Many molecules with Hessians, stored concatenated (see module docstring for shapes and units)."""
+
+    H_triu: np.ndarray
+    H_offsets: np.ndarray
+    extra: dict = dataclasses.field(default_factory=dict)
 
     def hessian(self, i: int) -> np.ndarray:
         """(3N, 3N) float64 Hessian of molecule i in eV/Å²."""
@@ -82,18 +89,27 @@ def from_arrays(numbers: Sequence[np.ndarray], positions: Sequence[np.ndarray], 
     )
 
 
-def load_dataset(path: str | Path) -> HessianDataset:
-    """Load a dataset .npz, checking that the required arrays exist and are consistent."""
+def read_arrays(path: str | Path, required: Sequence[str], what: str) -> dict:
+    """The arrays of a dataset .npz, with one-line errors for a missing or unreadable file and missing arrays."""
     path = Path(path)
     if not path.exists():
         raise InputFormatError(f"{path}: file not found")
     try:
         data = dict(np.load(path, allow_pickle=False))
     except Exception as exc:
-        raise InputFormatError(f"{path}: not a Hessian dataset .npz ({type(exc).__name__})") from None
-    missing = [k for k in _REQUIRED if k not in data]
+        raise InputFormatError(f"{path}: not a {what} .npz ({type(exc).__name__})") from None
+    missing = [k for k in required if k not in data]
     if missing:
-        raise InputFormatError(f"{path}: missing arrays {missing} (see docs/dataset_format.md)")
+        raise InputFormatError(f"{path}: missing arrays {missing}"
+                               + (f" of a {what}" if what != "Hessian dataset" else "")
+                               + " (see docs/dataset_format.md)")
+    return data
+
+
+def load_dataset(path: str | Path) -> HessianDataset:
+    """Load a dataset .npz, checking that the required arrays exist and are consistent."""
+    path = Path(path)
+    data = read_arrays(path, _REQUIRED, "Hessian dataset")
     ds = HessianDataset(**{k: data.pop(k) for k in _REQUIRED}, extra=data)
     n3 = 3 * ds.natoms.astype(np.int64)
     if ds.H_offsets.shape[0] != len(ds) + 1 or np.any(np.diff(ds.H_offsets) != n3 * (n3 + 1) // 2):

@@ -15,39 +15,18 @@ from typing import Sequence
 import numpy as np
 
 from hessfit.errors import InputFormatError
-from hessfit.structures._structure import Structure
+from hessfit.structures._dataset import MoleculeArrays, read_arrays
 
 _REQUIRED = ("natoms", "Z", "R", "freqs_cm1", "F_offsets")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class FrequencyDataset:
+class FrequencyDataset(MoleculeArrays):
     """Many molecules with their ascending harmonic frequencies (cm⁻¹), stored concatenated."""
 
-    natoms: np.ndarray
-    Z: np.ndarray
-    R: np.ndarray
     freqs_cm1: np.ndarray
     F_offsets: np.ndarray
     extra: dict = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        object.__setattr__(self, "atom_offsets", np.concatenate([[0], np.cumsum(self.natoms)]).astype(np.int64))
-
-    def __len__(self) -> int:
-        return int(self.natoms.shape[0])
-
-    def numbers(self, i: int) -> np.ndarray:
-        a, b = self.atom_offsets[i], self.atom_offsets[i + 1]
-        return self.Z[a:b].astype(int)
-
-    def positions(self, i: int) -> np.ndarray:
-        a, b = self.atom_offsets[i], self.atom_offsets[i + 1]
-        return np.asarray(self.R[a:b], float)
-
-    def structure(self, i: int) -> Structure:
-        name = f"qm9_{int(self.extra['qm9_index'][i])}" if "qm9_index" in self.extra else f"mol{i}"
-        return Structure.from_numbers(self.numbers(i), self.positions(i), name=name)
 
     def frequencies(self, i: int) -> np.ndarray:
         """(3N−6,) ascending frequencies of molecule i, cm⁻¹."""
@@ -72,15 +51,7 @@ def frequency_dataset_from_arrays(numbers: Sequence[np.ndarray], positions: Sequ
 def load_frequency_dataset(path: str | Path) -> FrequencyDataset:
     """Load a frequency dataset .npz, checking that the required arrays exist and are consistent."""
     path = Path(path)
-    if not path.exists():
-        raise InputFormatError(f"{path}: file not found")
-    try:
-        data = dict(np.load(path, allow_pickle=False))
-    except Exception as exc:
-        raise InputFormatError(f"{path}: not a frequency dataset .npz ({type(exc).__name__})") from None
-    missing = [k for k in _REQUIRED if k not in data]
-    if missing:
-        raise InputFormatError(f"{path}: missing arrays {missing} of a frequency dataset (see docs/dataset_format.md)")
+    data = read_arrays(path, _REQUIRED, "frequency dataset")
     ds = FrequencyDataset(**{k: data.pop(k) for k in _REQUIRED}, extra=data)
     n_modes = 3 * ds.natoms.astype(np.int64) - 6
     if ds.F_offsets.shape[0] != len(ds) + 1 or np.any(np.diff(ds.F_offsets) != n_modes):

@@ -67,6 +67,17 @@ def whitening_matrix(structure, hessian: np.ndarray, floor_cm1: float) -> np.nda
     return t * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
 
 
+def _append_graph_inputs(dataset, i, elements, cutoff_angstrom, fidelity, species, positions, pairs) -> np.ndarray:
+    """Append molecule i's species indices (offset to level ``fidelity``), positions and neighbour pairs; return
+    its positions."""
+    species.append(species_index(dataset.numbers(i), elements, name=f"dataset molecule {i}")
+                   + fidelity * len(elements))
+    pos = dataset.positions(i)
+    positions.append(pos)
+    pairs.append(neighbour_pairs(pos, cutoff_angstrom))
+    return pos
+
+
 def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float,
             soft_mode_floor_cm1: float | None = None, fidelity: int = 0) -> MoleculeSet:
     """Preprocess molecules ``indices`` of a HessianDataset (with whitening matrices when ``soft_mode_floor_cm1``
@@ -76,11 +87,7 @@ def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_
     species, positions, pairs, hessians = [], [], [], []
     whiteners = [] if soft_mode_floor_cm1 is not None else None
     for i in idx:
-        species.append(species_index(dataset.numbers(i), elements, name=f"dataset molecule {i}")
-                       + fidelity * len(elements))
-        pos = dataset.positions(i)
-        positions.append(pos)
-        pairs.append(neighbour_pairs(pos, cutoff_angstrom))
+        _append_graph_inputs(dataset, i, elements, cutoff_angstrom, fidelity, species, positions, pairs)
         hessians.append(dataset.hessian(i).astype(np.float32))
         if whiteners is not None:
             whiteners.append(whitening_matrix(dataset.structure(i), hessians[-1],
@@ -96,11 +103,7 @@ def prepare_frequencies(dataset, indices: Sequence[int], *, elements: Sequence[i
     idx = np.asarray(indices, int)
     species, positions, pairs, frequencies = [], [], [], []
     for i in idx:
-        species.append(species_index(dataset.numbers(i), elements, name=f"frequency dataset molecule {i}")
-                       + fidelity * len(elements))
-        pos = dataset.positions(i)
-        positions.append(pos)
-        pairs.append(neighbour_pairs(pos, cutoff_angstrom))
+        pos = _append_graph_inputs(dataset, i, elements, cutoff_angstrom, fidelity, species, positions, pairs)
         masses = dataset.structure(i).masses
         q = internal_basis(pos, masses) * np.repeat(1.0 / np.sqrt(masses), 3)[:, None]
         lam = (dataset.frequencies(i) / FREQ_FACTOR_EV_A2) ** 2

@@ -1,7 +1,7 @@
 """The frequency loss (`TrainConfig.frequency_dataset`): molecules labelled by harmonic frequencies only train a
-model (block or energy) through the sorted eigenvalues of its predicted Hessian. Checked against an independent normal-mode
-analysis (numpy), by finite differences, and through a training run whose recorded frequency error is recomputed
-from the saved model."""
+model (block or energy) through the sorted eigenvalues of its predicted Hessian. Checked against an independent
+normal-mode analysis (numpy), by finite differences, and through a training run whose recorded frequency error is
+recomputed from the saved model."""
 
 import dataclasses
 
