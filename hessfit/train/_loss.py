@@ -60,7 +60,7 @@ def frequency_terms(hm, freq, floor_eigenvalue):
     and the mean absolute frequency error, averaged over the batch's molecules. Padded mode columns get
     `_PAD_EIGENVALUE` so that they sort last; eigenvalue derivatives are exact (`safe_eigh`).
     """
-    from hessfit.modes._eigh import safe_eigh
+    from hessfit.modes import safe_eigh
     from hessfit.units import FREQ_FACTOR_EV_A2
 
     _, basis, lam_ref, valid, weights = freq
