@@ -84,14 +84,14 @@ _COMPILED: dict = {}
 
 def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     """Optimizer, schedule and jitted step/eval functions, reused by runs with the same settings (resume)."""
+    frequency_weight = tcfg.frequency_weight if tcfg.frequency_dataset else 0.0
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
            tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch,
-           tcfg.frequency_weight if tcfg.frequency_dataset else 0.0, tcfg.soft_mode_floor_cm1)
+           frequency_weight, tcfg.soft_mode_floor_cm1)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
         loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight,
-                               **({"frequency_weight": tcfg.frequency_weight,
-                                   "frequency_floor_cm1": tcfg.soft_mode_floor_cm1} if tcfg.frequency_dataset else {}))
+                               frequency_weight=frequency_weight, frequency_floor_cm1=tcfg.soft_mode_floor_cm1)
 
         @jax.jit
         def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft, freq=None):
@@ -226,8 +226,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         from hessfit.structures import load_frequency_dataset
 
         freq_ds = load_frequency_dataset(tcfg.frequency_dataset)
-    split, extra_splits = _splits(out / "split.json", dataset, dataset_path, extras + [freq_ds] * bool(freq_ds),
-                                  list(tcfg.extra_datasets) + [tcfg.frequency_dataset] * bool(freq_ds), tcfg,
+    with_freq = [freq_ds] if freq_ds is not None else []
+    split, extra_splits = _splits(out / "split.json", dataset, dataset_path, extras + with_freq,
+                                  list(tcfg.extra_datasets) + [tcfg.frequency_dataset] * len(with_freq), tcfg,
                                   resume=resume)
     freq_split = extra_splits.pop() if freq_ds is not None else None
     saved = run.saved_settings() if resume else None
@@ -249,11 +250,12 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     extra_va = [prepared(e, es["val"] if len(es["val"]) else es["train"], k + 1)
                 for k, (e, es) in enumerate(zip(extras, extra_splits))]
     extra_tr = [prepared(e, es["train"], k + 1) for k, (e, es) in enumerate(zip(extras, extra_splits))]
-    freq_tr, freq_va = [], []
+    freq_tr, freq_va, freq_train_idx = [], [], None
     if freq_ds is not None:
+        freq_train_idx = freq_split["train"][: tcfg.max_frequency_molecules]
         freq_tr, freq_va = ([prepare_frequencies(freq_ds, idx, elements=mcfg.elements,
                                                  cutoff_angstrom=mcfg.cutoff_angstrom)]
-                            for idx in (freq_split["train"][: tcfg.max_frequency_molecules],
+                            for idx in (freq_train_idx,
                                         freq_split["val"] if len(freq_split["val"]) else freq_split["train"]))
     tr = concat_sets([prepared(dataset, train_idx, 0)] + extra_tr * tcfg.extra_repeats + freq_tr)
     n_hessian_tr = len(tr) - sum(len(m) for m in freq_tr)  # frequency-labelled molecules come last
@@ -275,7 +277,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     summary = training_data_summary(dataset, train_idx)
     extra_summaries = [training_data_summary(e, es["train"]) for e, es in zip(extras, extra_splits)]
     if freq_ds is not None:  # level-0 data too: the model's domain (`check_domain`) includes these molecules
-        freq_summary = training_data_summary(freq_ds, freq_split["train"][: tcfg.max_frequency_molecules])
+        freq_summary = training_data_summary(freq_ds, freq_train_idx)
         extra_summaries.append({"frequency_dataset": tcfg.frequency_dataset, **freq_summary})
         summary = merge_data_summaries(summary, freq_summary)
 
@@ -286,12 +288,16 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         plans = plan_batches(mols, np.arange(len(mols)), shapes, tcfg.max_atoms_per_batch)
         return [(make_batch(mols, m, shapes, n_probes=4, rng=val_rng, dtype=dtype), len(m)) for m in plans]
 
+    def frequency_batch(mols, members, rng):
+        """A batch of frequency-labelled molecules only, for an energy model: unit column probes."""
+        return make_batch(mols, members, shapes, n_probes=shapes.n_freq_dim, rng=rng, dtype=dtype,
+                          probe_vectors=unit_columns(shapes.n_freq_dim))
+
     def frequency_batches(mols):
         if not separate_freq:
             return fixed_batches(mols)
         plans = plan_batches(mols, np.arange(len(mols)), shapes, tcfg.max_atoms_per_batch)
-        return [(make_batch(mols, m, shapes, n_probes=shapes.n_freq_dim, rng=None, dtype=dtype,
-                            probe_vectors=unit_columns(shapes.n_freq_dim)), len(m)) for m in plans]
+        return [(frequency_batch(mols, m, None), len(m)) for m in plans]
 
     val_batches = fixed_batches(va)
     extra_val_batches = [fixed_batches(m) for m in extra_va]
@@ -374,8 +380,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         rng = np.random.default_rng([tcfg.seed, epoch, int(state["batch"]), 7])
         for bi in range(int(state["batch"]), len(plan)):
             if separate_freq and plan[bi][0] >= n_hessian_tr:
-                b = make_batch(tr, plan[bi], shapes, n_probes=shapes.n_freq_dim, rng=rng, dtype=dtype,
-                               probe_vectors=unit_columns(shapes.n_freq_dim))
+                b = frequency_batch(tr, plan[bi], rng)
             else:
                 b = make_batch(tr, plan[bi], shapes, n_probes=n_probes, rng=rng, dtype=dtype,
                                probe_vectors=probe_vectors)
