@@ -5,12 +5,14 @@ geometries and harmonic frequencies at B3LYP/6-31G(2df,p)). ``pip install qm9pac
 dependency), then:
 
     python scripts/build_qm9_frequency_set.py --n 4000 --out data/pretrain/qm9_small_freqs_4000.npz
+    python scripts/build_qm9_frequency_set.py --max-heavy-atoms 6 --n 0 --out data/pretrain/qm9_tiny_freqs.npz
 
 Selection, fixed before any training: H/C/N/O only (the shipped networks' elements); at most 8 heavy atoms, so that
 no molecule is in the 9-heavy-atom QM9 Hessian set the networks train on (nor its validation or test split);
 at least 4 atoms, non-linear (3N−6 frequencies listed), no imaginary frequency; no molecule of the out-of-domain
 DFT set or INS panel (`data/ood/*.smi`; matched by InChI without stereo layers, and by canonical SMILES). Then a
-seeded random sample of ``--n``.
+seeded random sample of ``--n`` (``--n 0``: all of them). ``--max-heavy-atoms`` lowers the limit of 8 (the tiny
+molecules, which a uniform sample holds few of: 733 of the 21,353 have at most 6 heavy atoms).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def held_out_keys() -> set[str]:
     return keys
 
 
-def candidates(data_dir: Path, held_out: set[str]):
+def candidates(data_dir: Path, held_out: set[str], max_heavy: int = 8):
     """Yield (qm9_index, smiles, numbers, positions, frequencies) of the molecules that pass the selection."""
     from rdkit import Chem
 
@@ -65,7 +67,7 @@ def candidates(data_dir: Path, held_out: set[str]):
                 n = len(symbols)
                 heavy = sum(s != "H" for s in symbols)
                 freqs = np.array(ast.literal_eval(row["Harmonic_Freq_cmi"]), float)
-                if heavy > 8 or n < 4 or len(freqs) != 3 * n - 6 or freqs.min() <= 0:
+                if heavy > max_heavy or n < 4 or len(freqs) != 3 * n - 6 or freqs.min() <= 0:
                     continue
                 mol = Chem.MolFromSmiles(row["SMILES"])
                 smiles = Chem.MolToSmiles(mol, isomericSmiles=False) if mol is not None else row["SMILES"]
@@ -77,7 +79,8 @@ def candidates(data_dir: Path, held_out: set[str]):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=4000, help="molecules to sample (seeded)")
+    p.add_argument("--n", type=int, default=4000, help="molecules to sample (seeded); 0: all that pass")
+    p.add_argument("--max-heavy-atoms", type=int, default=8, help="at most this many heavy atoms (1-8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "data/pretrain/qm9_small_freqs_4000.npz")
     p.add_argument("--qm9pack-data", type=Path, default=None, help="qm9pack's data folder (default: installed)")
@@ -89,9 +92,12 @@ def main(argv=None) -> int:
         import qm9pack
 
         data_dir = Path(qm9pack.__file__).parent / "data"
+    if not 1 <= args.max_heavy_atoms <= 8:
+        p.error("--max-heavy-atoms must be 1-8 (9-heavy-atom molecules are the Hessian set's)")
     held_out = held_out_keys()
-    pool = list(candidates(data_dir, held_out))
-    pick = np.sort(np.random.default_rng(args.seed).choice(len(pool), size=min(args.n, len(pool)), replace=False))
+    pool = list(candidates(data_dir, held_out, args.max_heavy_atoms))
+    n_pick = len(pool) if args.n == 0 else min(args.n, len(pool))
+    pick = np.sort(np.random.default_rng(args.seed).choice(len(pool), size=n_pick, replace=False))
     chosen = [pool[k] for k in pick]
     ds = frequency_dataset_from_arrays(
         [c[2] for c in chosen], [c[3] for c in chosen], [c[4] for c in chosen],
