@@ -3,6 +3,7 @@
     python scripts/build_ood_sets.py panel     # INS panel: SMILES → GFN2-xTB minimum → xTB Hessian
     python scripts/build_ood_sets.py dft       # DFT set: SMILES → xTB pre-opt → B3LYP/6-311++G(d,p) opt → Hessian
     python scripts/build_ood_sets.py dft --worker b   # a second DFT worker (own output file), shares the list
+    python scripts/build_ood_sets.py fix-dft-saddles   # re-optimise DFT references that are saddles (see below)
     python scripts/build_ood_sets.py status    # molecules done / failed / left per set
     python scripts/build_ood_sets.py publish   # copy the finished builds to data/ood/*.npz (commit those)
 
@@ -23,7 +24,9 @@ taken over). ``publish`` merges the workers' files in list order.
 Saddles. ASE's BFGS can stop (max force ≤ 0.01 eV/Å) next to a saddle, typically a methyl rotor. After the
 panel build, every molecule whose xTB Hessian has an internal mode below ``SADDLE_CM1`` (−20 cm⁻¹) is pushed
 along that mode (±0.3 Å in total, both signs), re-optimised to max force ≤ 0.002 eV/Å, and replaced by the
-lower-energy result if that has no mode below −20 cm⁻¹ (logged; kept as it was otherwise).
+lower-energy result if that has no mode below −20 cm⁻¹ (logged; kept as it was otherwise). ``fix-dft-saddles``
+does the same for the finished DFT references with the DFT source (the + push first, the − push only if that
+found no minimum), into ``scratch/ood/dft_b3lyp.fixed.npz``, which ``publish`` prefers over the workers' files.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ SETS = {
     "dft_preopt": {"smiles": DATA / "dft_b3lyp.smi", "out": WORK / "dft_xtb_preopt.npz", "publish": None},
     "dft": {"smiles": WORK / "dft_xtb_preopt.npz", "out": WORK / "dft_b3lyp.npz", "publish": DATA / "dft_b3lyp.npz"},
 }
+#: DFT references re-optimised off a saddle (``fix-dft-saddles``); preferred by ``publish``
+FIXED = WORK / "dft_b3lyp.fixed.npz"
 
 
 def _build(stage: str, *, method: str, options: dict, retry_failed: bool, max_steps: int) -> None:
@@ -73,52 +78,88 @@ def _lowest_mode(structure, hessian):
     return float(np.asarray(m.frequencies_cm1)[0]), np.asarray(m.cartesian_displacements[0])
 
 
-def _fix_saddles(out: Path, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.002) -> None:
-    """Re-optimise molecules of ``out`` (xTB) whose lowest internal mode is below SADDLE_CM1 (see module doc)."""
+def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.002, max_steps: int = 3000,
+                         stop_at_first: bool = False) -> dict:
+    """{index: one-molecule dataset} replacing the molecules of ``ds`` whose lowest internal mode is below
+    SADDLE_CM1 (see module doc) by the lower-energy minimum found with ``source`` (pushed along that mode with
+    +, then − sign; ``stop_at_first``: no − push once the + push found one)."""
     import dataclasses
 
-    from hessfit.sources import get_source, optimize
-    from hessfit.dataset._build import _atomic_save, _entry_dataset, concat_datasets
-    from hessfit.structures import load_dataset
+    import numpy as np
 
-    ds = load_dataset(out)
-    xtb = get_source("xtb", n_workers=1)
-    parts, changed = [], 0
+    from hessfit.dataset._build import _entry_dataset
+    from hessfit.sources import optimize
+
+    out = {}
     for i in range(len(ds)):
         key = str(ds.extra["key"][i])
         s = dataclasses.replace(ds.structure(i), name=key)
         low, disp = _lowest_mode(s, ds.hessian(i))
         if low >= SADDLE_CM1:
-            parts.append(ds.subset([i]))
             continue
         best = None
         for sign in (1.0, -1.0):
-            opt = optimize(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), xtb,
-                           fmax_eV_A=fmax_eV_A, max_steps=3000)
-            h = xtb.hessian(opt.structure).hessian
+            if stop_at_first and best is not None:
+                break
+            opt = optimize(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), source,
+                           fmax_eV_A=fmax_eV_A, max_steps=max_steps)
+            h = source.hessian(opt.structure).hessian
             new_low = _lowest_mode(opt.structure, h)[0]
+            print(f"saddle {key}: push {sign:+.0f}: converged {opt.converged}, lowest mode {new_low:.0f} cm⁻¹, "
+                  f"energy {opt.energy_eV - float(ds.extra['energy_eV'][i]):+.5f} eV", flush=True)
             if opt.converged and new_low >= SADDLE_CM1 and (best is None or opt.energy_eV < best[0].energy_eV):
                 best = (opt, h, new_low)
         e0 = float(ds.extra["energy_eV"][i])
         if best is None or best[0].energy_eV > e0 + 1e-4:
             print(f"saddle {key}: lowest mode {low:.0f} cm⁻¹, no lower minimum found; kept", flush=True)
-            parts.append(ds.subset([i]))
             continue
         opt, h, new_low = best
-        import numpy as np
-
         n3 = 3 * opt.structure.n_atoms
-        parts.append(_entry_dataset({"key": key, "smiles": str(ds.extra["smiles"][i]), "numbers": opt.structure.numbers,
-                                     "positions": opt.structure.positions,
-                                     "H_triu": h[np.triu_indices(n3)].astype(np.float32),
-                                     "level_of_theory": str(ds.extra["level_of_theory"][i]),
-                                     "energy_eV": opt.energy_eV, "max_force_eV_A": opt.max_force_eV_A}))
-        changed += 1
+        out[i] = _entry_dataset({"key": key, "smiles": str(ds.extra["smiles"][i]), "numbers": opt.structure.numbers,
+                                 "positions": opt.structure.positions,
+                                 "H_triu": h[np.triu_indices(n3)].astype(np.float32),
+                                 "level_of_theory": str(ds.extra["level_of_theory"][i]),
+                                 "energy_eV": opt.energy_eV, "max_force_eV_A": opt.max_force_eV_A})
         print(f"saddle {key}: lowest mode {low:.0f} -> {new_low:.0f} cm⁻¹, energy {opt.energy_eV - e0:+.4f} eV; "
               "replaced", flush=True)
-    if changed:
-        _atomic_save(out, concat_datasets(parts))
-    print(f"{out.name}: {changed} saddle(s) replaced by minima", flush=True)
+    return out
+
+
+def _fix_saddles(out: Path) -> None:
+    """Re-optimise the xTB molecules of ``out`` that are saddles (see module doc), in place."""
+    from hessfit.dataset._build import _atomic_save, concat_datasets
+    from hessfit.sources import get_source
+    from hessfit.structures import load_dataset
+
+    ds = load_dataset(out)
+    new = _saddle_replacements(ds, get_source("xtb", n_workers=1))
+    if new:
+        _atomic_save(out, concat_datasets([new.get(i) or ds.subset([i]) for i in range(len(ds))]))
+    print(f"{out.name}: {len(new)} saddle(s) replaced by minima", flush=True)
+
+
+def _fix_dft_saddles() -> None:
+    """DFT references that are saddles, re-optimised with the DFT source into ``FIXED`` (which ``publish`` prefers
+    over the workers' files, so running workers are not disturbed). Molecules already in ``FIXED`` are skipped."""
+    from hessfit.dataset._build import _atomic_save, concat_datasets
+    from hessfit.sources import get_source
+    from hessfit.structures import load_dataset
+
+    fixed = load_dataset(FIXED) if FIXED.exists() else None
+    done = {str(k) for k in fixed.extra["key"]} if fixed is not None else set()
+    dft = get_source("dft", **DFT_OPTIONS)
+    for path in _dft_outputs():
+        if path == FIXED:
+            continue
+        ds = load_dataset(path)
+        todo = [i for i in range(len(ds)) if str(ds.extra["key"][i]) not in done]
+        if not todo:
+            continue
+        for _, entry in _saddle_replacements(ds.subset(todo), dft, max_steps=300, stop_at_first=True).items():
+            fixed = entry if fixed is None else concat_datasets([fixed, entry])
+            _atomic_save(FIXED, fixed)
+            done.add(str(entry.extra["key"][0]))
+    print(f"{FIXED.name}: {0 if fixed is None else len(fixed)} DFT saddle(s) replaced by minima", flush=True)
 
 
 def _dft_outputs() -> list[Path]:
@@ -230,7 +271,7 @@ def _publish() -> None:
     if outs:  # the workers' files merged in list order (cheapest first)
         order = {str(k): n for n, k in enumerate(load_dataset(SETS["dft"]["smiles"]).extra["key"])}
         parts, fails = {}, []
-        for out in outs:
+        for out in sorted(outs, key=lambda o: o != FIXED):  # re-optimised references first: setdefault keeps them
             merge_parts(out)
             ds = load_dataset(out)
             for i in range(len(ds)):
@@ -247,7 +288,7 @@ def _publish() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["panel", "dft", "status", "publish"])
+    p.add_argument("what", choices=["panel", "dft", "fix-dft-saddles", "status", "publish"])
     p.add_argument("--worker", default="main", help="dft: this worker's name (own output file; default main)")
     p.add_argument("--retry-failed", action="store_true", help="recompute molecules in the failure log")
     args = p.parse_args(argv)
@@ -255,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         _status()
     elif args.what == "publish":
         _publish()
+    elif args.what == "fix-dft-saddles":
+        _fix_dft_saddles()
     elif args.what == "panel":
         _build("panel", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
         _fix_saddles(SETS["panel"]["out"])
