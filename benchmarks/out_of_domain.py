@@ -63,35 +63,6 @@ def member_predictions(ds, idx, ensemble):
     return preds, ens
 
 
-def blend(a, b, w):
-    """(1 − w) a + w b per molecule (None where either is None)."""
-    return [None if x is None or y is None else (1 - w) * x + w * y for x, y in zip(a, b)]
-
-
-def candidate_predictions(ds, idx, models, blends, known) -> dict:
-    """{name: [Hessian or None]} for the extra ``models`` and the ``blends`` 'A+B@W' (predictions in ``known``
-    are reused)."""
-    from hessfit.model import load_model
-    from hessfit.train._evaluate import network_predict_fn
-
-    structures = [ds.structure(i) for i in idx]
-    preds = dict(known)
-
-    def get(name):
-        if name not in preds:
-            t0 = time.perf_counter()
-            preds[name] = network_predict_fn(load_model(name))(structures)
-            print(f"  {name}: predicted in {time.perf_counter() - t0:.0f} s", flush=True)
-        return preds[name]
-
-    out = {name: get(name) for name in models}
-    for spec in blends:
-        pair, w = spec.rsplit("@", 1)
-        a, b = pair.split("+")
-        out[spec] = blend(get(a), get(b), float(w))
-    return out
-
-
 def guard_stats(ds, idx, preds, ens) -> dict:
     import numpy as np
 
@@ -145,7 +116,8 @@ def main() -> None:
 
     from hessfit.model import load_model
     from hessfit.structures import HessfitWarning
-    from hessfit.train._evaluate import evaluate, source_predict_fn, write_evaluation
+    from hessfit.train._evaluate import (blend_hessians, candidate_predictions, evaluate, source_predict_fn,
+                                         write_evaluation)
 
     warnings.simplefilter("ignore", HessfitWarning)  # domain warnings: this benchmark measures exactly that
     from hessfit.model import ENSEMBLE_WEIGHTS
@@ -164,8 +136,8 @@ def main() -> None:
         levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
         candidates = [] if args.no_default else [(default_name, ens)] + list(preds.items())
         for w in [] if args.no_default else args.also_weights:  # other blends of the same two members
-            candidates.append((f"blend w={w:g}", blend(*preds.values(), w)))
-        extra = candidate_predictions(ds, idx, args.models, args.blend, preds)
+            candidates.append((f"blend w={w:g}", blend_hessians(*preds.values(), w)))
+        extra = candidate_predictions([ds.structure(i) for i in idx], args.models, args.blend, preds)
         candidates += list(extra.items())
         evals = []
         for name, hs in candidates:

@@ -129,6 +129,34 @@ def network_predict_fn(model, *, max_atoms_per_batch: int = 400) -> Callable:
     return predict
 
 
+def blend_hessians(a: Sequence, b: Sequence, w: float) -> list:
+    """(1 − w)·a + w·b per molecule (None where either is None)."""
+    return [None if x is None or y is None else (1 - w) * x + w * y for x, y in zip(a, b)]
+
+
+def candidate_predictions(structures: Sequence, models: Sequence[str], blends: Sequence[str],
+                          known: dict | None = None) -> dict:
+    """{name: [Hessian or None per structure]} of the networks ``models`` (shipped names or model folders) and of
+    the ``blends`` 'A+B@W' = (1 − W)·A + W·B; predictions already in ``known`` are reused, each network runs once."""
+    from hessfit.model import load_model
+
+    preds = dict(known or {})
+
+    def get(name):
+        if name not in preds:
+            t0 = time.perf_counter()
+            preds[name] = network_predict_fn(load_model(name))(structures)
+            print(f"  {name}: {len(structures)} molecules predicted in {time.perf_counter() - t0:.0f} s", flush=True)
+        return preds[name]
+
+    out = {name: get(name) for name in models}
+    for spec in blends:
+        pair, w = spec.rsplit("@", 1)
+        a, b = pair.split("+")
+        out[spec] = blend_hessians(get(a), get(b), float(w))
+    return out
+
+
 def source_predict_fn(name: str, **options) -> Callable:
     """``predict_fn`` for `evaluate` from a registered Hessian source (xtb, mmff, ...) at the dataset's geometries;
     a molecule the source cannot treat (HessfitError, e.g. no MMFF parameters) gives None (skipped, counted)."""

@@ -111,3 +111,20 @@ def test_evaluate_cli_with_ood_set(tiny32, data_dir, tmp_path, capsys):
     assert main(["evaluate", "--data", str(tmp_path / "d.npz"), "--model", str(tmp_path / "m"), "--subset", "all",
                  "--ood-data", str(tmp_path / "nope.npz")]) == 1
     assert "nope.npz: out-of-domain dataset not found" in capsys.readouterr().err
+
+
+def test_candidate_predictions_blend_and_reuse(monkeypatch):
+    import hessfit.model as hm
+    from hessfit.train._evaluate import blend_hessians, candidate_predictions
+
+    loaded = []
+    monkeypatch.setattr(hm, "load_model", lambda name: loaded.append(name) or name)
+    monkeypatch.setattr("hessfit.train._evaluate.network_predict_fn",
+                        lambda model: (lambda ss: [np.full((3, 3), 10.0 if model == "c" else 1.0)] * len(ss)))
+    a, b = [np.eye(3), None], [3 * np.eye(3), np.eye(3)]
+    out = candidate_predictions([water(), water()], ["c"], ["a+b@0.25", "a+c@0.5"], known={"a": a, "b": b})
+    np.testing.assert_allclose(out["a+b@0.25"][0], 0.75 * np.eye(3) + 0.25 * 3 * np.eye(3))
+    assert out["a+b@0.25"][1] is None  # a molecule missing from one side is missing from the blend
+    np.testing.assert_allclose(out["a+c@0.5"][0], 0.5 * np.eye(3) + 5.0)
+    assert loaded == ["c"] and set(out) == {"c", "a+b@0.25", "a+c@0.5"}  # 'c' predicted once, a and b reused
+    assert blend_hessians([None], [np.eye(3)], 0.5) == [None]
