@@ -97,7 +97,7 @@ def refine(
 
 def _echo_result(result) -> None:
     """The refinement's scores and parameters on stdout (the verdict line first when the seed was kept)."""
-    from hessfit.refine import scale_factor_rows
+    from hessfit.refine import heldout_peak_text, scale_factor_rows
 
     m = result.metrics
     if m["heldout_worse"]:
@@ -115,7 +115,7 @@ def _echo_result(result) -> None:
                f"{m['spearman_uniform_before']:.3f} -> {m['spearman_uniform_after']:.3f} (as measured)")
     typer.echo(f"peak RMS {m['peak_rms_cm1_before']:.1f} -> {m['peak_rms_cm1_after']:.1f} cm-1 "
                f"({m['n_matched_after']} of {m['n_measured_peaks']} peaks matched; held-out peaks "
-               f"{m['peak_rms_heldout_cm1_before']:.1f} -> {m['peak_rms_heldout_cm1_after']:.1f}); intensity scale "
+               f"{heldout_peak_text(m, 'before')} -> {heldout_peak_text(m, 'after')}); intensity scale "
                f"{m['intensity_scale_after']:.3g}; stage {m['selected_stage']} chosen "
                f"(prior strength {m['selected_prior_strength']:g}); {result.elapsed_s:.1f} s")
     if "external_centre_cm1" in m:

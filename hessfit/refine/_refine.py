@@ -474,6 +474,7 @@ def _refine_single(structure, hessian_seed, measured, config: RefineConfig, *, p
         "peak_rms_cm1_before": _peak_rms(freqs0, match0), "peak_rms_cm1_after": _peak_rms(freqs1, match1),
         "peak_rms_heldout_cm1_before": _peak_rms(freqs0, match0, h0e),
         "peak_rms_heldout_cm1_after": _peak_rms(freqs1, match1, h1e),
+        "n_heldout_matched_before": int(np.sum(h0e)), "n_heldout_matched_after": int(np.sum(h1e)),
         "n_measured_peaks": len(measured_peaks), "n_heldout_peaks": len(measured_peaks) - len(fit_peaks),
         "n_matched_before": int(match0.mode_index.size), "n_matched_after": int(match1.mode_index.size),
         "n_imaginary_before": int(np.sum(freqs0 < 0)), "n_imaginary_after": int(np.sum(freqs1 < 0)),

@@ -52,6 +52,16 @@ def _toml_value(v) -> str:
     return repr(v)
 
 
+def heldout_peak_text(metrics: dict, which: str) -> str:
+    """The held-out peaks' RMS frequency error (cm⁻¹) ``before`` / ``after`` refinement as text, with how many of
+    them were matched; 'none matched' instead of a NaN RMS."""
+    n = metrics.get(f"n_heldout_matched_{which}")
+    rms = metrics[f"peak_rms_heldout_cm1_{which}"]
+    if n == 0 or not np.isfinite(rms):
+        return "none matched"
+    return f"{rms:.1f}" + (f" ({n} matched)" if n is not None else "")
+
+
 def scale_factor_rows(result: RefineResult) -> list[dict]:
     """One row per fitted parameter: value, curvature and bootstrap 1σ, prior width, bound flag."""
     names = result.parameter_names
@@ -151,7 +161,7 @@ def plot_overlay(result: RefineResult, path: Path) -> None:
         ax.set_title(f"{result.structure.name} {which}: Spearman fitted {rho:.3f}, held-out "
                      f"{m['spearman_heldout_' + which]:.3f} (shaded), as measured {m['spearman_' + which]:.3f}; "
                      f"peak RMS {m['peak_rms_cm1_' + which]:.1f} cm$^{{-1}}$ (held-out "
-                     f"{m['peak_rms_heldout_cm1_' + which]:.1f}){note}", fontsize=9)
+                     f"{heldout_peak_text(m, which)}){note}", fontsize=9)
         ax.set_ylabel("intensity (arb.)")
         ax.legend(frameon=False, fontsize=8, loc="upper right")
     axes[1].set_xlabel("energy transfer (cm$^{-1}$)")

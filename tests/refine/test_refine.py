@@ -54,6 +54,19 @@ def test_global_scale_recovery(qm9_molecule):
     # 1 % noise and the baseline subtraction cap the fit Spearman near 0.83 even for the exact Hessian
     assert r.metrics["spearman_fit_after"] > 0.8 > r.metrics["spearman_fit_before"] + 0.3
     assert r.uncertainties is not None and r.uncertainties[0] < 0.01
+    m = r.metrics
+    for which in ("before", "after"):  # the held-out peak RMS is NaN exactly when no held-out peak is matched
+        assert 0 <= m[f"n_heldout_matched_{which}"] <= min(m["n_heldout_peaks"], m[f"n_matched_{which}"])
+        assert np.isfinite(m[f"peak_rms_heldout_cm1_{which}"]) == (m[f"n_heldout_matched_{which}"] > 0)
+
+
+def test_heldout_peak_text_never_prints_nan():
+    from hessfit.refine import heldout_peak_text
+
+    m = {"peak_rms_heldout_cm1_before": 22.24, "n_heldout_matched_before": 3,
+         "peak_rms_heldout_cm1_after": float("nan"), "n_heldout_matched_after": 0}
+    assert heldout_peak_text(m, "before") == "22.2 (3 matched)"
+    assert heldout_peak_text(m, "after") == "none matched"
 
 
 def test_degenerate_molecule_refines_without_nan():
