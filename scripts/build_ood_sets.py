@@ -79,10 +79,10 @@ def _lowest_mode(structure, hessian):
 
 
 def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.002, max_steps: int = 3000,
-                         stop_at_first: bool = False) -> dict:
-    """{index: one-molecule dataset} replacing the molecules of ``ds`` whose lowest internal mode is below
+                         stop_at_first: bool = False):
+    """Yield (index, one-molecule dataset) replacing each molecule of ``ds`` whose lowest internal mode is below
     SADDLE_CM1 (see module doc) by the lower-energy minimum found with ``source`` (pushed along that mode with
-    +, then − sign; ``stop_at_first``: no − push once the + push found one)."""
+    +, then − sign; ``stop_at_first``: no − push once the + push found one), as soon as it is found."""
     import dataclasses
 
     import numpy as np
@@ -90,7 +90,6 @@ def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: f
     from hessfit.dataset._build import _entry_dataset
     from hessfit.sources import optimize
 
-    out = {}
     for i in range(len(ds)):
         key = str(ds.extra["key"][i])
         s = dataclasses.replace(ds.structure(i), name=key)
@@ -115,14 +114,14 @@ def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: f
             continue
         opt, h, new_low = best
         n3 = 3 * opt.structure.n_atoms
-        out[i] = _entry_dataset({"key": key, "smiles": str(ds.extra["smiles"][i]), "numbers": opt.structure.numbers,
+        entry = _entry_dataset({"key": key, "smiles": str(ds.extra["smiles"][i]), "numbers": opt.structure.numbers,
                                  "positions": opt.structure.positions,
                                  "H_triu": h[np.triu_indices(n3)].astype(np.float32),
                                  "level_of_theory": str(ds.extra["level_of_theory"][i]),
                                  "energy_eV": opt.energy_eV, "max_force_eV_A": opt.max_force_eV_A})
         print(f"saddle {key}: lowest mode {low:.0f} -> {new_low:.0f} cm⁻¹, energy {opt.energy_eV - e0:+.4f} eV; "
               "replaced", flush=True)
-    return out
+        yield i, entry
 
 
 def _fix_saddles(out: Path) -> None:
@@ -132,7 +131,7 @@ def _fix_saddles(out: Path) -> None:
     from hessfit.structures import load_dataset
 
     ds = load_dataset(out)
-    new = _saddle_replacements(ds, get_source("xtb", n_workers=1))
+    new = dict(_saddle_replacements(ds, get_source("xtb", n_workers=1)))
     if new:
         _atomic_save(out, concat_datasets([new.get(i) or ds.subset([i]) for i in range(len(ds))]))
     print(f"{out.name}: {len(new)} saddle(s) replaced by minima", flush=True)
@@ -155,7 +154,7 @@ def _fix_dft_saddles() -> None:
         todo = [i for i in range(len(ds)) if str(ds.extra["key"][i]) not in done]
         if not todo:
             continue
-        for _, entry in _saddle_replacements(ds.subset(todo), dft, max_steps=300, stop_at_first=True).items():
+        for _, entry in _saddle_replacements(ds.subset(todo), dft, max_steps=300, stop_at_first=True):
             fixed = entry if fixed is None else concat_datasets([fixed, entry])
             _atomic_save(FIXED, fixed)
             done.add(str(entry.extra["key"][0]))

@@ -80,7 +80,8 @@ def test_saddle_is_replaced_by_the_lower_minimum(tmp_path):
     path = tmp_path / "set.npz"
     _atomic_save(path, ds)
 
-    new = build._saddle_replacements(load_dataset(path), src, fmax_eV_A=1e-3, max_steps=500, stop_at_first=True)
+    new = dict(build._saddle_replacements(load_dataset(path), src, fmax_eV_A=1e-3, max_steps=500,
+                                         stop_at_first=True))
     assert list(new) == [0]  # only the saddle; the minimum is left alone
     fixed = new[0]
     s = fixed.structure(0)
