@@ -4,8 +4,8 @@
         --blend nequip_mf+runs/x/best@0.6
 
 For each frequency dataset (``--data``; default data/pretrain/qm9_tiny_freqs.npz and qm9_small_freqs_4000.npz) the
-molecules of the validation and test parts of the trainer's seeded split (`hessfit.train._data.split_indices`,
-seed 0, fractions 0.9 / 0.05 / 0.05: the molecules a run with that frequency dataset did not train on) are
+molecules of the validation and test parts of the trainer's seeded split (`hessfit.train.split_indices`,
+`TrainConfig`'s default seed 0 and fractions 0.9 / 0.05 / 0.05: the molecules a run with that frequency dataset did not train on) are
 predicted by every model; per model: frequency MAE between sorted internal-mode frequencies (cm⁻¹) over all modes
 and over the modes whose reference is below 200 cm⁻¹, the number of molecules with a mode below −50 cm⁻¹ and the
 most negative mode. A blend 'A+B@W' is (1 − W)·A + W·B of two models' Hessians. Prints a markdown table and writes
@@ -25,9 +25,9 @@ DEFAULT_DATA = [ROOT / "data/pretrain/qm9_tiny_freqs.npz", ROOT / "data/pretrain
 
 
 def heldout_indices(n: int) -> list[int]:
-    from hessfit.train._data import split_indices
+    from hessfit.train import TrainConfig, split_indices
 
-    split = split_indices(n, seed=0, fractions=(0.9, 0.05, 0.05))
+    split = split_indices(n, seed=TrainConfig().seed, fractions=TrainConfig().split_fractions)
     return sorted(int(i) for i in np.concatenate([split["val"], split["test"]]))
 
 
@@ -36,7 +36,7 @@ def summary(ds, idx, hessians, structures) -> dict:
 
     err, low, rows = [], [], []
     for i, s, h in zip(idx, structures, hessians):
-        ref = np.sort(ds.frequencies(i))
+        ref = ds.frequencies(i)  # ascending
         f = _frequencies(s, h)
         d = np.abs(f - ref)
         err.append(d.mean())

@@ -46,11 +46,10 @@ def load_set(name: str, max_molecules: int | None):
     return ds, [int(i) for i in idx[:max_molecules]]
 
 
-def member_predictions(ds, idx, ensemble):
+def member_predictions(structures, ensemble):
     """{member name: [Hessian or None per molecule]} and the ensemble's weighted mean (None where any is None)."""
     from hessfit.train._evaluate import network_predict_fn
 
-    structures = [ds.structure(i) for i in idx]
     preds = {}
     for ref, m in zip(ensemble.references, ensemble.members):
         t0 = time.perf_counter()
@@ -59,7 +58,7 @@ def member_predictions(ds, idx, ensemble):
               flush=True)
     refs = list(preds)
     ens = [None if any(preds[r][k] is None for r in refs) else
-           sum(w * preds[r][k] for w, r in zip(ensemble.weights, refs)) for k in range(len(idx))]
+           sum(w * preds[r][k] for w, r in zip(ensemble.weights, refs)) for k in range(len(structures))]
     return preds, ens
 
 
@@ -131,13 +130,14 @@ def main() -> None:
             continue
         ds, idx = load_set(set_name, args.max_molecules)
         print(f"{set_name}: {len(idx)} molecules", flush=True)
-        preds, ens = ({}, None) if args.no_default else member_predictions(ds, idx, ensemble)
+        structures = [ds.structure(i) for i in idx]
+        preds, ens = ({}, None) if args.no_default else member_predictions(structures, ensemble)
         results[set_name] = {"guard": {} if args.no_default else guard_stats(ds, idx, preds, ens), "models": {}}
         levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
         candidates = [] if args.no_default else [(default_name, ens)] + list(preds.items())
         for w in [] if args.no_default else args.also_weights:  # other blends of the same two members
             candidates.append((f"blend w={w:g}", blend_hessians(*preds.values(), w)))
-        extra = candidate_predictions([ds.structure(i) for i in idx], args.models, args.blend, preds)
+        extra = candidate_predictions(structures, args.models, args.blend, preds)
         candidates += list(extra.items())
         evals = []
         for name, hs in candidates:

@@ -54,12 +54,9 @@ def _toml_value(v) -> str:
 
 def heldout_peak_text(metrics: dict, which: str) -> str:
     """The held-out peaks' RMS frequency error (cm⁻¹) ``before`` / ``after`` refinement as text, with how many of
-    them were matched; 'none matched' instead of a NaN RMS."""
-    n = metrics.get(f"n_heldout_matched_{which}")
-    rms = metrics[f"peak_rms_heldout_cm1_{which}"]
-    if n == 0 or not np.isfinite(rms):
-        return "none matched"
-    return f"{rms:.1f}" + (f" ({n} matched)" if n is not None else "")
+    them were matched; 'none matched' where the RMS is NaN (no held-out peak matched)."""
+    n = metrics[f"n_heldout_matched_{which}"]
+    return "none matched" if n == 0 else f"{metrics[f'peak_rms_heldout_cm1_{which}']:.1f} ({n} matched)"
 
 
 def scale_factor_rows(result: RefineResult) -> list[dict]:
