@@ -7,6 +7,10 @@ analytic gradient, max force ≤ 0.005 eV/Å, ≤ 500 steps), take its Hessian t
 the reference structure, alone and as (1 − W)·that + W·``blocks_mf`` (blocks at the reference geometry) for W in
 0.3…0.7; the default ``ensemble_mf`` (W = 0.6, no relaxation) beside them. Prints per set the table rows and the
 relaxation's statistics (RMS displacement, steps, unconverged molecules).
+
+    python benchmarks/own_minimum.py --structure data/hexane/hexane_gfn2_molecule_opt.xyz
+
+prints one structure's forces under ``nequip_mf`` and its lowest modes before and after the relaxation.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def make_relax(model):
-    """relax(structure) -> (positions Å, max force eV/Å, steps) on the energy model's own surface."""
+    """relax(structure) -> (positions Å, max force eV/Å, steps) on the energy model's own surface
+    (``forces_only=True``: the max force at the input, eV/Å)."""
     import jax
     import jax.numpy as jnp
     import scipy.optimize
@@ -39,7 +44,7 @@ def make_relax(model):
 
     vg = jax.jit(jax.value_and_grad(make_energy_fn(model.config), argnums=1))
 
-    def relax(structure, fmax=0.005, max_steps=500):
+    def relax(structure, fmax=0.005, max_steps=500, forces_only=False):
         n = structure.n_atoms
         sp = species_index(structure.numbers, model.config.elements)
 
@@ -48,6 +53,8 @@ def make_relax(model):
             e, g = vg(model.params, jnp.asarray(b.positions, model.config.dtype), b.graph)
             return float(e), np.asarray(g[:n], float).ravel()
 
+        if forces_only:  # max atomic force at the input geometry, eV/Å
+            return float(np.linalg.norm(ef(structure.positions.ravel())[1].reshape(n, 3), axis=1).max())
         r = scipy.optimize.minimize(ef, structure.positions.ravel(), jac=True, method="L-BFGS-B",
                                     options={"maxiter": max_steps, "gtol": fmax / 3, "ftol": 0.0})
         _, g = ef(r.x)
@@ -99,9 +106,26 @@ def run_set(set_name, energy, blocks, relax, cache: Path):
               f"{s['min_frequency_cm1']:.0f} | {s['hessian_r2']:.5f} |", flush=True)
 
 
+def one_structure(path, energy, relax) -> None:
+    from hessfit.model import predict_hessian
+    from hessfit.modes import normal_modes
+    from hessfit.structures import read_structure
+
+    s = read_structure(path)
+    x, fmax, steps = relax(s)
+    moved = dataclasses.replace(s, positions=x)
+    f0 = relax(s, forces_only=True)
+    print(f"{s.name}: max force at the input {f0:.3f} eV/Å; relaxed in {steps} steps to {fmax:.4f} eV/Å, "
+          f"RMS displacement {np.sqrt(np.mean(np.sum((x - s.positions) ** 2, 1))):.3f} Å")
+    for label, st in (("input", s), ("relaxed", moved)):
+        f = np.sort(np.asarray(normal_modes(st, predict_hessian(st, energy)).frequencies_cm1))
+        print(f"  lowest modes at the {label} geometry (cm⁻¹):", " ".join(f"{v:.0f}" for v in f[:8]))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sets", nargs="+", default=["qm9_val", "panel", "qm9_test", "dft"])
+    p.add_argument("--structure", help="only this structure file: forces and lowest modes before/after relaxing")
     p.add_argument("--cache", type=Path, default=ROOT / "scratch" / "own_minimum")
     args = p.parse_args()
     from hessfit.model import load_model
@@ -110,6 +134,8 @@ def main() -> None:
     warnings.simplefilter("ignore", HessfitWarning)
     energy, blocks = load_model("nequip_mf"), load_model("blocks_mf")
     relax = make_relax(energy)
+    if args.structure:
+        return one_structure(args.structure, energy, relax)
     args.cache.mkdir(parents=True, exist_ok=True)
     print("| set | model | molecules | frequency MAE | MAE < 200 cm⁻¹ | mode < −50 cm⁻¹ | lowest mode | Hessian R² |\n"
           "|---|---|---|---|---|---|---|---|")
