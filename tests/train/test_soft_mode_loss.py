@@ -67,11 +67,12 @@ def test_block_soft_mode_loss_equals_the_whitened_frobenius_norm(tiny_dataset):
     assert float(total) == pytest.approx(float(aux["hessian_mse"]) + 2.5 * exact, rel=1e-9)
 
     # its parameter gradient against central finite differences along a random direction
+    @jax.jit  # one compiled program for both finite-difference points (op by op it took minutes)
     def soft_only(p):
         return make_block_loss_fn(cfg, soft_mode_weight=1.0)(p, b.positions, b.graph, b.probes, 0 * b.targets,
                                                              0 * b.weights, b.molecule, b.soft)[0]
 
-    grad = jax.grad(soft_only)(params)
+    grad = jax.jit(jax.grad(soft_only))(params)
     leaves, tree = jax.tree_util.tree_flatten(params)
     rng = np.random.default_rng(1)
     direction = jax.tree_util.tree_unflatten(tree, [rng.normal(size=np.shape(x)) for x in leaves])
