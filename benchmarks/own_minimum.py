@@ -64,7 +64,7 @@ def make_relax(model):
 
 
 def run_set(set_name, energy, blocks, relax, cache: Path):
-    from hessfit.train._evaluate import evaluate, network_predict_fn
+    from hessfit.train._evaluate import blend_hessians, evaluate, network_predict_fn
 
     ds, idx = load_set(set_name, None)
     structures = [ds.structure(i) for i in idx]
@@ -94,11 +94,9 @@ def run_set(set_name, energy, blocks, relax, cache: Path):
         print(f"  {set_name}: RMS displacement median {np.median(d):.3f} / max {d.max():.3f} Å; steps median "
               f"{np.median(n):.0f}; not converged (max force > 0.005 eV/Å): {int(np.sum(f > 0.005))}", flush=True)
 
-    def blend(a, w):
-        return [None if x is None or y is None else (1 - w) * x + w * y for x, y in zip(a, h_blocks)]
-
-    cands = [("ensemble_mf (W 0.6, input geometry)", blend(h_in, 0.6)), ("nequip_mf", h_in), ("nequip_mf@own", h_own)]
-    cands += [(f"nequip_mf@own+blocks_mf@{w}", blend(h_own, w)) for w in WEIGHTS]
+    cands = [("ensemble_mf (W 0.6, input geometry)", blend_hessians(h_in, h_blocks, 0.6)), ("nequip_mf", h_in),
+             ("nequip_mf@own", h_own)]
+    cands += [(f"nequip_mf@own+blocks_mf@{w}", blend_hessians(h_own, h_blocks, w)) for w in WEIGHTS]
     for name, hs in cands:
         s = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False).summary
         print(f"| {set_name} | {name} | {s['n_molecules']} | {s['frequency_mae_cm1']:.2f} | "
