@@ -2,8 +2,10 @@
 
     python scripts/build_pretrain_set.py select   # RDKit's NCI first_5K.smi -> data/pretrain/nci_flexible.smi
     python scripts/build_pretrain_set.py build    # SMILES -> GFN2-xTB minimum -> xTB Hessian, cheapest first
+    python scripts/build_pretrain_set.py build --min-atoms 27 --workers 2   # only the larger ones, seeded order
     python scripts/build_pretrain_set.py status
     python scripts/build_pretrain_set.py export   # the built minima (no mode below -20 cm-1) -> training .npz
+    python scripts/build_pretrain_set.py export --min-atoms 27   # the larger minima + the 372 in use -> one .npz
 
 Why: the soft-mode diagnosis (docs/soft_mode_training.md) shows that the networks' imaginary modes on larger,
 flexible molecules come from soft/stiff coupling errors that QM9's 23–29-atom minima do not teach. This set
@@ -39,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SMILES_OUT = ROOT / "data" / "pretrain" / "nci_flexible.smi"
 BUILD_OUT = ROOT / "scratch" / "pretrain" / "nci_flexible_xtb.npz"
 TRAIN_OUT = ROOT / "scratch" / "pretrain" / "nci_flexible_xtb_minima.npz"
+TRAIN_OUT_LARGE = ROOT / "scratch" / "pretrain" / "nci_flexible_xtb_minima_large.npz"
+USED_372 = ROOT / "data" / "pretrain" / "nci_flexible_xtb_minima_372.npz"  # the minima of 15-26 atoms in use
 SADDLE_CM1 = -20.0  # a built molecule with a mode below this is a saddle point of xTB, not a minimum
 HELD_OUT = [ROOT / "data" / "ood" / "panel_xtb.smi", ROOT / "data" / "ood" / "dft_b3lyp.smi"]
 
@@ -109,11 +113,29 @@ def select() -> None:
         print(f"  {n:5d} {why or 'kept'}")
 
 
-def build() -> None:
+def large_subset(min_atoms: int) -> tuple[Path, Path]:
+    """The selected molecules with at least ``min_atoms`` atoms, in a seeded random order so that a build stopped
+    early still spans the sizes: (SMILES list, build output), both git-ignored scratch."""
+    from rdkit import Chem
+
+    from hessfit.dataset import read_build_input
+
+    items = [it for it in read_build_input(SMILES_OUT)
+             if (m := Chem.MolFromSmiles(it["smiles"])) is not None and m.GetNumAtoms() + mol_hydrogens(m) >= min_atoms]
+    order = np.random.default_rng(0).permutation(len(items))
+    smi = BUILD_OUT.with_name(f"nci_flexible_ge{min_atoms}.smi")
+    smi.parent.mkdir(parents=True, exist_ok=True)
+    smi.write_text("".join(f"{items[i]['smiles']}\t{items[i]['key']}\n" for i in order))
+    return smi, BUILD_OUT.with_name(f"nci_flexible_xtb_ge{min_atoms}.npz")
+
+
+def build(min_atoms: int = 0, workers: int = 0) -> None:
     from hessfit.dataset import build_dataset
 
     BUILD_OUT.parent.mkdir(parents=True, exist_ok=True)
-    r = build_dataset(SMILES_OUT, BUILD_OUT, method="xtb", n_workers=0, merge_every=1, progress=False)
+    smi, out = large_subset(min_atoms) if min_atoms else (SMILES_OUT, BUILD_OUT)
+    r = build_dataset(smi, out, method="xtb", n_workers=workers, merge_every=1 if workers == 0 else 10,
+                      progress=False)
     print(f"{r.n_done} computed, {r.n_failed} failed, {r.n_skipped} skipped of {r.n_input}; {r.n_total} in {r.out}; "
           f"{r.wall_time_s:.0f} s", flush=True)
 
@@ -127,27 +149,42 @@ def status() -> None:
     print(f"{n_done} of {n_list} built ({BUILD_OUT})")
 
 
-def export() -> None:
+def export(min_atoms: int = 0) -> None:
     """Write the molecules built so far that are xTB minima (lowest internal mode above SADDLE_CM1) to TRAIN_OUT,
-    the file multi-fidelity training reads (``hessfit train --extra-data``); rewrites it (git-ignored scratch)."""
+    the file multi-fidelity training reads (``hessfit train --extra-data``); rewrites it (git-ignored scratch).
+    With ``min_atoms``: the minima of the larger build, merged with the committed 372 (TRAIN_OUT_LARGE)."""
+    from hessfit.dataset import concat_datasets, merge_parts
     from hessfit.modes import normal_modes
     from hessfit.structures import load_dataset, save_dataset
 
-    ds = load_dataset(BUILD_OUT)
+    built, out = (large_subset(min_atoms)[1], TRAIN_OUT_LARGE) if min_atoms else (BUILD_OUT, TRAIN_OUT)
+    merge_parts(built)  # parts a stopped build left unmerged
+    ds = load_dataset(built)
     lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min()
                        for i in range(len(ds))])
     keep = np.flatnonzero(lowest > SADDLE_CM1)
-    save_dataset(TRAIN_OUT, ds.subset(keep), overwrite=True)
+    minima = ds.subset(keep)
+    if min_atoms:
+        minima = concat_datasets([load_dataset(USED_372), minima])
+    save_dataset(out, minima, overwrite=True)
     sizes = ds.natoms[keep]
     print(f"{len(keep)} of {len(ds)} built molecules are minima ({len(ds) - len(keep)} saddle points cut, lowest "
-          f"mode < {SADDLE_CM1:g} cm-1); {sizes.min()}-{sizes.max()} atoms -> {TRAIN_OUT}")
+          f"mode < {SADDLE_CM1:g} cm-1); {sizes.min()}-{sizes.max()} atoms; {len(minima)} in all -> {out}")
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=["select", "build", "status", "export"])
+    p.add_argument("--min-atoms", type=int, default=0,
+                   help="build/export: only molecules with at least this many atoms (export adds the 372 in use)")
+    p.add_argument("--workers", type=int, default=0, help="build: worker processes (0: serial, in this process)")
     args = p.parse_args(argv)
-    {"select": select, "build": build, "status": status, "export": export}[args.action]()
+    if args.action == "build":
+        build(args.min_atoms, args.workers)
+    elif args.action == "export":
+        export(args.min_atoms)
+    else:
+        {"select": select, "status": status}[args.action]()
 
 
 if __name__ == "__main__":
