@@ -1,0 +1,51 @@
+"""Multi-fidelity members at each level of theory on the GFN2-xTB INS panel (issue 17, docs/large_molecule_training.md).
+
+    OMP_NUM_THREADS=2 python benchmarks/level_heads_panel.py [MODEL ...]
+
+A multi-fidelity model predicts at level 0 (B3LYP) only; here each model is also asked for its level-1 (GFN2-xTB)
+Hessian, the level whose labels include flexible molecules of up to 60 atoms, by mapping every atom to its level-1
+species (`species_index` + len(elements), patched for the duration; diagnostic only). Against the panel's own xTB
+Hessians: if level 1 were sound there, the panel's imaginary modes would be a transfer problem between levels;
+if it is not, the models cannot represent those soft modes even at the level they were trained on.
+Columns as benchmarks/out_of_domain.py (`hessfit.train._evaluate.evaluate`).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(models: list[str]) -> None:
+    import hessfit.model._predict as predict
+    from hessfit.model import load_model
+    from hessfit.structures import HessfitWarning, load_dataset
+    from hessfit.train._evaluate import evaluate
+
+    warnings.simplefilter("ignore", HessfitWarning)
+    ds = load_dataset(ROOT / "data" / "ood" / "panel_xtb.npz")
+    idx = list(range(len(ds)))
+    structures = [ds.structure(i) for i in idx]
+    level0 = predict.species_index
+    print("| model | level | molecules | frequency MAE (cm⁻¹) | MAE, modes < 200 cm⁻¹ | molecules with a mode < −50 cm⁻¹ "
+          "| most negative mode (cm⁻¹) | Hessian R² |\n|---|---|---|---|---|---|---|---|")
+    try:
+        for name in models:
+            model = load_model(name)
+            for level in (0, 1):
+                predict.species_index = (lambda z, el, name="molecule", level=level:
+                                         level0(z, el, name=name) + level * len(el))
+                hs = predict.predict_hessians(structures, model)
+                s = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False).summary
+                print(f"| {name} | {level} | {s['n_molecules']} | {s['frequency_mae_cm1']:.1f} | "
+                      f"{s['frequency_mae_low_cm1']:.1f} | {s['molecules_with_mode_below_guard']} | "
+                      f"{s['min_frequency_cm1']:.0f} | {s['hessian_r2']:.4f} |", flush=True)
+    finally:
+        predict.species_index = level0
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["blocks_mf", "nequip_mf"])
