@@ -113,9 +113,14 @@ def select() -> None:
         print(f"  {n:5d} {why or 'kept'}")
 
 
-def large_subset(min_atoms: int) -> tuple[Path, Path]:
-    """The selected molecules with at least ``min_atoms`` atoms, in a seeded random order so that a build stopped
-    early still spans the sizes: (SMILES list, build output), both git-ignored scratch."""
+def large_build_out(min_atoms: int) -> Path:
+    """The (git-ignored) build output of the molecules with at least ``min_atoms`` atoms."""
+    return BUILD_OUT.with_name(f"nci_flexible_xtb_ge{min_atoms}.npz")
+
+
+def large_subset(min_atoms: int) -> Path:
+    """Write the selected molecules with at least ``min_atoms`` atoms, in a seeded random order so that a build
+    stopped early still spans the sizes, to a git-ignored SMILES list; return its path."""
     from rdkit import Chem
 
     from hessfit.dataset import read_build_input
@@ -126,14 +131,14 @@ def large_subset(min_atoms: int) -> tuple[Path, Path]:
     smi = BUILD_OUT.with_name(f"nci_flexible_ge{min_atoms}.smi")
     smi.parent.mkdir(parents=True, exist_ok=True)
     smi.write_text("".join(f"{items[i]['smiles']}\t{items[i]['key']}\n" for i in order))
-    return smi, BUILD_OUT.with_name(f"nci_flexible_xtb_ge{min_atoms}.npz")
+    return smi
 
 
 def build(min_atoms: int = 0, workers: int = 0) -> None:
     from hessfit.dataset import build_dataset
 
     BUILD_OUT.parent.mkdir(parents=True, exist_ok=True)
-    smi, out = large_subset(min_atoms) if min_atoms else (SMILES_OUT, BUILD_OUT)
+    smi, out = (large_subset(min_atoms), large_build_out(min_atoms)) if min_atoms else (SMILES_OUT, BUILD_OUT)
     r = build_dataset(smi, out, method="xtb", n_workers=workers, merge_every=1 if workers == 0 else 10,
                       progress=False)
     print(f"{r.n_done} computed, {r.n_failed} failed, {r.n_skipped} skipped of {r.n_input}; {r.n_total} in {r.out}; "
@@ -157,7 +162,7 @@ def export(min_atoms: int = 0) -> None:
     from hessfit.modes import normal_modes
     from hessfit.structures import load_dataset, save_dataset
 
-    built, out = (large_subset(min_atoms)[1], TRAIN_OUT_LARGE) if min_atoms else (BUILD_OUT, TRAIN_OUT)
+    built, out = (large_build_out(min_atoms), TRAIN_OUT_LARGE) if min_atoms else (BUILD_OUT, TRAIN_OUT)
     merge_parts(built)  # parts a stopped build left unmerged
     ds = load_dataset(built)
     lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min()
