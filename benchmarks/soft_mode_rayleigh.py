@@ -1,0 +1,68 @@
+"""Where a network's imaginary modes point, on the INS panel's failing molecules (issue 17, docs/large_molecule_training.md).
+
+    OMP_NUM_THREADS=2 python benchmarks/soft_mode_rayleigh.py
+
+For each molecule: the reference (GFN2-xTB) lowest three internal modes; the predicted Hessian's lowest three; and
+the Rayleigh quotient of each of the reference's three softest mass-weighted modes v under the predicted Hessian,
+sign(vᵀH̃v)·√|vᵀH̃v| in cm⁻¹ (what the network says the curvature along the *true* soft mode is). Positive
+quotients beside negative eigenvalues mean the negative curvature lies along other directions (couplings between
+soft and stiffer modes), not along the true soft modes. Level 1 = the model's GFN2-xTB head (as
+benchmarks/level_heads_panel.py; diagnostic only).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+FAILING = ["L-leucine", "glycine_dipeptide_model", "lidocaine", "sucrose", "trehalose", "9_10-diphenylanthracene",
+           "n-tetracosane", "n-triacontane"]  # the default's 8 panel molecules with a mode below -50 cm-1
+CASES = [("ensemble_mf", 0), ("blocks_mf", 0), ("nequip_mf", 0), ("blocks_mf", 1), ("nequip_mf", 1)]
+
+
+def signed_sqrt(x):
+    return np.sign(x) * np.sqrt(np.abs(x))
+
+
+def main() -> None:
+    import hessfit.model._predict as predict
+    from hessfit.model import load_model
+    from hessfit.modes import normal_modes
+    from hessfit.structures import HessfitWarning, load_dataset
+
+    warnings.simplefilter("ignore", HessfitWarning)
+    ds = load_dataset(ROOT / "data" / "ood" / "panel_xtb.npz")
+    keys = list(ds.extra["key"])
+    idx = [keys.index(k) for k in FAILING]
+    structures = [ds.structure(i) for i in idx]
+    level0 = predict.species_index
+    try:
+        for name, level in CASES:
+            predict.species_index = (lambda z, el, name="molecule", level=level:
+                                     level0(z, el, name=name) + level * len(el))
+            hs = predict.predict_hessians(structures, load_model(name))
+            print(f"\n{name}, level {level}\n| molecule | reference lowest | predicted lowest | "
+                  "Rayleigh quotients of the reference's lowest |\n|---|---|---|---|")
+            for key, s, i, h in zip(FAILING, structures, idx, hs):
+                ref, pred = normal_modes(s, ds.hessian(i)), normal_modes(s, h)
+                f_ref = np.asarray(ref.frequencies_cm1)
+                v = np.asarray(ref.vectors).reshape(len(f_ref), -1)
+                w = 1 / np.sqrt(np.repeat(np.asarray(ref.masses), 3))
+
+                def quotients(hess, rows):
+                    return np.einsum("ki,ij,kj->k", v[rows], w[:, None] * hess * w[None, :], v[rows])
+
+                to_cm1 = f_ref[-1] / signed_sqrt(quotients(ds.hessian(i), [-1])[0])  # units from the stiffest mode
+                q = signed_sqrt(quotients(h, [0, 1, 2])) * to_cm1
+                fmt = lambda a: ", ".join(f"{x:.0f}" for x in a)  # noqa: E731
+                print(f"| {key} | {fmt(f_ref[:3])} | {fmt(np.asarray(pred.frequencies_cm1)[:3])} | {fmt(q)} |",
+                      flush=True)
+    finally:
+        predict.species_index = level0
+
+
+if __name__ == "__main__":
+    main()
