@@ -12,6 +12,7 @@ Columns as benchmarks/out_of_domain.py (`hessfit.train._evaluate.evaluate`).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from pathlib import Path
@@ -19,9 +20,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main(models: list[str]) -> None:
+@contextlib.contextmanager
+def at_level(level: int):
+    """Within the block, `hessfit.model.predict_hessians` predicts at level of theory ``level`` (0: the default)."""
     import hessfit.model._predict as predict
-    from hessfit.model import load_model
+
+    level0 = predict.species_index
+    predict.species_index = lambda z, el, name="molecule": level0(z, el, name=name) + level * len(el)
+    try:
+        yield
+    finally:
+        predict.species_index = level0
+
+
+def main(models: list[str]) -> None:
+    from hessfit.model import load_model, predict_hessians
     from hessfit.structures import HessfitWarning, load_dataset
     from hessfit.train._evaluate import evaluate
 
@@ -29,22 +42,17 @@ def main(models: list[str]) -> None:
     ds = load_dataset(ROOT / "data" / "ood" / "panel_xtb.npz")
     idx = list(range(len(ds)))
     structures = [ds.structure(i) for i in idx]
-    level0 = predict.species_index
     print("| model | level | molecules | frequency MAE (cm⁻¹) | MAE, modes < 200 cm⁻¹ | molecules with a mode < −50 cm⁻¹ "
           "| most negative mode (cm⁻¹) | Hessian R² |\n|---|---|---|---|---|---|---|---|")
-    try:
-        for name in models:
-            model = load_model(name)
-            for level in (0, 1):
-                predict.species_index = (lambda z, el, name="molecule", level=level:
-                                         level0(z, el, name=name) + level * len(el))
-                hs = predict.predict_hessians(structures, model)
-                s = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False).summary
-                print(f"| {name} | {level} | {s['n_molecules']} | {s['frequency_mae_cm1']:.1f} | "
-                      f"{s['frequency_mae_low_cm1']:.1f} | {s['molecules_with_mode_below_guard']} | "
-                      f"{s['min_frequency_cm1']:.0f} | {s['hessian_r2']:.4f} |", flush=True)
-    finally:
-        predict.species_index = level0
+    for name in models:
+        model = load_model(name)
+        for level in (0, 1):
+            with at_level(level):
+                hs = predict_hessians(structures, model)
+            s = evaluate(lambda ss, hs=hs: hs, ds, idx, source=name, spectra=False).summary
+            print(f"| {name} | {level} | {s['n_molecules']} | {s['frequency_mae_cm1']:.1f} | "
+                  f"{s['frequency_mae_low_cm1']:.1f} | {s['molecules_with_mode_below_guard']} | "
+                  f"{s['min_frequency_cm1']:.0f} | {s['hessian_r2']:.4f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,14 @@ benchmarks/level_heads_panel.py; diagnostic only).
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from level_heads_panel import at_level  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FAILING = ["L-leucine", "glycine_dipeptide_model", "lidocaine", "sucrose", "trehalose", "9_10-diphenylanthracene",
@@ -28,8 +32,7 @@ def signed_sqrt(x):
 
 
 def main() -> None:
-    import hessfit.model._predict as predict
-    from hessfit.model import load_model
+    from hessfit.model import load_model, predict_hessians
     from hessfit.modes import normal_modes
     from hessfit.structures import HessfitWarning, load_dataset
 
@@ -38,30 +41,25 @@ def main() -> None:
     keys = list(ds.extra["key"])
     idx = [keys.index(k) for k in FAILING]
     structures = [ds.structure(i) for i in idx]
-    level0 = predict.species_index
-    try:
-        for name, level in CASES:
-            predict.species_index = (lambda z, el, name="molecule", level=level:
-                                     level0(z, el, name=name) + level * len(el))
-            hs = predict.predict_hessians(structures, load_model(name))
-            print(f"\n{name}, level {level}\n| molecule | reference lowest | predicted lowest | "
-                  "Rayleigh quotients of the reference's lowest |\n|---|---|---|---|")
-            for key, s, i, h in zip(FAILING, structures, idx, hs):
-                ref, pred = normal_modes(s, ds.hessian(i)), normal_modes(s, h)
-                f_ref = np.asarray(ref.frequencies_cm1)
-                v = np.asarray(ref.vectors).reshape(len(f_ref), -1)
-                w = 1 / np.sqrt(np.repeat(np.asarray(ref.masses), 3))
+    for name, level in CASES:
+        with at_level(level):
+            hs = predict_hessians(structures, load_model(name))
+        print(f"\n{name}, level {level}\n| molecule | reference lowest | predicted lowest | "
+              "Rayleigh quotients of the reference's lowest |\n|---|---|---|---|")
+        for key, s, i, h in zip(FAILING, structures, idx, hs):
+            ref, pred = normal_modes(s, ds.hessian(i)), normal_modes(s, h)
+            f_ref = np.asarray(ref.frequencies_cm1)
+            v = np.asarray(ref.vectors).reshape(len(f_ref), -1)
+            w = 1 / np.sqrt(np.repeat(np.asarray(ref.masses), 3))
 
-                def quotients(hess, rows):
-                    return np.einsum("ki,ij,kj->k", v[rows], w[:, None] * hess * w[None, :], v[rows])
+            def quotients(hess, rows):
+                return np.einsum("ki,ij,kj->k", v[rows], w[:, None] * hess * w[None, :], v[rows])
 
-                to_cm1 = f_ref[-1] / signed_sqrt(quotients(ds.hessian(i), [-1])[0])  # units from the stiffest mode
-                q = signed_sqrt(quotients(h, [0, 1, 2])) * to_cm1
-                fmt = lambda a: ", ".join(f"{x:.0f}" for x in a)  # noqa: E731
-                print(f"| {key} | {fmt(f_ref[:3])} | {fmt(np.asarray(pred.frequencies_cm1)[:3])} | {fmt(q)} |",
-                      flush=True)
-    finally:
-        predict.species_index = level0
+            to_cm1 = f_ref[-1] / signed_sqrt(quotients(ds.hessian(i), [-1])[0])  # units from the stiffest mode
+            q = signed_sqrt(quotients(h, [0, 1, 2])) * to_cm1
+            fmt = lambda a: ", ".join(f"{x:.0f}" for x in a)  # noqa: E731
+            print(f"| {key} | {fmt(f_ref[:3])} | {fmt(np.asarray(pred.frequencies_cm1)[:3])} | {fmt(q)} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
