@@ -17,7 +17,8 @@ import sys
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from out_of_domain import load_set  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -35,12 +36,11 @@ def at_level(level: int):
 
 def main(models: list[str]) -> None:
     from hessfit.model import load_model, predict_hessians
-    from hessfit.structures import HessfitWarning, load_dataset
+    from hessfit.structures import HessfitWarning
     from hessfit.train._evaluate import evaluate
 
     warnings.simplefilter("ignore", HessfitWarning)
-    ds = load_dataset(ROOT / "data" / "ood" / "panel_xtb.npz")
-    idx = list(range(len(ds)))
+    ds, idx = load_set("panel", None)
     structures = [ds.structure(i) for i in idx]
     print("| model | level | molecules | frequency MAE (cm⁻¹) | MAE, modes < 200 cm⁻¹ | molecules with a mode < −50 cm⁻¹ "
           "| most negative mode (cm⁻¹) | Hessian R² |\n|---|---|---|---|---|---|---|---|")
