@@ -53,6 +53,10 @@ class TrainConfig:
         frequency_weight: weight of the frequency term (dimensionless per molecule, like the soft-mode term).
         max_frequency_molecules: train on only the first molecules of the frequency dataset's training split
             (None: all); its validation split is unchanged.
+        curvature_hinge_weight: weight of the curvature hinge (`hessfit.train._loss.curvature_hinge`): per
+            Hessian-labelled molecule (all minima), Σ relu(−μ)² over the eigenvalues μ of the predicted Hessian
+            whitened by the reference (floor ``soft_mode_floor_cm1``), so that negative curvature is penalised
+            wherever it points. Block models only; 0 disables it.
 
     For a direct block model (``ModelConfig.kind == "blocks"``) the loss is the exact full-Hessian MSE (one forward
     pass gives every block), so ``probes_per_molecule`` and ``force_weight`` do not apply.
@@ -82,6 +86,7 @@ class TrainConfig:
     frequency_dataset: str | None = None
     frequency_weight: float = 1.0
     max_frequency_molecules: int | None = None
+    curvature_hinge_weight: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))
@@ -97,6 +102,8 @@ class TrainConfig:
                               f"{self.soft_mode_weight} and {self.soft_mode_floor_cm1}")
         if self.frequency_weight < 0:
             raise ConfigError(f"TrainConfig.frequency_weight must be >= 0, got {self.frequency_weight}")
+        if self.curvature_hinge_weight < 0:
+            raise ConfigError(f"TrainConfig.curvature_hinge_weight must be >= 0, got {self.curvature_hinge_weight}")
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
 

@@ -37,6 +37,7 @@ class MoleculeSet:
     hessians: list
     whiteners: list | None = None
     frequencies: list | None = None
+    sqrt_masses: list | None = None  # (3N,) √m (amu^1/2) per Cartesian coordinate, beside the whiteners
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -86,13 +87,15 @@ def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_
     idx = np.asarray(indices, int)
     species, positions, pairs, hessians = [], [], [], []
     whiteners = [] if soft_mode_floor_cm1 is not None else None
+    sqrt_masses = [] if soft_mode_floor_cm1 is not None else None
     for i in idx:
         _append_graph_inputs(dataset, i, elements, cutoff_angstrom, fidelity, species, positions, pairs)
         hessians.append(dataset.hessian(i).astype(np.float32))
         if whiteners is not None:
-            whiteners.append(whitening_matrix(dataset.structure(i), hessians[-1],
-                                              soft_mode_floor_cm1).astype(np.float32))
-    return MoleculeSet(idx, species, positions, pairs, hessians, whiteners)
+            structure = dataset.structure(i)
+            whiteners.append(whitening_matrix(structure, hessians[-1], soft_mode_floor_cm1).astype(np.float32))
+            sqrt_masses.append(np.repeat(np.sqrt(np.asarray(structure.masses, float)), 3).astype(np.float32))
+    return MoleculeSet(idx, species, positions, pairs, hessians, whiteners, None, sqrt_masses)
 
 
 def prepare_frequencies(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float,
@@ -125,7 +128,7 @@ def concat_sets(sets: Sequence[MoleculeSet]) -> MoleculeSet:
 
     return MoleculeSet(np.concatenate([s.indices for s in sets]), *([x for s in sets for x in getattr(s, name)]
                        for name in ("species", "positions", "pairs", "hessians")), joined("whiteners"),
-                       joined("frequencies"))
+                       joined("frequencies"), joined("sqrt_masses"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,9 +188,10 @@ class Batch:
         targets: (K, n_atoms_pad, 3) reference H·probe, eV/Å².
         weights: (n_atoms_pad,) 1 / ((3N)² · n_molecules) per atom of an N-atom molecule, 0 on padding.
         molecule: (n_atoms_pad,) int32 molecule index of each atom slot (padding: n_molecules).
-        soft: for the soft-mode loss (`MoleculeSet.whiteners`), else None: (left, probes, targets) with left the
-            block-diagonal whitening matrix T (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and targets T·H_ref·T·v
-            (K, n_atoms_pad, 3) for the same probes v.
+        soft: for the soft-mode loss (`MoleculeSet.whiteners`), else None: (left, probes, targets, sqrt_m) with
+            left the block-diagonal whitening matrix T (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and targets
+            T·H_ref·T·v (K, n_atoms_pad, 3) for the same probes v, and sqrt_m (3·n_atoms_pad,) √m per coordinate
+            (1 where no whitener), so that M^1/2 T H T M^1/2 has the reference's eigenvalues λ / (λ + λ0).
         freq: for frequency-labelled molecules (`MoleculeSet.frequencies`), else None: (index (S, D) int32 rows
             of the batch Hessian, Q (S, D, M), λ_ref (S, M), valid (S, M) 1/0, weights (S, M) = 1/(M_j · n_molecules)
             on molecule j's modes), S slots of D = 3N Cartesian and M = 3N−6 mode columns (`Shapes.n_freq_*`).
@@ -219,7 +223,7 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     soft = None
     if mols.whiteners is not None:
         left = np.zeros((3 * a_pad, 3 * a_pad), dtype)
-        soft = (left, np.zeros_like(probes), np.zeros_like(targets))
+        soft = (left, np.zeros_like(probes), np.zeros_like(targets), np.ones(3 * a_pad, dtype))
     freq, slot = None, 0
     if mols.frequencies is not None and shapes.n_freq_slots:
         s, d, m = shapes.n_freq_slots, shapes.n_freq_dim, shapes.n_freq_modes
@@ -252,6 +256,7 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
             tv = v @ t  # T symmetric
             soft[1][:, a:b] = tv.reshape(n_probes, -1, 3)
             soft[2][:, a:b] = (tv @ mols.hessians[k] @ t).reshape(n_probes, -1, 3)
+            soft[3][3 * a:3 * b] = mols.sqrt_masses[k]
     return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed),
                  soft, freq)
 

@@ -26,11 +26,33 @@ def _soft_mode_mse(apply_h, soft, weights):
     ``apply_h(vectors (K, A, 3)) -> H_pred·vectors``; ``soft`` = (left T (3A, 3A), T·v, T·H_ref·T·v) from
     `hessfit.train._data.make_batch`; weights as `_probe_mse`.
     """
-    left, tv, targets = soft
+    left, tv, targets = soft[:3]
     htv = apply_h(tv)
     k = htv.shape[0]
     whitened = (htv.reshape(k, -1) @ left).reshape(htv.shape)  # T symmetric
     return _probe_mse(whitened, targets, weights)
+
+
+def curvature_hinge(h, soft, weights, molecule):
+    """Mean over the batch's molecules of Σ relu(−μ)², μ the eigenvalues of M^1/2 T H_pred T M^1/2 (dimensionless).
+
+    ``h`` (3A, 3A): the predicted batch Hessian (block-diagonal over molecules, eV/Å²); ``soft`` = `Batch.soft`
+    (T, the reference's whitener, and √m); ``weights``, ``molecule``: `Batch.weights`, `Batch.molecule`. For the
+    reference Hessian the μ are λ / (λ + λ0) ≥ 0 (a minimum), so the term is zero unless the prediction has
+    negative curvature in the vibrational space; a mode of −ν̃ cm⁻¹ gives about μ ≈ −ν̃² / (ν̃_ref² + ν̃0²).
+    Molecules without whitener, and padding, contribute nothing.
+    """
+    from hessfit.modes import safe_eigh
+
+    left, sqrt_m = soft[0], soft[3]
+    a = sqrt_m[:, None] * left  # M^1/2 T
+    x = a @ h @ a.T
+    mu, v = safe_eigh(0.5 * (x + x.T))
+    n_atoms = molecule.shape[0]
+    counts = jax.ops.segment_sum(jnp.ones(n_atoms, h.dtype), molecule, num_segments=n_atoms + 1)
+    per_atom = weights * (3.0 * counts[molecule]) ** 2  # 1 / n_molecules on Hessian-labelled atoms, 0 elsewhere
+    omega = jax.lax.stop_gradient(jnp.sum(v**2 * jnp.repeat(per_atom, 3)[:, None], axis=0))
+    return jnp.sum(omega * jax.nn.relu(-mu) ** 2)
 
 
 #: eigenvalue (eV/Å²/amu) given to the padded mode columns of a frequency slot, above any vibration (≈ 52,000 cm⁻¹)
@@ -82,7 +104,8 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
     Shapes: positions (A, 3); probes, targets (K, A, 3); weights (A,). ``soft``: `Batch.soft`, needed when
     ``soft_mode_weight`` > 0. ``freq``: `Batch.freq` of a batch whose probes are the K = D unit columns (each
     molecule's full Hessian, `slot_hessians_from_columns`), adding ``frequency_weight`` × `frequency_terms`.
-    aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1"}.
+    aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1", "curvature_hinge"}
+    (the last always 0 here: the hinge is the block loss's).
     """
     from hessfit.units import FREQ_FACTOR_EV_A2
 
@@ -105,7 +128,8 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
             freq_mse, freq_mae = frequency_terms(slot_hessians_from_columns(hv, freq[0]), freq, floor_eigenvalue)
             total = total + frequency_weight * freq_mse
         return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse,
-                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae}
+                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae,
+                       "curvature_hinge": jnp.zeros_like(total)}
 
     return loss
 
@@ -129,11 +153,13 @@ def make_full_hessian_loss_fn(config: ModelConfig):
 
 
 def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, frequency_weight: float = 0.0,
-                       frequency_floor_cm1: float = 100.0):
+                       frequency_floor_cm1: float = 100.0, curvature_hinge_weight: float = 0.0):
     """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
     Hessian. With `column_probes` it is the exact per-element MSE (and the soft-mode term its exact whitened
     form). Signature as `make_probe_loss_fn`'s loss, ``molecule`` (A,) required; ``freq`` (`Batch.freq`) adds
-    ``frequency_weight`` × `frequency_terms` (floor ``frequency_floor_cm1``) for frequency-labelled molecules."""
+    ``frequency_weight`` × `frequency_terms` (floor ``frequency_floor_cm1``) for frequency-labelled molecules;
+    ``curvature_hinge_weight`` × `curvature_hinge` penalises negative curvature of the Hessian-labelled ones (minima;
+    needs ``soft``)."""
     from hessfit.model import make_direct_hessian_fn
     from hessfit.units import FREQ_FACTOR_EV_A2
 
@@ -156,17 +182,24 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
                                if freq is not None else (zero, zero)))
         if frequency_weight:
             total = total + frequency_weight * freq_mse
+        hinge = curvature_hinge(h, soft, weights, molecule) if curvature_hinge_weight else zero
+        total = total + curvature_hinge_weight * hinge if curvature_hinge_weight else total
         return total, {"hessian_mse": hessian_mse, "force_mse": zero, "soft_mode_mse": soft_mse,
-                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae}
+                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae, "curvature_hinge": hinge}
 
     return loss
 
 
 def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
-                 frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0):
-    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks)."""
+                 frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
+                 curvature_hinge_weight: float = 0.0):
+    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks; the
+    only kind with the curvature hinge, which needs the dense Hessian)."""
     if config.kind == "blocks":
         return make_block_loss_fn(config, soft_mode_weight=soft_mode_weight, frequency_weight=frequency_weight,
-                                  frequency_floor_cm1=frequency_floor_cm1)
+                                  frequency_floor_cm1=frequency_floor_cm1,
+                                  curvature_hinge_weight=curvature_hinge_weight)
+    if curvature_hinge_weight:
+        raise ValueError("the curvature hinge needs a direct block model (ModelConfig.kind = 'blocks')")
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,
                               frequency_weight=frequency_weight, frequency_floor_cm1=frequency_floor_cm1)

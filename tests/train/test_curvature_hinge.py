@@ -1,0 +1,120 @@
+"""The curvature hinge: zero for the reference Hessians (minima), equal to Σ relu(−μ)² of each molecule's
+mass-weighted whitened Hessian computed directly, its parameter gradient against finite differences, and
+training with it lowers it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.linalg import block_diag
+
+from hessfit.errors import ConfigError
+from hessfit.model import ModelConfig, init_params, pack, species_index
+from hessfit.train import TrainConfig, train
+from hessfit.train._data import Shapes, column_probes, make_batch, prepare
+from hessfit.train._loss import curvature_hinge, make_block_loss_fn
+from tests.train.conftest import TINY32
+from tests.train.test_soft_mode_loss import BLOCKS
+
+MEMBERS = [0, 1, 2]
+
+
+def _batch(tiny_dataset, cfg, floor=80.0):
+    mols = prepare(tiny_dataset, MEMBERS, elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom,
+                   soft_mode_floor_cm1=floor)
+    k = 3 * max(mols.n_atoms(i) for i in MEMBERS)
+    b = make_batch(mols, MEMBERS, Shapes(128, 2048), n_probes=k, rng=None, dtype=np.float64,
+                   probe_vectors=column_probes(k))
+    return mols, b
+
+
+def _direct_hinge(hessians, mols):
+    """Mean over molecules of Σ relu(−μ)², μ = eig(M^1/2 T H T M^1/2) of each molecule on its own."""
+    total = 0.0
+    for h, t, sqm in zip(hessians, mols.whiteners, mols.sqrt_masses):
+        a = sqm[:, None] * t
+        mu = np.linalg.eigvalsh(a @ h @ a.T)
+        total += np.sum(np.maximum(-mu, 0.0) ** 2)
+    return total / len(hessians)
+
+
+def _padded(hessians, n_coords):
+    h = block_diag(*hessians)
+    out = np.zeros((n_coords, n_coords))
+    out[:h.shape[0], :h.shape[0]] = h
+    return out
+
+
+def test_hinge_is_zero_for_the_reference_and_penalises_a_negative_mode(tiny_dataset):
+    cfg = ModelConfig(**BLOCKS)
+    mols, b = _batch(tiny_dataset, cfg)
+    refs = [np.asarray(mols.hessians[k], float) for k in MEMBERS]
+    n = 3 * b.positions.shape[0]
+    assert float(curvature_hinge(_padded(refs, n), b.soft, b.weights, b.molecule)) == pytest.approx(0.0, abs=1e-9)
+    # put molecule 1's softest mode at −ν̃: μ = −ν̃² / (ν̃_ref² + ν̃0²) in the whitened space, hinge μ² / 3 molecules
+    from hessfit.modes import normal_modes
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
+    s = tiny_dataset.structure(1)
+    modes = normal_modes(s, refs[1])
+    nu0, nu_new = float(modes.frequencies_cm1[0]), 150.0
+    u = np.asarray(modes.vectors[0], float).reshape(-1)  # mass-weighted, unit norm
+    sqm = np.repeat(np.sqrt(s.masses), 3)
+    shift = -((nu0**2 + nu_new**2) / FREQ_FACTOR_EV_A2**2)  # eV/Å²/amu: λ → −ν̃_new² in eigenvalue units
+    moved = refs[1] + shift * np.outer(sqm * u, sqm * u)
+    mu = -nu_new**2 / (nu0**2 + 80.0**2)
+    got = float(curvature_hinge(_padded([refs[0], moved, refs[2]], n), b.soft, b.weights, b.molecule))
+    assert got == pytest.approx(mu**2 / 3, rel=1e-6)
+
+
+def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_differences(tiny_dataset):
+    from hessfit.model import batch_hessians_direct
+
+    cfg = ModelConfig(**BLOCKS)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    mols, b = _batch(tiny_dataset, cfg)
+    loss_fn = jax.jit(make_block_loss_fn(cfg, curvature_hinge_weight=3.0))
+    total, aux = loss_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
+    packed = pack([species_index(tiny_dataset.numbers(i), cfg.elements) for i in MEMBERS],
+                  [tiny_dataset.positions(i) for i in MEMBERS], cutoff_angstrom=cfg.cutoff_angstrom)
+    preds = [np.asarray(p, float) for p in batch_hessians_direct(cfg, params, packed)]
+    exact = _direct_hinge(preds, mols)
+    assert exact > 1e-3  # an untrained model has negative curvature: the test is not trivially zero
+    assert float(aux["curvature_hinge"]) == pytest.approx(exact, rel=1e-8)
+    assert float(total) == pytest.approx(float(aux["hessian_mse"]) + 3.0 * exact, rel=1e-9)
+
+    @jax.jit
+    def hinge_only(p):
+        return make_block_loss_fn(cfg, curvature_hinge_weight=1.0)(p, b.positions, b.graph, b.probes,
+                                                                   0 * b.targets, b.weights, b.molecule, b.soft)[0]
+
+    def hinge_minus_mse(p):  # the Hessian MSE against zero targets is part of hinge_only: remove it
+        return hinge_only(p) - make_block_loss_fn(cfg)(p, b.positions, b.graph, b.probes, 0 * b.targets,
+                                                         b.weights, b.molecule, b.soft)[0]
+
+    grad = jax.jit(jax.grad(hinge_minus_mse))(params)
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    rng = np.random.default_rng(2)
+    direction = jax.tree_util.tree_unflatten(tree, [rng.normal(size=np.shape(x)) for x in leaves])
+    eps = 1e-5
+    f = jax.jit(hinge_minus_mse)
+    shifted = [jax.tree_util.tree_map(lambda p, d, s=s: p + s * eps * d, params, direction) for s in (1, -1)]
+    fd = (float(f(shifted[0])) - float(f(shifted[1]))) / (2 * eps)
+    analytic = sum(float(jnp.vdot(g, d)) for g, d in zip(jax.tree_util.tree_leaves(grad),
+                                                         jax.tree_util.tree_leaves(direction)))
+    assert analytic == pytest.approx(fd, rel=1e-5)
+
+
+def test_training_with_the_hinge_lowers_it_and_energy_models_refuse_it(tiny_dataset, tmp_path):
+    cfg = ModelConfig(**BLOCKS)
+    base = dict(split_fractions=(1.0, 0.0, 0.0), max_epochs=1, learning_rate=1e-12, warmup_steps=1,
+                patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0)
+    start = train(tiny_dataset, tmp_path / "start", model_config=cfg, train_config=TrainConfig(**base),
+                  progress=False).history[0]["val_curvature_hinge"]
+    tuned = TrainConfig(**{**base, "max_epochs": 15, "learning_rate": 3e-3, "curvature_hinge_weight": 100.0})
+    end = train(tiny_dataset, tmp_path / "tuned", model_config=cfg, train_config=tuned,
+                progress=False).history[-1]["val_curvature_hinge"]
+    assert start > 1e-3 and end < 0.3 * start, (start, end)
+    with pytest.raises(ConfigError, match="block model"):
+        train(tiny_dataset, tmp_path / "energy", model_config=ModelConfig(**TINY32),
+              train_config=TrainConfig(**base), progress=False)
