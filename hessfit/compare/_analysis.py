@@ -19,7 +19,7 @@ import numpy as np
 from hessfit.compare._contrib import Sticks, peak_contributions, stick_spectrum
 from hessfit.compare._describe import describe_modes
 from hessfit.compare._metrics import METRICS
-from hessfit.compare._peaks import Assignment, Peaks, assign_peaks, detect_peaks
+from hessfit.compare._peaks import Assignment, assign_peaks, detect_peaks
 from hessfit.compare._preprocess import CompareConfig, PreparedSpectra, preprocess, simulated_arrays
 from hessfit.ins import InsConfig, load_instrument, simulate
 from hessfit.modes import normal_modes

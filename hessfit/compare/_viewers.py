@@ -46,7 +46,7 @@ def write_molden(path: str | Path, structure, modes, *, overwrite: bool = False,
     pos_bohr = np.asarray(structure.positions) / BOHR_A
     freqs = np.asarray(modes.frequencies_cm1)
     disp = np.asarray(modes.cartesian_displacements)
-    lines = ["[Molden Format]", f"[Title]", title or f"{structure.name} normal modes (hessfit)", "[Atoms] Angs"]
+    lines = ["[Molden Format]", "[Title]", title or f"{structure.name} normal modes (hessfit)", "[Atoms] Angs"]
     for i, (s, z, r) in enumerate(zip(sym, structure.numbers, structure.positions)):
         lines.append(f"{s if s != 'D' else 'H':<2s} {i + 1:5d} {int(z):3d} {r[0]:14.8f} {r[1]:14.8f} {r[2]:14.8f}")
     lines.append("[FREQ]")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 
 SCAN_KEYS = ("hessian_r2", "hessian_mae", "frequency_mae_cm1", "frequency_mae_low_cm1", "molecules_with_imaginary_modes",
              "molecules_with_mode_below_guard", "spearman_order1_median", "spearman_order1_2_median",
