@@ -182,7 +182,7 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
                                if freq is not None else (zero, zero)))
         if frequency_weight:
             total = total + frequency_weight * freq_mse
-        hinge = curvature_hinge(h, soft, weights, molecule) if curvature_hinge_weight else zero
+        hinge = curvature_hinge(h, soft, weights, molecule) if curvature_hinge_weight and soft is not None else zero
         total = total + curvature_hinge_weight * hinge if curvature_hinge_weight else total
         return total, {"hessian_mse": hessian_mse, "force_mse": zero, "soft_mode_mse": soft_mse,
                        "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae, "curvature_hinge": hinge}

@@ -344,7 +344,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         if freq_val_batches:
             f = mean_aux(params, freq_val_batches[0])
             # the frequency term is per molecule of its own batches, the Hessian MSE per molecule of theirs
-            freq = {"val_frequency_mse": f["frequency_mse"], "val_frequency_mae_cm1": f["frequency_mae_cm1"]}
+            freq.update(val_frequency_mse=f["frequency_mse"], val_frequency_mae_cm1=f["frequency_mae_cm1"])
             objective += tcfg.frequency_weight * f["frequency_mse"]
         return objective, mse, soft, freq
 

@@ -118,3 +118,27 @@ def test_training_with_the_hinge_lowers_it_and_energy_models_refuse_it(tiny_data
     with pytest.raises(ConfigError, match="block model"):
         train(tiny_dataset, tmp_path / "energy", model_config=ModelConfig(**TINY32),
               train_config=TrainConfig(**base), progress=False)
+
+
+def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset, tmp_path):
+    """The shipped recipes' setting: frequency-only validation batches carry no whitener (hinge 0 there), and the
+    extra level's validation hinge is recorded."""
+    from hessfit.structures import load_dataset, save_dataset, save_frequency_dataset
+    from tests.train.test_frequency_loss import _frequency_set
+
+    save_dataset(tmp_path / "main.npz", tiny_dataset.subset([0, 1]))
+    save_dataset(tmp_path / "extra.npz", tiny_dataset.subset([1, 2]))
+    save_frequency_dataset(tmp_path / "freq.npz", _frequency_set(tiny_dataset, [2], [1.0]))
+    cfg = ModelConfig(**{**BLOCKS, "n_fidelities": 2})
+    tcfg = TrainConfig(split_fractions=(1.0, 0.0, 0.0), max_epochs=2, learning_rate=1e-3, warmup_steps=1,
+                       patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0,
+                       soft_mode_weight=1.0, extra_datasets=(str(tmp_path / "extra.npz"),),
+                       frequency_dataset=str(tmp_path / "freq.npz"), frequency_weight=0.1)
+    hist = train(load_dataset(tmp_path / "main.npz"), tmp_path / "run", model_config=cfg, train_config=tcfg,
+                 progress=False).history
+    last = hist[-1]
+    assert last["val_curvature_hinge"] > 0 and len(last["val_extra_curvature_hinge"]) == 1
+    assert np.isfinite(last["val_extra_curvature_hinge"][0]) and np.isfinite(last["val_frequency_mae_cm1"])
+    assert last["val_loss"] == pytest.approx(last["val_hessian_mse"] + last["val_soft_mode_mse"]
+                                             + last["val_curvature_hinge"] + 0.1 * last["val_frequency_mse"],
+                                             rel=1e-6)
