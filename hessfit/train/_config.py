@@ -57,6 +57,11 @@ class TrainConfig:
             Hessian-labelled molecule (all minima), Σ relu(−μ)² over the eigenvalues μ of the predicted Hessian
             whitened by the reference (floor ``soft_mode_floor_cm1``), so that negative curvature is penalised
             wherever it points. Block models only; 0 disables it.
+        mode_curvature_weight: weight of the mode-curvature term (`hessfit.train._loss.mode_curvature_error`): per
+            Hessian-labelled molecule, Σ over its reference modes below ``mode_curvature_max_cm1`` of the squared
+            error of the predicted curvature along the mode, relative to the mode's own (floor
+            ``soft_mode_floor_cm1``). Block models only; 0 disables it.
+        mode_curvature_max_cm1: reference modes below this frequency (cm⁻¹) enter the mode-curvature term.
 
     For a direct block model (``ModelConfig.kind == "blocks"``) the loss is the exact full-Hessian MSE (one forward
     pass gives every block), so ``probes_per_molecule`` and ``force_weight`` do not apply.
@@ -87,6 +92,8 @@ class TrainConfig:
     frequency_weight: float = 1.0
     max_frequency_molecules: int | None = None
     curvature_hinge_weight: float = 0.0
+    mode_curvature_weight: float = 0.0
+    mode_curvature_max_cm1: float = 400.0
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))
@@ -102,8 +109,10 @@ class TrainConfig:
                               f"{self.soft_mode_weight} and {self.soft_mode_floor_cm1}")
         if self.frequency_weight < 0:
             raise ConfigError(f"TrainConfig.frequency_weight must be >= 0, got {self.frequency_weight}")
-        if self.curvature_hinge_weight < 0:
-            raise ConfigError(f"TrainConfig.curvature_hinge_weight must be >= 0, got {self.curvature_hinge_weight}")
+        if self.curvature_hinge_weight < 0 or self.mode_curvature_weight < 0 or self.mode_curvature_max_cm1 <= 0:
+            raise ConfigError("TrainConfig.curvature_hinge_weight and mode_curvature_weight must be >= 0 and "
+                              f"mode_curvature_max_cm1 > 0, got {self.curvature_hinge_weight}, "
+                              f"{self.mode_curvature_weight} and {self.mode_curvature_max_cm1}")
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
 

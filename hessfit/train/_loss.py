@@ -33,6 +33,14 @@ def _soft_mode_mse(apply_h, soft, weights):
     return _probe_mse(whitened, targets, weights)
 
 
+def _per_molecule_coordinate_weights(weights, molecule):
+    """(3A,) 1 / n_molecules on the coordinates of Hessian-labelled molecules, 0 elsewhere (from `Batch.weights`,
+    which are 1 / ((3N)² n_molecules) per atom, and `Batch.molecule`)."""
+    n_atoms = molecule.shape[0]
+    counts = jax.ops.segment_sum(jnp.ones(n_atoms, weights.dtype), molecule, num_segments=n_atoms + 1)
+    return jnp.repeat(weights * (3.0 * counts[molecule]) ** 2, 3)
+
+
 def curvature_hinge(h, soft, weights, molecule):
     """Mean over the batch's molecules of Σ relu(−μ)², μ the eigenvalues of M^1/2 T H_pred T M^1/2 (dimensionless).
 
@@ -48,11 +56,24 @@ def curvature_hinge(h, soft, weights, molecule):
     a = sqrt_m[:, None] * left  # M^1/2 T
     x = a @ h @ a.T
     mu, v = safe_eigh(0.5 * (x + x.T))
-    n_atoms = molecule.shape[0]
-    counts = jax.ops.segment_sum(jnp.ones(n_atoms, h.dtype), molecule, num_segments=n_atoms + 1)
-    per_atom = weights * (3.0 * counts[molecule]) ** 2  # 1 / n_molecules on Hessian-labelled atoms, 0 elsewhere
-    omega = jax.lax.stop_gradient(jnp.sum(v**2 * jnp.repeat(per_atom, 3)[:, None], axis=0))
+    coord_w = _per_molecule_coordinate_weights(weights, molecule)
+    omega = jax.lax.stop_gradient(jnp.sum(v**2 * coord_w[:, None], axis=0))  # each μ to its eigenvector's molecule
     return jnp.sum(omega * jax.nn.relu(-mu) ** 2)
+
+
+def mode_curvature_error(h, soft, weights, molecule, max_cm1):
+    """Mean over the batch's molecules of Σ (ρ_i − μ_i)² over the reference modes i below ``max_cm1`` (cm⁻¹).
+
+    ρ_i = r_iᵀ H_pred r_i, with r_i = M^-1/2 u_i / √(λ_i + λ0) (`hessfit.train._data.soft_mode_basis`): the predicted
+    curvature along reference mode i relative to its own, μ_i = λ_i / (λ_i + λ0) the reference's. A soft mode of
+    20 cm⁻¹ predicted at 80 cm⁻¹ along the same direction costs about 0.12 (floor 100 cm⁻¹). Summed per molecule,
+    not averaged over its modes, so a large molecule's soft modes count fully. Inputs as `curvature_hinge`.
+    """
+    r, mu_ref, nu_ref = soft[4], soft[5], soft[6]
+    rho = jnp.sum(r * (h @ r), axis=0)
+    mask = (nu_ref > 0) & (nu_ref < max_cm1)
+    coord_w = _per_molecule_coordinate_weights(weights, molecule)  # column c belongs to coordinate c's molecule
+    return jnp.sum(jnp.where(mask, coord_w * (rho - mu_ref) ** 2, 0.0))
 
 
 #: eigenvalue (eV/Å²/amu) given to the padded mode columns of a frequency slot, above any vibration (≈ 52,000 cm⁻¹)
@@ -104,8 +125,8 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
     Shapes: positions (A, 3); probes, targets (K, A, 3); weights (A,). ``soft``: `Batch.soft`, needed when
     ``soft_mode_weight`` > 0. ``freq``: `Batch.freq` of a batch whose probes are the K = D unit columns (each
     molecule's full Hessian, `slot_hessians_from_columns`), adding ``frequency_weight`` × `frequency_terms`.
-    aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1", "curvature_hinge"}
-    (the last always 0 here: the hinge is the block loss's).
+    aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1", "curvature_hinge",
+    "mode_curvature_error"} (the last two always 0 here: they are the block loss's).
     """
     from hessfit.units import FREQ_FACTOR_EV_A2
 
@@ -129,7 +150,7 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
             total = total + frequency_weight * freq_mse
         return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse,
                        "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae,
-                       "curvature_hinge": jnp.zeros_like(total)}
+                       "curvature_hinge": jnp.zeros_like(total), "mode_curvature_error": jnp.zeros_like(total)}
 
     return loss
 
@@ -153,13 +174,15 @@ def make_full_hessian_loss_fn(config: ModelConfig):
 
 
 def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, frequency_weight: float = 0.0,
-                       frequency_floor_cm1: float = 100.0, curvature_hinge_weight: float = 0.0):
+                       frequency_floor_cm1: float = 100.0, curvature_hinge_weight: float = 0.0,
+                       mode_curvature_weight: float = 0.0, mode_curvature_max_cm1: float = 400.0):
     """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
     Hessian. With `column_probes` it is the exact per-element MSE (and the soft-mode term its exact whitened
     form). Signature as `make_probe_loss_fn`'s loss, ``molecule`` (A,) required; ``freq`` (`Batch.freq`) adds
     ``frequency_weight`` × `frequency_terms` (floor ``frequency_floor_cm1``) for frequency-labelled molecules;
     ``curvature_hinge_weight`` × `curvature_hinge` penalises negative curvature of the Hessian-labelled ones (minima;
-    needs ``soft``)."""
+    needs ``soft``) and ``mode_curvature_weight`` × `mode_curvature_error` the curvature error along their
+    reference modes below ``mode_curvature_max_cm1``."""
     from hessfit.model import make_direct_hessian_fn
     from hessfit.units import FREQ_FACTOR_EV_A2
 
@@ -184,22 +207,30 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
             total = total + frequency_weight * freq_mse
         hinge = curvature_hinge(h, soft, weights, molecule) if curvature_hinge_weight and soft is not None else zero
         total = total + curvature_hinge_weight * hinge if curvature_hinge_weight else total
+        mode_err = (mode_curvature_error(h, soft, weights, molecule, mode_curvature_max_cm1)
+                    if mode_curvature_weight and soft is not None else zero)
+        total = total + mode_curvature_weight * mode_err if mode_curvature_weight else total
         return total, {"hessian_mse": hessian_mse, "force_mse": zero, "soft_mode_mse": soft_mse,
-                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae, "curvature_hinge": hinge}
+                       "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae, "curvature_hinge": hinge,
+                       "mode_curvature_error": mode_err}
 
     return loss
 
 
 def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
                  frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
-                 curvature_hinge_weight: float = 0.0):
+                 curvature_hinge_weight: float = 0.0, mode_curvature_weight: float = 0.0,
+                 mode_curvature_max_cm1: float = 400.0):
     """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks; the
-    only kind with the curvature hinge, which needs the dense Hessian)."""
+    only kind with the curvature hinge and mode-curvature terms, which need the dense Hessian)."""
     if config.kind == "blocks":
         return make_block_loss_fn(config, soft_mode_weight=soft_mode_weight, frequency_weight=frequency_weight,
                                   frequency_floor_cm1=frequency_floor_cm1,
-                                  curvature_hinge_weight=curvature_hinge_weight)
-    if curvature_hinge_weight:
-        raise ValueError("the curvature hinge needs a direct block model (ModelConfig.kind = 'blocks')")
+                                  curvature_hinge_weight=curvature_hinge_weight,
+                                  mode_curvature_weight=mode_curvature_weight,
+                                  mode_curvature_max_cm1=mode_curvature_max_cm1)
+    if curvature_hinge_weight or mode_curvature_weight:
+        raise ValueError("the curvature hinge and mode-curvature terms need a direct block model "
+                         "(ModelConfig.kind = 'blocks')")
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,
                               frequency_weight=frequency_weight, frequency_floor_cm1=frequency_floor_cm1)

@@ -87,12 +87,15 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     frequency_weight = tcfg.frequency_weight if tcfg.frequency_dataset else 0.0
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
            tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch,
-           frequency_weight, tcfg.soft_mode_floor_cm1, tcfg.curvature_hinge_weight)
+           frequency_weight, tcfg.soft_mode_floor_cm1, tcfg.curvature_hinge_weight, tcfg.mode_curvature_weight,
+           tcfg.mode_curvature_max_cm1)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
         loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight,
                                frequency_weight=frequency_weight, frequency_floor_cm1=tcfg.soft_mode_floor_cm1,
-                               curvature_hinge_weight=tcfg.curvature_hinge_weight)
+                               curvature_hinge_weight=tcfg.curvature_hinge_weight,
+                               mode_curvature_weight=tcfg.mode_curvature_weight,
+                               mode_curvature_max_cm1=tcfg.mode_curvature_max_cm1)
 
         @jax.jit
         def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft, freq=None):
@@ -160,11 +163,14 @@ def transfer_params(params: dict, source: str | Path, *, copied: list | None = N
     return {**params, "params": out}
 
 
-def _extra_val_terms(aux: list, with_hinge: bool) -> dict:
-    """History entries of the extra datasets' validation sets: Hessian MSE (and curvature hinge) per set."""
+def _extra_val_terms(aux: list, tcfg: TrainConfig) -> dict:
+    """History entries of the extra datasets' validation sets: Hessian MSE (curvature hinge, mode-curvature error)
+    per set."""
     out = {"val_extra_hessian_mse": [a["hessian_mse"] for a in aux]}
-    if with_hinge:
-        out["val_extra_curvature_hinge"] = [a["curvature_hinge"] for a in aux]
+    for key, weight in (("curvature_hinge", tcfg.curvature_hinge_weight),
+                        ("mode_curvature_error", tcfg.mode_curvature_weight)):
+        if weight:
+            out[f"val_extra_{key}"] = [a[key] for a in aux]
     return out
 
 
@@ -230,9 +236,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     out = run.path
 
     # --- split (stored with the run) ---
-    if tcfg.curvature_hinge_weight and mcfg.kind != "blocks":
-        raise ConfigError("TrainConfig.curvature_hinge_weight needs a direct block model (ModelConfig.kind = "
-                          f"'blocks'), not '{mcfg.kind}'")
+    if (tcfg.curvature_hinge_weight or tcfg.mode_curvature_weight) and mcfg.kind != "blocks":
+        raise ConfigError("TrainConfig.curvature_hinge_weight and mode_curvature_weight need a direct block model "
+                          f"(ModelConfig.kind = 'blocks'), not '{mcfg.kind}'")
     if mcfg.n_fidelities != 1 + len(tcfg.extra_datasets):
         raise ConfigError(f"ModelConfig.n_fidelities is {mcfg.n_fidelities}, but the run has "
                           f"{1 + len(tcfg.extra_datasets)} levels of theory (the dataset and "
@@ -259,7 +265,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
 
     train_idx = split["train"][: tcfg.max_train_molecules]
     val_idx = split["val"][: tcfg.max_val_molecules] if len(split["val"]) else train_idx  # no val split: overfit check
-    floor = tcfg.soft_mode_floor_cm1 if tcfg.soft_mode_weight or tcfg.curvature_hinge_weight else None
+    whitened = tcfg.soft_mode_weight or tcfg.curvature_hinge_weight or tcfg.mode_curvature_weight
+    floor = tcfg.soft_mode_floor_cm1 if whitened else None
 
     def prepared(ds, idx, level):
         return prepare(ds, idx, elements=mcfg.elements, cutoff_angstrom=mcfg.cutoff_angstrom,
@@ -339,8 +346,10 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         terms (the force term is not validated)."""
         aux = mean_aux(params, val_batches)
         mse, soft = aux["hessian_mse"], aux["soft_mode_mse"]
-        objective = mse + tcfg.soft_mode_weight * soft + tcfg.curvature_hinge_weight * aux["curvature_hinge"]
-        freq = {"val_curvature_hinge": aux["curvature_hinge"]} if tcfg.curvature_hinge_weight else {}
+        objective = (mse + tcfg.soft_mode_weight * soft + tcfg.curvature_hinge_weight * aux["curvature_hinge"]
+                     + tcfg.mode_curvature_weight * aux["mode_curvature_error"])
+        freq = {f"val_{k}": aux[k] for k, w in (("curvature_hinge", tcfg.curvature_hinge_weight),
+                                                ("mode_curvature_error", tcfg.mode_curvature_weight)) if w}
         if freq_val_batches:
             f = mean_aux(params, freq_val_batches[0])
             # the frequency term is per molecule of its own batches, the Hessian MSE per molecule of theirs
@@ -430,7 +439,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         history.append({"epoch": epoch + 1, "step": int(state["step"]), "train_loss": train_loss, "val_loss": val,
                         "val_hessian_mse": val_mse, "val_soft_mode_mse": val_soft,
                         **(_extra_val_terms([mean_aux(state["params"], b) for b in extra_val_batches],
-                                            tcfg.curvature_hinge_weight) if extra_val_batches else {}),
+                                            tcfg) if extra_val_batches else {}),
                         **val_freq,
                         "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start})
         if val < float(state["best_val"]):

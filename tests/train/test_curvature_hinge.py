@@ -1,6 +1,7 @@
-"""The curvature hinge: zero for the reference Hessians (minima), equal to Σ relu(−μ)² of each molecule's
-mass-weighted whitened Hessian computed directly, its parameter gradient against finite differences, and
-training with it lowers it."""
+"""The curvature hinge and the mode-curvature term: zero for the reference Hessians (minima), closed forms for
+one moved mode, equal to the per-molecule quantities computed directly (eigenvalues of the mass-weighted
+whitened Hessian; curvature along the reference modes), parameter gradients against finite differences, and
+training with the hinge lowers it."""
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +13,8 @@ from hessfit.errors import ConfigError
 from hessfit.model import ModelConfig, init_params, pack, species_index
 from hessfit.train import TrainConfig, train
 from hessfit.train._data import Shapes, column_probes, make_batch, prepare
-from hessfit.train._loss import curvature_hinge, make_block_loss_fn
+from hessfit.train._data import soft_mode_basis
+from hessfit.train._loss import curvature_hinge, make_block_loss_fn, mode_curvature_error
 from tests.train.conftest import TINY32
 from tests.train.test_soft_mode_loss import BLOCKS
 
@@ -35,6 +37,17 @@ def _direct_hinge(hessians, mols):
         a = sqm[:, None] * t
         mu = np.linalg.eigvalsh(a @ h @ a.T)
         total += np.sum(np.maximum(-mu, 0.0) ** 2)
+    return total / len(hessians)
+
+
+def _direct_mode_error(hessians, mols, max_cm1):
+    """Mean over molecules of Σ over reference modes below ``max_cm1`` of (r_iᵀ H r_i − μ_i)²."""
+    total = 0.0
+    for h, (r, mu, nu) in zip(hessians, mols.mode_bases):
+        r = np.asarray(r, float)
+        rho = np.einsum("ci,cd,di->i", r, h, r)
+        keep = (nu > 0) & (nu < max_cm1)
+        total += np.sum((rho - mu)[keep] ** 2)
     return total / len(hessians)
 
 
@@ -65,6 +78,17 @@ def test_hinge_is_zero_for_the_reference_and_penalises_a_negative_mode(tiny_data
     mu = -nu_new**2 / (nu0**2 + 80.0**2)
     got = float(curvature_hinge(_padded([refs[0], moved, refs[2]], n), b.soft, b.weights, b.molecule))
     assert got == pytest.approx(mu**2 / 3, rel=1e-6)
+    # the mode-curvature term: zero at the reference; moving the softest mode to +ν̃ (below the cut) costs
+    # ((ν̃² − ν̃_ref²) / (ν̃_ref² + ν̃0²))² / 3, and nothing once the cut excludes that mode
+    assert float(mode_curvature_error(_padded(refs, n), b.soft, b.weights, b.molecule, 400.0)) == pytest.approx(
+        0.0, abs=1e-9)
+    up = refs[1] + ((nu_new**2 - nu0**2) / FREQ_FACTOR_EV_A2**2) * np.outer(sqm * u, sqm * u)
+    got = float(mode_curvature_error(_padded([refs[0], up, refs[2]], n), b.soft, b.weights, b.molecule, 4000.0))
+    assert got == pytest.approx(((nu_new**2 - nu0**2) / (nu0**2 + 80.0**2)) ** 2 / 3, rel=1e-6)
+    assert float(mode_curvature_error(_padded([refs[0], up, refs[2]], n), b.soft, b.weights, b.molecule,
+                                      0.5 * nu0)) == pytest.approx(0.0, abs=1e-12)
+    r, mu_ref, _ = soft_mode_basis(s, refs[1], 80.0)
+    np.testing.assert_allclose(r.T @ refs[1] @ r, np.diag(mu_ref), atol=1e-6)
 
 
 def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_differences(tiny_dataset):
@@ -73,7 +97,8 @@ def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_
     cfg = ModelConfig(**BLOCKS)
     params = init_params(cfg, jax.random.PRNGKey(0))
     mols, b = _batch(tiny_dataset, cfg)
-    loss_fn = jax.jit(make_block_loss_fn(cfg, curvature_hinge_weight=3.0))
+    loss_fn = jax.jit(make_block_loss_fn(cfg, curvature_hinge_weight=3.0, mode_curvature_weight=0.5,
+                                         mode_curvature_max_cm1=1500.0))
     total, aux = loss_fn(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
     packed = pack([species_index(tiny_dataset.numbers(i), cfg.elements) for i in MEMBERS],
                   [tiny_dataset.positions(i) for i in MEMBERS], cutoff_angstrom=cfg.cutoff_angstrom)
@@ -81,12 +106,16 @@ def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_
     exact = _direct_hinge(preds, mols)
     assert exact > 1e-3  # an untrained model has negative curvature: the test is not trivially zero
     assert float(aux["curvature_hinge"]) == pytest.approx(exact, rel=1e-8)
-    assert float(total) == pytest.approx(float(aux["hessian_mse"]) + 3.0 * exact, rel=1e-9)
+    mode_exact = _direct_mode_error(preds, mols, 1500.0)
+    assert mode_exact > 1e-3
+    assert float(aux["mode_curvature_error"]) == pytest.approx(mode_exact, rel=1e-8)
+    assert float(total) == pytest.approx(float(aux["hessian_mse"]) + 3.0 * exact + 0.5 * mode_exact, rel=1e-9)
 
     @jax.jit
-    def hinge_only(p):
-        return make_block_loss_fn(cfg, curvature_hinge_weight=1.0)(p, b.positions, b.graph, b.probes,
-                                                                   0 * b.targets, b.weights, b.molecule, b.soft)[0]
+    def hinge_only(p):  # both terms, so that one finite difference checks both gradients
+        return make_block_loss_fn(cfg, curvature_hinge_weight=1.0, mode_curvature_weight=0.5,
+                                  mode_curvature_max_cm1=1500.0)(p, b.positions, b.graph, b.probes, 0 * b.targets,
+                                                                 b.weights, b.molecule, b.soft)[0]
 
     def hinge_minus_mse(p):  # the Hessian MSE against zero targets is part of hinge_only: remove it
         return hinge_only(p) - make_block_loss_fn(cfg)(p, b.positions, b.graph, b.probes, 0 * b.targets,
