@@ -59,14 +59,14 @@ def whitening_matrix(structure, hessian: np.ndarray, floor_cm1: float) -> np.nda
     error counts relative to its own curvature (above the floor), so the soft modes that a plain Hessian MSE hardly
     sees weigh as much as the stiff ones. Imaginary reference modes are treated as zero-frequency ones.
     """
-    from hessfit.modes import normal_modes
+    r, _, nu = soft_mode_basis(structure, hessian, floor_cm1)
+    return _whitener_from_basis(r, nu, floor_cm1)
 
-    modes = normal_modes(structure, hessian)
-    freqs = np.maximum(np.asarray(modes.frequencies_cm1, float), 0.0)
-    u = np.asarray(modes.vectors, float).reshape(len(freqs), -1).T  # (3N, M) mass-weighted eigenvectors
-    t = (u * (FREQ_FACTOR_EV_A2 / np.sqrt(freqs**2 + floor_cm1**2))) @ u.T  # (Λ + λ0)^-1/2, λ = (ν̃ / factor)²
-    inv_sqrt_m = np.repeat(1.0 / np.sqrt(structure.masses), 3)
-    return t * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
+
+def _whitener_from_basis(r: np.ndarray, nu: np.ndarray, floor_cm1: float) -> np.ndarray:
+    """T from `soft_mode_basis`'s R and ν̃: T = (R (Λ + λ0)^1/4)(R (Λ + λ0)^1/4)ᵀ."""
+    half = r * np.sqrt(np.sqrt(nu**2 + floor_cm1**2) / FREQ_FACTOR_EV_A2)  # M^-1/2 U (Λ + λ0)^-1/4
+    return half @ half.T
 
 
 def soft_mode_basis(structure, hessian: np.ndarray, floor_cm1: float):
@@ -109,9 +109,9 @@ def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_
         hessians.append(dataset.hessian(i).astype(np.float32))
         if whiteners is not None:
             structure = dataset.structure(i)
-            whiteners.append(whitening_matrix(structure, hessians[-1], soft_mode_floor_cm1).astype(np.float32))
-            sqrt_masses.append(np.repeat(np.sqrt(np.asarray(structure.masses, float)), 3).astype(np.float32))
             r, mu, nu = soft_mode_basis(structure, hessians[-1], soft_mode_floor_cm1)
+            whiteners.append(_whitener_from_basis(r, nu, soft_mode_floor_cm1).astype(np.float32))
+            sqrt_masses.append(np.repeat(np.sqrt(np.asarray(structure.masses, float)), 3).astype(np.float32))
             bases.append((r.astype(np.float32), mu.astype(np.float32), nu.astype(np.float32)))
     return MoleculeSet(idx, species, positions, pairs, hessians, whiteners, None, sqrt_masses, bases)
 
