@@ -23,8 +23,8 @@ def _probe_mse(hv, targets, weights):
 def _soft_mode_mse(apply_h, soft, weights):
     """The whitened probe loss, an estimate of ‖T (H_pred − H_ref) T‖²_F per element (dimensionless).
 
-    ``apply_h(vectors (K, A, 3)) -> H_pred·vectors``; ``soft`` = (left T (3A, 3A), T·v, T·H_ref·T·v) from
-    `hessfit.train._data.make_batch`; weights as `_probe_mse`.
+    ``apply_h(vectors (K, A, 3)) -> H_pred·vectors``; ``soft`` = `Batch.soft`, whose first three entries are
+    (left T (3A, 3A), T·v, T·H_ref·T·v) from `hessfit.train._data.make_batch`; weights as `_probe_mse`.
     """
     left, tv, targets = soft[:3]
     htv = apply_h(tv)
@@ -66,7 +66,7 @@ def mode_curvature_error(h, soft, weights, molecule, max_cm1):
 
     ρ_i = r_iᵀ H_pred r_i, with r_i = M^-1/2 u_i / √(λ_i + λ0) (`hessfit.train._data.soft_mode_basis`): the predicted
     curvature along reference mode i relative to its own, μ_i = λ_i / (λ_i + λ0) the reference's. A soft mode of
-    20 cm⁻¹ predicted at 80 cm⁻¹ along the same direction costs about 0.12 (floor 100 cm⁻¹). Summed per molecule,
+    20 cm⁻¹ predicted at 80 cm⁻¹ along the same direction costs about 0.33 (floor 100 cm⁻¹). Summed per molecule,
     not averaged over its modes, so a large molecule's soft modes count fully. Inputs as `curvature_hinge`.
     """
     r, mu_ref, nu_ref = soft[4], soft[5], soft[6]
