@@ -37,7 +37,6 @@ class MoleculeSet:
     hessians: list
     whiteners: list | None = None
     frequencies: list | None = None
-    sqrt_masses: list | None = None  # (3N,) √m (amu^1/2) per Cartesian coordinate, beside the whiteners
     mode_bases: list | None = None  # `soft_mode_basis` (R, μ, ν̃) per molecule, beside the whiteners
 
     def __len__(self) -> int:
@@ -102,18 +101,15 @@ def prepare(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_
     idx = np.asarray(indices, int)
     species, positions, pairs, hessians = [], [], [], []
     whiteners = [] if soft_mode_floor_cm1 is not None else None
-    sqrt_masses = [] if soft_mode_floor_cm1 is not None else None
     bases = [] if soft_mode_floor_cm1 is not None else None
     for i in idx:
         _append_graph_inputs(dataset, i, elements, cutoff_angstrom, fidelity, species, positions, pairs)
         hessians.append(dataset.hessian(i).astype(np.float32))
         if whiteners is not None:
-            structure = dataset.structure(i)
-            r, mu, nu = soft_mode_basis(structure, hessians[-1], soft_mode_floor_cm1)
+            r, mu, nu = soft_mode_basis(dataset.structure(i), hessians[-1], soft_mode_floor_cm1)
             whiteners.append(_whitener_from_basis(r, nu, soft_mode_floor_cm1).astype(np.float32))
-            sqrt_masses.append(np.repeat(np.sqrt(np.asarray(structure.masses, float)), 3).astype(np.float32))
             bases.append((r.astype(np.float32), mu.astype(np.float32), nu.astype(np.float32)))
-    return MoleculeSet(idx, species, positions, pairs, hessians, whiteners, None, sqrt_masses, bases)
+    return MoleculeSet(idx, species, positions, pairs, hessians, whiteners, None, bases)
 
 
 def prepare_frequencies(dataset, indices: Sequence[int], *, elements: Sequence[int], cutoff_angstrom: float,
@@ -146,7 +142,7 @@ def concat_sets(sets: Sequence[MoleculeSet]) -> MoleculeSet:
 
     return MoleculeSet(np.concatenate([s.indices for s in sets]), *([x for s in sets for x in getattr(s, name)]
                        for name in ("species", "positions", "pairs", "hessians")), joined("whiteners"),
-                       joined("frequencies"), joined("sqrt_masses"), joined("mode_bases"))
+                       joined("frequencies"), joined("mode_bases"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,13 +202,12 @@ class Batch:
         targets: (K, n_atoms_pad, 3) reference H·probe, eV/Å².
         weights: (n_atoms_pad,) 1 / ((3N)² · n_molecules) per atom of an N-atom molecule, 0 on padding.
         molecule: (n_atoms_pad,) int32 molecule index of each atom slot (padding: n_molecules).
-        soft: for the soft-mode loss (`MoleculeSet.whiteners`), else None: (left, probes, targets, sqrt_m,
-            modes, mu_ref, nu_ref) with left the block-diagonal whitening matrix T (3·n_atoms_pad, 3·n_atoms_pad),
-            probes T·v and targets T·H_ref·T·v (K, n_atoms_pad, 3) for the same probes v, sqrt_m
-            (3·n_atoms_pad,) √m per coordinate (1 where no whitener), so that M^1/2 T H T M^1/2 has the
-            reference's eigenvalues λ / (λ + λ0); modes (3·n_atoms_pad, 3·n_atoms_pad) the block-diagonal
-            `soft_mode_basis` R (molecule j's M_j columns start at its first coordinate, the rest are zero) with
-            mu_ref and nu_ref (cm⁻¹) per column (0 on zero columns).
+        soft: for the soft-mode loss (`MoleculeSet.whiteners`), else None: (left, probes, targets, modes, mu_ref,
+            nu_ref) with left the block-diagonal whitening matrix T (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and
+            targets T·H_ref·T·v (K, n_atoms_pad, 3) for the same probes v; modes (3·n_atoms_pad, 3·n_atoms_pad)
+            the block-diagonal `soft_mode_basis` R (molecule j's M_j columns start at its first coordinate, the
+            rest are zero), so that Rᵀ H_ref R = diag(mu_ref); mu_ref and nu_ref (cm⁻¹) per column (0 on zero
+            columns).
         freq: for frequency-labelled molecules (`MoleculeSet.frequencies`), else None: (index (S, D) int32 rows
             of the batch Hessian, Q (S, D, M), λ_ref (S, M), valid (S, M) 1/0, weights (S, M) = 1/(M_j · n_molecules)
             on molecule j's modes), S slots of D = 3N Cartesian and M = 3N−6 mode columns (`Shapes.n_freq_*`).
@@ -244,8 +239,8 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
     soft = None
     if mols.whiteners is not None:
         left = np.zeros((3 * a_pad, 3 * a_pad), dtype)
-        soft = (left, np.zeros_like(probes), np.zeros_like(targets), np.ones(3 * a_pad, dtype),
-                np.zeros_like(left), np.zeros(3 * a_pad, dtype), np.zeros(3 * a_pad, dtype))
+        soft = (left, np.zeros_like(probes), np.zeros_like(targets), np.zeros_like(left),
+                np.zeros(3 * a_pad, dtype), np.zeros(3 * a_pad, dtype))
     freq, slot = None, 0
     if mols.frequencies is not None and shapes.n_freq_slots:
         s, d, m = shapes.n_freq_slots, shapes.n_freq_dim, shapes.n_freq_modes
@@ -278,11 +273,10 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
             tv = v @ t  # T symmetric
             soft[1][:, a:b] = tv.reshape(n_probes, -1, 3)
             soft[2][:, a:b] = (tv @ mols.hessians[k] @ t).reshape(n_probes, -1, 3)
-            soft[3][3 * a:3 * b] = mols.sqrt_masses[k]
             r, mu, nu = mols.mode_bases[k]
-            soft[4][3 * a:3 * b, 3 * a:3 * a + len(mu)] = r
-            soft[5][3 * a:3 * a + len(mu)] = mu
-            soft[6][3 * a:3 * a + len(mu)] = nu
+            soft[3][3 * a:3 * b, 3 * a:3 * a + len(mu)] = r
+            soft[4][3 * a:3 * a + len(mu)] = mu
+            soft[5][3 * a:3 * a + len(mu)] = nu
     return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed),
                  soft, freq)
 

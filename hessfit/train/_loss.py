@@ -45,19 +45,20 @@ def curvature_hinge(h, soft, weights, molecule):
     """Mean over the batch's molecules of Σ relu(−μ)², μ the eigenvalues of M^1/2 T H_pred T M^1/2 (dimensionless).
 
     ``h`` (3A, 3A): the predicted batch Hessian (block-diagonal over molecules, eV/Å²); ``soft`` = `Batch.soft`
-    (T, the reference's whitener, and √m); ``weights``, ``molecule``: `Batch.weights`, `Batch.molecule`. For the
-    reference Hessian the μ are λ / (λ + λ0) ≥ 0 (a minimum), so the term is zero unless the prediction has
-    negative curvature in the vibrational space; a mode of −ν̃ cm⁻¹ gives about μ ≈ −ν̃² / (ν̃_ref² + ν̃0²).
+    (its mode basis R); ``weights``, ``molecule``: `Batch.weights`, `Batch.molecule`. For the reference Hessian the
+    μ are λ / (λ + λ0) ≥ 0 (a minimum), so the term is zero unless the prediction has negative curvature in the
+    vibrational space; a mode of −ν̃ cm⁻¹ gives about μ ≈ −ν̃² / (ν̃_ref² + ν̃0²). Computed as the eigenvalues of
+    Rᵀ H_pred R: with R = M^-1/2 U (Λ + λ0)^-1/2, M^1/2 T H T M^1/2 = U (Rᵀ H R) Uᵀ, the same nonzero eigenvalues.
     Molecules without whitener, and padding, contribute nothing.
     """
     from hessfit.modes import safe_eigh
 
-    left, sqrt_m = soft[0], soft[3]
-    a = sqrt_m[:, None] * left  # M^1/2 T
-    x = a @ h @ a.T
+    r = soft[3]
+    x = r.T @ h @ r
     mu, v = safe_eigh(0.5 * (x + x.T))
     coord_w = _per_molecule_coordinate_weights(weights, molecule)
-    omega = jax.lax.stop_gradient(jnp.sum(v**2 * coord_w[:, None], axis=0))  # each μ to its eigenvector's molecule
+    # each μ to its eigenvector's molecule (mode column c belongs to coordinate c's molecule)
+    omega = jax.lax.stop_gradient(jnp.sum(v**2 * coord_w[:, None], axis=0))
     return jnp.sum(omega * jax.nn.relu(-mu) ** 2)
 
 
@@ -69,7 +70,7 @@ def mode_curvature_error(h, soft, weights, molecule, max_cm1):
     20 cm⁻¹ predicted at 80 cm⁻¹ along the same direction costs about 0.33 (floor 100 cm⁻¹). Summed per molecule,
     not averaged over its modes, so a large molecule's soft modes count fully. Inputs as `curvature_hinge`.
     """
-    r, mu_ref, nu_ref = soft[4], soft[5], soft[6]
+    r, mu_ref, nu_ref = soft[3:6]
     rho = jnp.sum(r * (h @ r), axis=0)
     mask = (nu_ref > 0) & (nu_ref < max_cm1)
     coord_w = _per_molecule_coordinate_weights(weights, molecule)  # column c belongs to coordinate c's molecule

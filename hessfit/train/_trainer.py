@@ -163,14 +163,16 @@ def transfer_params(params: dict, source: str | Path, *, copied: list | None = N
     return {**params, "params": out}
 
 
+def _curvature_terms(tcfg: TrainConfig) -> dict:
+    """The block loss's curvature terms that are on: aux key -> weight."""
+    terms = {"curvature_hinge": tcfg.curvature_hinge_weight, "mode_curvature_error": tcfg.mode_curvature_weight}
+    return {k: w for k, w in terms.items() if w}
+
+
 def _extra_val_terms(aux: list, tcfg: TrainConfig) -> dict:
-    """History entries of the extra datasets' validation sets: Hessian MSE (curvature hinge, mode-curvature error)
-    per set."""
+    """History entries of the extra datasets' validation sets: Hessian MSE (and the curvature terms) per set."""
     out = {"val_extra_hessian_mse": [a["hessian_mse"] for a in aux]}
-    for key, weight in (("curvature_hinge", tcfg.curvature_hinge_weight),
-                        ("mode_curvature_error", tcfg.mode_curvature_weight)):
-        if weight:
-            out[f"val_extra_{key}"] = [a[key] for a in aux]
+    out.update({f"val_extra_{k}": [a[k] for a in aux] for k in _curvature_terms(tcfg)})
     return out
 
 
@@ -346,10 +348,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         terms (the force term is not validated)."""
         aux = mean_aux(params, val_batches)
         mse, soft = aux["hessian_mse"], aux["soft_mode_mse"]
-        objective = (mse + tcfg.soft_mode_weight * soft + tcfg.curvature_hinge_weight * aux["curvature_hinge"]
-                     + tcfg.mode_curvature_weight * aux["mode_curvature_error"])
-        freq = {f"val_{k}": aux[k] for k, w in (("curvature_hinge", tcfg.curvature_hinge_weight),
-                                                ("mode_curvature_error", tcfg.mode_curvature_weight)) if w}
+        curvature = _curvature_terms(tcfg)
+        objective = mse + tcfg.soft_mode_weight * soft + sum(w * aux[k] for k, w in curvature.items())
+        freq = {f"val_{k}": aux[k] for k in curvature}
         if freq_val_batches:
             f = mean_aux(params, freq_val_batches[0])
             # the frequency term is per molecule of its own batches, the Hessian MSE per molecule of theirs

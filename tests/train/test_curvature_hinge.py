@@ -13,7 +13,7 @@ from hessfit.errors import ConfigError
 from hessfit.model import ModelConfig, init_params, pack, species_index
 from hessfit.train import TrainConfig, train
 from hessfit.train._data import Shapes, column_probes, make_batch, prepare
-from hessfit.train._data import soft_mode_basis
+from hessfit.train._data import soft_mode_basis, whitening_matrix
 from hessfit.train._loss import curvature_hinge, make_block_loss_fn, mode_curvature_error
 from tests.train.conftest import TINY32
 from tests.train.test_soft_mode_loss import BLOCKS
@@ -31,11 +31,12 @@ def _batch(tiny_dataset, cfg, floor=80.0):
 
 
 def _direct_hinge(hessians, mols):
-    """Mean over molecules of Σ relu(−μ)², μ = eig(M^1/2 T H T M^1/2) of each molecule on its own."""
+    """Mean over molecules of Σ relu(−μ)², μ = eig(Rᵀ H R) of each molecule on its own (the nonzero eigenvalues
+    of M^1/2 T H T M^1/2: `test_hinge_is_zero_for_the_reference_and_penalises_a_negative_mode`)."""
     total = 0.0
-    for h, t, sqm in zip(hessians, mols.whiteners, mols.sqrt_masses):
-        a = sqm[:, None] * t
-        mu = np.linalg.eigvalsh(a @ h @ a.T)
+    for h, (r, _, _) in zip(hessians, mols.mode_bases):
+        r = np.asarray(r, float)
+        mu = np.linalg.eigvalsh(r.T @ h @ r)
         total += np.sum(np.maximum(-mu, 0.0) ** 2)
     return total / len(hessians)
 
@@ -89,6 +90,11 @@ def test_hinge_is_zero_for_the_reference_and_penalises_a_negative_mode(tiny_data
                                       0.5 * nu0)) == pytest.approx(0.0, abs=1e-12)
     r, mu_ref, _ = soft_mode_basis(s, refs[1], 80.0)
     np.testing.assert_allclose(r.T @ refs[1] @ r, np.diag(mu_ref), atol=1e-6)
+    # the hinge's eigenvalues: Rᵀ H R has the nonzero eigenvalues of M^1/2 T H T M^1/2 (plus six zeros there)
+    t = whitening_matrix(s, refs[1], 80.0)
+    x = sqm[:, None] * t @ moved @ t * sqm[None, :]
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(x))[[0, *range(7, len(sqm))]],
+                               np.linalg.eigvalsh(r.T @ moved @ r), atol=1e-9)
 
 
 def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_differences(tiny_dataset):
