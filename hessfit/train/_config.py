@@ -56,7 +56,10 @@ class TrainConfig:
         curvature_hinge_weight: weight of the curvature hinge (`hessfit.train._loss.curvature_hinge`): per
             Hessian-labelled molecule (all minima), Σ relu(−μ)² over the eigenvalues μ of the predicted Hessian
             whitened by the reference (floor ``soft_mode_floor_cm1``), so that negative curvature is penalised
-            wherever it points. Block models only; 0 disables it.
+            wherever it points; 0 disables it. A block model takes all eigenvalues of its dense Hessian; an
+            energy model the Rayleigh–Ritz values of ``curvature_hinge_block`` lowest reference modes plus one
+            block-Krylov step (`hessfit.train._loss.ritz_curvature_hinge`, 2 × that many extra HVPs per batch).
+        curvature_hinge_block: the energy model's hinge block size (modes per molecule).
         mode_curvature_weight: weight of the mode-curvature term (`hessfit.train._loss.mode_curvature_error`): per
             Hessian-labelled molecule, Σ over its reference modes below ``mode_curvature_max_cm1`` of the squared
             error of the predicted curvature along the mode, relative to the mode's own (floor
@@ -94,6 +97,7 @@ class TrainConfig:
     curvature_hinge_weight: float = 0.0
     mode_curvature_weight: float = 0.0
     mode_curvature_max_cm1: float = 400.0
+    curvature_hinge_block: int = 6
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))
@@ -101,7 +105,8 @@ class TrainConfig:
         f = self.split_fractions
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
             raise ConfigError(f"TrainConfig.split_fractions must be 3 non-negative numbers summing to 1, got {f}")
-        for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs", "extra_repeats"):
+        for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs", "extra_repeats",
+                     "curvature_hinge_block"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.soft_mode_weight < 0 or self.soft_mode_floor_cm1 <= 0:

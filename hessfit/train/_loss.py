@@ -77,6 +77,49 @@ def mode_curvature_error(h, soft, weights, molecule, max_cm1):
     return jnp.sum(jnp.where(mask, coord_w * (rho - mu_ref) ** 2, 0.0))
 
 
+def ritz_curvature_hinge(apply_h, soft, weights, molecule, block):
+    """`curvature_hinge` from Hessian-vector products only (for the energy model, which has no dense Hessian):
+    Σ relu(−θ)² over the Ritz values θ of X = Rᵀ H_pred R in a 2·``block``-dimensional space per molecule.
+
+    The space is the molecule's ``block`` lowest reference modes S (unit vectors in X's coordinates) plus one
+    block-Krylov step, the orthonormalised part of X S outside S; it costs 2·``block`` HVPs per batch
+    (``apply_h(vectors (K, A, 3)) -> H_pred·vectors``; molecules are disjoint, so one probe serves all of them).
+    Ritz values are ≥ X's lowest eigenvalue (interlacing), so this is ≤ `curvature_hinge`, and equal to it when
+    ``block`` covers all 3N−6 modes. The Krylov directions are held fixed in the gradient (exact for the Ritz values
+    of that space). Inputs and weighting as `curvature_hinge`.
+    """
+    from hessfit.modes import safe_eigh
+
+    r, nu_ref = soft[3], soft[5]
+    n_atoms = molecule.shape[0]
+    n_seg = n_atoms + 1
+    coord_mol = jnp.repeat(molecule, 3)
+    first = jax.ops.segment_min(jnp.arange(n_atoms), molecule, num_segments=n_seg)
+    position = jnp.arange(3 * n_atoms) - 3 * first[coord_mol]  # column's place among its molecule's modes
+    sel = ((position[None, :] == jnp.arange(block)[:, None]) & (nu_ref[None, :] > 0)).astype(r.dtype)
+
+    def x_apply(z):  # (k, 3A) whitened coordinates -> rows of X z
+        hz = apply_h((z @ r.T).reshape(z.shape[0], n_atoms, 3))
+        return hz.reshape(z.shape[0], -1) @ r
+
+    def per_molecule(a, b):  # (k, 3A), (l, 3A) -> (n_seg, k, l): Σ over each molecule's coordinates of a_i b_j
+        return jax.ops.segment_sum(jnp.einsum("ic,jc->cij", a, b), coord_mol, num_segments=n_seg)
+
+    xs = x_apply(sel)
+    y = jax.lax.stop_gradient(xs * (1.0 - jnp.sum(sel, axis=0)))  # X S outside span(S)
+    g_val, g_vec = jnp.linalg.eigh(per_molecule(y, y))
+    keep = g_val > 1e-8 * jnp.maximum(jnp.max(g_val, axis=-1, keepdims=True), 1e-30)
+    c = g_vec * jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, g_val, 1.0)), 0.0)[:, None, :]
+    q = jax.lax.stop_gradient(jnp.einsum("jc,cjk->kc", y, c[coord_mol]))  # orthonormal per molecule
+    xq = x_apply(q)
+    a12 = per_molecule(sel, xq)
+    a = jnp.concatenate([jnp.concatenate([per_molecule(sel, xs), a12], axis=2),
+                         jnp.concatenate([jnp.swapaxes(a12, 1, 2), per_molecule(q, xq)], axis=2)], axis=1)
+    theta = jax.vmap(lambda m: safe_eigh(0.5 * (m + m.T))[0])(a)
+    mol_w = jax.ops.segment_max(_per_molecule_coordinate_weights(weights, molecule), coord_mol, num_segments=n_seg)
+    return jnp.sum(jnp.maximum(mol_w, 0.0) * jnp.sum(jax.nn.relu(-theta) ** 2, axis=1))
+
+
 #: eigenvalue (eV/Å²/amu) given to the padded mode columns of a frequency slot, above any vibration (≈ 52,000 cm⁻¹)
 _PAD_EIGENVALUE = 1.0e4
 
@@ -119,15 +162,18 @@ def frequency_terms(hm, freq, floor_eigenvalue):
 
 
 def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
-                       frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0):
+                       frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
+                       curvature_hinge_weight: float = 0.0, curvature_hinge_block: int = 6):
     """``loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None, freq=None) -> (loss,
     aux)``.
 
     Shapes: positions (A, 3); probes, targets (K, A, 3); weights (A,). ``soft``: `Batch.soft`, needed when
     ``soft_mode_weight`` > 0. ``freq``: `Batch.freq` of a batch whose probes are the K = D unit columns (each
     molecule's full Hessian, `slot_hessians_from_columns`), adding ``frequency_weight`` × `frequency_terms`.
+    ``curvature_hinge_weight`` × `ritz_curvature_hinge` (block ``curvature_hinge_block``; needs ``soft`` and
+    ``molecule``) penalises negative curvature of the Hessian-labelled molecules (minima).
     aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1", "curvature_hinge",
-    "mode_curvature_error"} (the last two always 0 here: they are the block loss's).
+    "mode_curvature_error"} (the last always 0 here: it is the block loss's).
     """
     from hessfit.units import FREQ_FACTOR_EV_A2
 
@@ -149,9 +195,13 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
         if freq is not None:
             freq_mse, freq_mae = frequency_terms(slot_hessians_from_columns(hv, freq[0]), freq, floor_eigenvalue)
             total = total + frequency_weight * freq_mse
+        hinge = zero
+        if curvature_hinge_weight and soft is not None:
+            hinge = ritz_curvature_hinge(jax.vmap(lin), soft, weights, molecule, curvature_hinge_block)
+            total = total + curvature_hinge_weight * hinge
         return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse,
                        "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae,
-                       "curvature_hinge": jnp.zeros_like(total), "mode_curvature_error": jnp.zeros_like(total)}
+                       "curvature_hinge": hinge, "mode_curvature_error": zero}
 
     return loss
 
@@ -221,17 +271,19 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
 def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
                  frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
                  curvature_hinge_weight: float = 0.0, mode_curvature_weight: float = 0.0,
-                 mode_curvature_max_cm1: float = 400.0):
-    """The training loss of the model kind: `make_probe_loss_fn` (energy) or `make_block_loss_fn` (blocks; the
-    only kind with the curvature hinge and mode-curvature terms, which need the dense Hessian)."""
+                 mode_curvature_max_cm1: float = 400.0, curvature_hinge_block: int = 6):
+    """The training loss of the model kind: `make_probe_loss_fn` (energy; its curvature hinge is the Rayleigh–Ritz
+    `ritz_curvature_hinge`) or `make_block_loss_fn` (blocks: the dense `curvature_hinge`, and the only kind with the
+    mode-curvature term)."""
     if config.kind == "blocks":
         return make_block_loss_fn(config, soft_mode_weight=soft_mode_weight, frequency_weight=frequency_weight,
                                   frequency_floor_cm1=frequency_floor_cm1,
                                   curvature_hinge_weight=curvature_hinge_weight,
                                   mode_curvature_weight=mode_curvature_weight,
                                   mode_curvature_max_cm1=mode_curvature_max_cm1)
-    if curvature_hinge_weight or mode_curvature_weight:
-        raise ValueError("the curvature hinge and mode-curvature terms need a direct block model "
-                         "(ModelConfig.kind = 'blocks')")
+    if mode_curvature_weight:
+        raise ValueError("the mode-curvature term needs a direct block model (ModelConfig.kind = 'blocks')")
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,
-                              frequency_weight=frequency_weight, frequency_floor_cm1=frequency_floor_cm1)
+                              frequency_weight=frequency_weight, frequency_floor_cm1=frequency_floor_cm1,
+                              curvature_hinge_weight=curvature_hinge_weight,
+                              curvature_hinge_block=curvature_hinge_block)

@@ -88,14 +88,15 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
            tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch,
            frequency_weight, tcfg.soft_mode_floor_cm1, tcfg.curvature_hinge_weight, tcfg.mode_curvature_weight,
-           tcfg.mode_curvature_max_cm1)
+           tcfg.mode_curvature_max_cm1, tcfg.curvature_hinge_block)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
         loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight,
                                frequency_weight=frequency_weight, frequency_floor_cm1=tcfg.soft_mode_floor_cm1,
                                curvature_hinge_weight=tcfg.curvature_hinge_weight,
                                mode_curvature_weight=tcfg.mode_curvature_weight,
-                               mode_curvature_max_cm1=tcfg.mode_curvature_max_cm1)
+                               mode_curvature_max_cm1=tcfg.mode_curvature_max_cm1,
+                               curvature_hinge_block=tcfg.curvature_hinge_block)
 
         @jax.jit
         def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft, freq=None):
@@ -164,7 +165,7 @@ def transfer_params(params: dict, source: str | Path, *, copied: list | None = N
 
 
 def _curvature_terms(tcfg: TrainConfig) -> dict:
-    """The block loss's curvature terms that are on: aux key -> weight."""
+    """The curvature terms that are on: aux key -> weight."""
     terms = {"curvature_hinge": tcfg.curvature_hinge_weight, "mode_curvature_error": tcfg.mode_curvature_weight}
     return {k: w for k, w in terms.items() if w}
 
@@ -238,8 +239,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     out = run.path
 
     # --- split (stored with the run) ---
-    if (tcfg.curvature_hinge_weight or tcfg.mode_curvature_weight) and mcfg.kind != "blocks":
-        raise ConfigError("TrainConfig.curvature_hinge_weight and mode_curvature_weight need a direct block model "
+    if tcfg.mode_curvature_weight and mcfg.kind != "blocks":
+        raise ConfigError("TrainConfig.mode_curvature_weight needs a direct block model "
                           f"(ModelConfig.kind = 'blocks'), not '{mcfg.kind}'")
     if mcfg.n_fidelities != 1 + len(tcfg.extra_datasets):
         raise ConfigError(f"ModelConfig.n_fidelities is {mcfg.n_fidelities}, but the run has "

@@ -1,7 +1,7 @@
 """The curvature hinge and the mode-curvature term: zero for the reference Hessians (minima), closed forms for
 one moved mode, equal to the per-molecule quantities computed directly (eigenvalues of the mass-weighted
 whitened Hessian; curvature along the reference modes), parameter gradients against finite differences, and
-training with the hinge lowers it."""
+training with the hinge lowers it (energy models: tests/train/test_ritz_hinge.py)."""
 
 import jax
 import jax.numpy as jnp
@@ -9,13 +9,11 @@ import numpy as np
 import pytest
 from scipy.linalg import block_diag
 
-from hessfit.errors import ConfigError
 from hessfit.model import ModelConfig, init_params, pack, species_index
 from hessfit.train import TrainConfig, train
 from hessfit.train._data import Shapes, column_probes, make_batch, prepare
 from hessfit.train._data import soft_mode_basis, whitening_matrix
 from hessfit.train._loss import curvature_hinge, make_block_loss_fn, mode_curvature_error
-from tests.train.conftest import TINY32
 from tests.train.test_soft_mode_loss import BLOCKS
 
 MEMBERS = [0, 1, 2]
@@ -140,7 +138,7 @@ def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_
     assert analytic == pytest.approx(fd, rel=1e-5)
 
 
-def test_training_with_the_hinge_lowers_it_and_energy_models_refuse_it(tiny_dataset, tmp_path):
+def test_training_with_the_hinge_lowers_it(tiny_dataset, tmp_path):
     cfg = ModelConfig(**BLOCKS)
     base = dict(split_fractions=(1.0, 0.0, 0.0), max_epochs=1, learning_rate=1e-12, warmup_steps=1,
                 patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0)
@@ -150,9 +148,6 @@ def test_training_with_the_hinge_lowers_it_and_energy_models_refuse_it(tiny_data
     end = train(tiny_dataset, tmp_path / "tuned", model_config=cfg, train_config=tuned,
                 progress=False).history[-1]["val_curvature_hinge"]
     assert start > 1e-3 and end < 0.3 * start, (start, end)
-    with pytest.raises(ConfigError, match="block model"):
-        train(tiny_dataset, tmp_path / "energy", model_config=ModelConfig(**TINY32),
-              train_config=TrainConfig(**base), progress=False)
 
 
 def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset, tmp_path):

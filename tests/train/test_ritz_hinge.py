@@ -1,0 +1,109 @@
+"""The energy model's curvature hinge from Hessian-vector products (`ritz_curvature_hinge`): equal to the dense
+hinge when its block covers every mode, equal to a NumPy Rayleigh–Ritz on the same block-Krylov space when it does
+not (and never above the dense hinge), its gradient against finite differences, and training with it lowers it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hessfit.errors import ConfigError
+from hessfit.model import ModelConfig, batch_hessians, init_params, pack, species_index
+from hessfit.train import TrainConfig, train
+from hessfit.train._loss import curvature_hinge, make_probe_loss_fn, ritz_curvature_hinge
+from tests.train.conftest import TINY32
+from tests.train.test_curvature_hinge import MEMBERS, _batch, _direct_hinge, _padded
+from tests.train.test_soft_mode_loss import BLOCKS
+
+ENERGY64 = dict(TINY32, dtype="float64")
+
+
+def _numpy_ritz_hinge(hessians, mols, block):
+    """Mean over molecules of Σ relu(−θ)², θ the Ritz values of X = Rᵀ H R on span(e_1..e_k, X e_1..X e_k)."""
+    total = 0.0
+    for h, (r, _, _) in zip(hessians, mols.mode_bases):
+        r = np.asarray(r, float)
+        x = r.T @ h @ r
+        k = min(block, len(x))
+        basis, _ = np.linalg.qr(np.hstack([np.eye(len(x))[:, :k], x[:, :k]]))
+        sv = np.linalg.svd(np.hstack([np.eye(len(x))[:, :k], x[:, :k]]), compute_uv=False)
+        basis = basis[:, : int(np.sum(sv > 1e-10 * sv[0]))]
+        theta = np.linalg.eigvalsh(basis.T @ x @ basis)
+        total += np.sum(np.maximum(-theta, 0.0) ** 2)
+    return total / len(hessians)
+
+
+def _predicted(cfg, params, ds):
+    packed = pack([species_index(ds.numbers(i), cfg.elements) for i in MEMBERS], [ds.positions(i) for i in MEMBERS],
+                  cutoff_angstrom=cfg.cutoff_angstrom)
+    return [np.asarray(p, float) for p in batch_hessians(cfg, params, packed)]
+
+
+def test_ritz_hinge_matches_dense_and_numpy_rayleigh_ritz(tiny_dataset):
+    cfg = ModelConfig(**BLOCKS)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    mols, b = _batch(tiny_dataset, cfg)
+    preds = _predicted(cfg, params, tiny_dataset)
+    h = jnp.asarray(_padded(preds, 3 * b.positions.shape[0]))
+
+    def apply_h(v):
+        return (v.reshape(v.shape[0], -1) @ h).reshape(v.shape)
+
+    dense = float(curvature_hinge(h, b.soft, b.weights, b.molecule))
+    assert dense == pytest.approx(_direct_hinge(preds, mols), rel=1e-8) and dense > 1e-3
+    all_modes = max(len(mu) for _, mu, _ in mols.mode_bases)
+    assert float(ritz_curvature_hinge(apply_h, b.soft, b.weights, b.molecule, all_modes)) == pytest.approx(
+        dense, rel=1e-8)
+    for block in (1, 3, 6):
+        got = float(ritz_curvature_hinge(apply_h, b.soft, b.weights, b.molecule, block))
+        assert got == pytest.approx(_numpy_ritz_hinge(preds, mols, block), rel=1e-7, abs=1e-12)
+        assert got <= dense * (1 + 1e-9)
+
+
+def test_energy_loss_hinge_equals_dense_and_its_gradient_finite_differences(tiny_dataset):
+    cfg = ModelConfig(**ENERGY64)
+    params = init_params(cfg, jax.random.PRNGKey(1))
+    mols, b = _batch(tiny_dataset, cfg)
+    preds = _predicted(cfg, params, tiny_dataset)
+    all_modes = max(len(mu) for _, mu, _ in mols.mode_bases)
+    exact = _direct_hinge(preds, mols)
+    assert exact > 1e-3  # an untrained model has negative curvature: the test is not trivially zero
+    args = (b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
+    full = make_probe_loss_fn(cfg, curvature_hinge_weight=2.0, curvature_hinge_block=all_modes)
+    total, aux = jax.jit(full)(params, *args)
+    assert float(aux["curvature_hinge"]) == pytest.approx(exact, rel=1e-6)
+    assert float(total) == pytest.approx(float(aux["hessian_mse"]) + 2.0 * exact, rel=1e-6)
+    _, aux3 = jax.jit(make_probe_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_block=3))(params, *args)
+    assert float(aux3["curvature_hinge"]) == pytest.approx(_numpy_ritz_hinge(preds, mols, 3), rel=1e-6)
+
+    @jax.jit
+    def hinge(p):  # with every mode in the block the Ritz values are the eigenvalues: basis-independent
+        return make_probe_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_block=all_modes)(p, *args)[1][
+            "curvature_hinge"]
+
+    grad = jax.jit(jax.grad(hinge))(params)
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    rng = np.random.default_rng(3)
+    direction = jax.tree_util.tree_unflatten(tree, [rng.normal(size=np.shape(x)) for x in leaves])
+    eps = 1e-5
+    shifted = [jax.tree_util.tree_map(lambda p, d, s=s: p + s * eps * d, params, direction) for s in (1, -1)]
+    fd = (float(hinge(shifted[0])) - float(hinge(shifted[1]))) / (2 * eps)
+    analytic = sum(float(jnp.vdot(g, d)) for g, d in zip(jax.tree_util.tree_leaves(grad),
+                                                         jax.tree_util.tree_leaves(direction)))
+    assert analytic == pytest.approx(fd, rel=1e-5)
+
+
+def test_training_an_energy_model_with_the_hinge_lowers_it(tiny_dataset, tmp_path):
+    cfg = ModelConfig(**TINY32)
+    base = dict(split_fractions=(1.0, 0.0, 0.0), max_epochs=1, learning_rate=1e-12, warmup_steps=1,
+                patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0, curvature_hinge_block=4)
+    start = train(tiny_dataset, tmp_path / "start", model_config=cfg, train_config=TrainConfig(**base),
+                  progress=False).history[0]["val_curvature_hinge"]
+    tuned = TrainConfig(**{**base, "max_epochs": 15, "learning_rate": 3e-3, "curvature_hinge_weight": 100.0})
+    end = train(tiny_dataset, tmp_path / "tuned", model_config=cfg, train_config=tuned,
+                progress=False).history[-1]["val_curvature_hinge"]
+    assert start > 1e-3 and end < 0.3 * start, (start, end)
+    with pytest.raises(ConfigError, match="block model"):
+        train(tiny_dataset, tmp_path / "modes", model_config=cfg,
+              train_config=TrainConfig(**{**base, "curvature_hinge_weight": 0.0, "mode_curvature_weight": 1.0}),
+              progress=False)
