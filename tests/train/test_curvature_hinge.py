@@ -1,10 +1,9 @@
 """The curvature hinge and the mode-curvature term: zero for the reference Hessians (minima), closed forms for
 one moved mode, equal to the per-molecule quantities computed directly (eigenvalues of the mass-weighted
 whitened Hessian; curvature along the reference modes), parameter gradients against finite differences, and
-training with the hinge lowers it (energy models: tests/train/test_ritz_hinge.py)."""
+training with the hinge lowers it (the energy model's Rayleigh–Ritz hinge: tests/train/test_ritz_hinge.py)."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.linalg import block_diag
@@ -14,6 +13,7 @@ from hessfit.train import TrainConfig, train
 from hessfit.train._data import Shapes, column_probes, make_batch, prepare
 from hessfit.train._data import soft_mode_basis, whitening_matrix
 from hessfit.train._loss import curvature_hinge, make_block_loss_fn, mode_curvature_error
+from tests.train.conftest import TINY32, directional_derivatives
 from tests.train.test_soft_mode_loss import BLOCKS
 
 MEMBERS = [0, 1, 2]
@@ -125,23 +125,16 @@ def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_
         return hinge_only(p) - make_block_loss_fn(cfg)(p, b.positions, b.graph, b.probes, 0 * b.targets,
                                                          b.weights, b.molecule, b.soft)[0]
 
-    grad = jax.jit(jax.grad(hinge_minus_mse))(params)
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    rng = np.random.default_rng(2)
-    direction = jax.tree_util.tree_unflatten(tree, [rng.normal(size=np.shape(x)) for x in leaves])
-    eps = 1e-5
-    f = jax.jit(hinge_minus_mse)
-    shifted = [jax.tree_util.tree_map(lambda p, d, s=s: p + s * eps * d, params, direction) for s in (1, -1)]
-    fd = (float(f(shifted[0])) - float(f(shifted[1]))) / (2 * eps)
-    analytic = sum(float(jnp.vdot(g, d)) for g, d in zip(jax.tree_util.tree_leaves(grad),
-                                                         jax.tree_util.tree_leaves(direction)))
+    analytic, fd = directional_derivatives(jax.jit(hinge_minus_mse), params, seed=2)
     assert analytic == pytest.approx(fd, rel=1e-5)
 
 
-def test_training_with_the_hinge_lowers_it(tiny_dataset, tmp_path):
-    cfg = ModelConfig(**BLOCKS)
+@pytest.mark.parametrize("model", [BLOCKS, TINY32], ids=["blocks", "energy"])
+def test_training_with_the_hinge_lowers_it(tiny_dataset, tmp_path, model):
+    """For the energy model this is the Rayleigh–Ritz hinge (`ritz_curvature_hinge`, block 4)."""
+    cfg = ModelConfig(**model)
     base = dict(split_fractions=(1.0, 0.0, 0.0), max_epochs=1, learning_rate=1e-12, warmup_steps=1,
-                patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0)
+                patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0, curvature_hinge_block=4)
     start = train(tiny_dataset, tmp_path / "start", model_config=cfg, train_config=TrainConfig(**base),
                   progress=False).history[0]["val_curvature_hinge"]
     tuned = TrainConfig(**{**base, "max_epochs": 15, "learning_rate": 3e-3, "curvature_hinge_weight": 100.0})

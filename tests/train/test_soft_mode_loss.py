@@ -3,7 +3,6 @@
 that starts exactly from the transferred model."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -14,7 +13,7 @@ from hessfit.train import TrainConfig, train
 from hessfit.train._data import Shapes, column_probes, make_batch, prepare, whitening_matrix
 from hessfit.train._loss import make_block_loss_fn, make_probe_loss_fn
 from hessfit.units import FREQ_FACTOR_EV_A2
-from tests.train.conftest import TINY32
+from tests.train.conftest import TINY32, directional_derivatives
 
 BLOCKS = dict(TINY32, dtype="float64", kind="blocks", n_layers=1, head_irreps="4x0e + 2x1o + 2x2e", head_channels=2)
 
@@ -72,15 +71,7 @@ def test_block_soft_mode_loss_equals_the_whitened_frobenius_norm(tiny_dataset):
         return make_block_loss_fn(cfg, soft_mode_weight=1.0)(p, b.positions, b.graph, b.probes, 0 * b.targets,
                                                              0 * b.weights, b.molecule, b.soft)[0]
 
-    grad = jax.jit(jax.grad(soft_only))(params)
-    leaves, tree = jax.tree_util.tree_flatten(params)
-    rng = np.random.default_rng(1)
-    direction = jax.tree_util.tree_unflatten(tree, [rng.normal(size=np.shape(x)) for x in leaves])
-    eps = 1e-5
-    shifted = [jax.tree_util.tree_map(lambda p, d, s=s: p + s * eps * d, params, direction) for s in (1, -1)]
-    fd = (float(soft_only(shifted[0])) - float(soft_only(shifted[1]))) / (2 * eps)
-    analytic = sum(float(jnp.vdot(g, d)) for g, d in zip(jax.tree_util.tree_leaves(grad),
-                                                         jax.tree_util.tree_leaves(direction)))
+    analytic, fd = directional_derivatives(soft_only, params, seed=1)
     assert analytic == pytest.approx(fd, rel=1e-5)
 
 
