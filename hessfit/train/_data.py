@@ -202,10 +202,10 @@ class Batch:
         targets: (K, n_atoms_pad, 3) reference H·probe, eV/Å².
         weights: (n_atoms_pad,) 1 / ((3N)² · n_molecules) per atom of an N-atom molecule, 0 on padding.
         molecule: (n_atoms_pad,) int32 molecule index of each atom slot (padding: n_molecules).
-        soft: for the soft-mode loss (`MoleculeSet.whiteners`), else None: (left, probes, targets, modes, mu_ref,
-            nu_ref) with left the block-diagonal whitening matrix T (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and
-            targets T·H_ref·T·v (K, n_atoms_pad, 3) for the same probes v; modes (3·n_atoms_pad, 3·n_atoms_pad)
-            the block-diagonal `soft_mode_basis` R (molecule j's M_j columns start at its first coordinate, the
+        soft: for the soft-mode loss (`MoleculeSet.whiteners`, when at least one member has one), else None:
+            (left, probes, targets, modes, mu_ref, nu_ref) with left the block-diagonal whitening matrix T
+            (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and targets T·H_ref·T·v (K, n_atoms_pad, 3) for the same
+            probes v; modes (3·n_atoms_pad, 3·n_atoms_pad) the block-diagonal `soft_mode_basis` R (molecule j's M_j columns start at its first coordinate, the
             rest are zero), so that Rᵀ H_ref R = diag(mu_ref); mu_ref and nu_ref (cm⁻¹) per column (0 on zero
             columns).
         freq: for frequency-labelled molecules (`MoleculeSet.frequencies`), else None: (index (S, D) int32 rows
@@ -241,7 +241,7 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
         left = np.zeros((3 * a_pad, 3 * a_pad), dtype)
         soft = (left, np.zeros_like(probes), np.zeros_like(targets), np.zeros_like(left),
                 np.zeros(3 * a_pad, dtype), np.zeros(3 * a_pad, dtype))
-    freq, slot = None, 0
+    freq, slot, whitened = None, 0, False
     if mols.frequencies is not None and shapes.n_freq_slots:
         s, d, m = shapes.n_freq_slots, shapes.n_freq_dim, shapes.n_freq_modes
         freq = (np.zeros((s, d), np.int32), np.zeros((s, d, m), dtype), np.zeros((s, m), dtype),
@@ -277,6 +277,9 @@ def make_batch(mols: MoleculeSet, members: Sequence[int], shapes: Shapes, *, n_p
             soft[3][3 * a:3 * b, 3 * a:3 * a + len(mu)] = r
             soft[4][3 * a:3 * a + len(mu)] = mu
             soft[5][3 * a:3 * a + len(mu)] = nu
+            whitened = True
+    if not whitened:  # e.g. a batch of frequency-labelled molecules: no soft-mode or curvature terms to compute
+        soft = None
     return Batch(packed.positions.astype(dtype), packed.graph, probes, targets, weights, molecule_index(packed),
                  soft, freq)
 

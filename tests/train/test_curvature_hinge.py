@@ -165,3 +165,22 @@ def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset
     assert last["val_loss"] == pytest.approx(last["val_hessian_mse"] + last["val_soft_mode_mse"]
                                              + last["val_curvature_hinge"] + 0.1 * last["val_frequency_mse"],
                                              rel=1e-6)
+
+
+def test_batches_without_a_whitened_molecule_carry_no_soft_arrays(tiny_dataset):
+    """A batch of frequency-labelled molecules only gets ``soft = None`` (no wasted curvature terms); a batch
+    with a Hessian-labelled minimum beside them carries its mode basis."""
+    from hessfit.train._data import batch_shapes, concat_sets, prepare_frequencies
+    from tests.train.test_frequency_loss import _frequency_set
+
+    cfg = ModelConfig(**BLOCKS)
+    hess = prepare(tiny_dataset, [0], elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom,
+                   soft_mode_floor_cm1=100.0)
+    freq = prepare_frequencies(_frequency_set(tiny_dataset, [1, 2], [1.0, 1.0]), [0, 1], elements=cfg.elements,
+                               cutoff_angstrom=cfg.cutoff_angstrom)
+    mols = concat_sets([hess, freq])
+    shapes = batch_shapes(mols, 100)
+    rng = np.random.default_rng(0)
+    assert make_batch(mols, [1, 2], shapes, n_probes=1, rng=rng).soft is None
+    mixed = make_batch(mols, [0, 1], shapes, n_probes=1, rng=rng).soft
+    assert mixed is not None and np.count_nonzero(mixed[5]) == len(hess.mode_bases[0][2])
