@@ -178,8 +178,9 @@ def _extra_val_terms(aux: list, tcfg: TrainConfig) -> dict:
 
 
 def plot_loss_curve(history: list, path: Path) -> None:
-    """Train and validation objectives per epoch; with soft-mode or frequency terms in the objective the
-    validation Hessian MSE gets its own line (the objective is then not a Hessian MSE)."""
+    """Train and validation objectives per epoch, one marker per epoch (a one-epoch run shows its points); with
+    soft-mode, frequency or curvature terms in the objective the validation Hessian MSE gets its own line (the
+    objective is then not a Hessian MSE)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -187,12 +188,13 @@ def plot_loss_curve(history: list, path: Path) -> None:
     val_mse = [h.get("val_hessian_mse", h["val_loss"]) for h in history]
     extra_terms = any(not np.isclose(h["val_loss"], m, rtol=1e-6, atol=0.0) for h, m in zip(history, val_mse))
     what = "objective" if extra_terms else "Hessian MSE"
-    ax.semilogy(ep, [h["train_loss"] for h in history], label=f"train {what} (probe estimate)")
-    ax.semilogy(ep, [h["val_loss"] for h in history], label=f"validation {what}")
+    ax.semilogy(ep, [h["train_loss"] for h in history], "o-", label=f"train {what} (probe estimate)")
+    ax.semilogy(ep, [h["val_loss"] for h in history], "o-", label=f"validation {what}")
     if extra_terms:
-        ax.semilogy(ep, val_mse, "--", label="validation Hessian MSE")
+        ax.semilogy(ep, val_mse, "s--", label="validation Hessian MSE")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("Hessian MSE per element (eV/Å²)²" + ("\n+ weighted soft-mode / frequency terms" if extra_terms else ""))
+    extra = "\n+ weighted soft-mode, frequency, curvature" if extra_terms else ""
+    ax.set_ylabel("Hessian MSE per element (eV/Å²)²" + extra, fontsize=8 if extra_terms else None)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
