@@ -22,6 +22,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def ritz_values(x: np.ndarray, block: int) -> np.ndarray:
+    """Ritz values of the symmetric ``x`` (M, M) on span(e_1..e_k, x e_1..x e_k), k = ``block`` (the training
+    hinge's space in NumPy: ``x`` = Rᵀ H R, whose first columns are the lowest reference modes)."""
+    k = min(block, len(x))
+    stacked = np.hstack([np.eye(len(x))[:, :k], x[:, :k]])
+    basis, _ = np.linalg.qr(stacked)
+    sv = np.linalg.svd(stacked, compute_uv=False)
+    basis = basis[:, : int(np.sum(sv > 1e-10 * sv[0]))]  # drop what a rank-deficient stack leaves undefined
+    return np.linalg.eigvalsh(basis.T @ x @ basis)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="nequip_mf", help="an energy model (name or folder)")
@@ -68,8 +79,7 @@ def main() -> None:
             r = np.asarray(mols.mode_bases[k][0], float)
             x = r.T @ h @ r
             mu = np.linalg.eigvalsh(x)
-            basis, _ = np.linalg.qr(np.hstack([np.eye(len(x))[:, : args.block], x[:, : args.block]]))
-            theta = np.linalg.eigvalsh(basis.T @ x @ basis)
+            theta = ritz_values(x, args.block)
             dense.append(np.sum(np.maximum(-mu, 0) ** 2))
             ritz_np.append((np.sum(np.maximum(-theta, 0) ** 2), theta.min()))
             mu_min.append(mu.min())

@@ -205,9 +205,9 @@ class Batch:
         soft: for the soft-mode loss (`MoleculeSet.whiteners`, when at least one member has one), else None:
             (left, probes, targets, modes, mu_ref, nu_ref) with left the block-diagonal whitening matrix T
             (3·n_atoms_pad, 3·n_atoms_pad), probes T·v and targets T·H_ref·T·v (K, n_atoms_pad, 3) for the same
-            probes v; modes (3·n_atoms_pad, 3·n_atoms_pad) the block-diagonal `soft_mode_basis` R (molecule j's M_j columns start at its first coordinate, the
-            rest are zero), so that Rᵀ H_ref R = diag(mu_ref); mu_ref and nu_ref (cm⁻¹) per column (0 on zero
-            columns).
+            probes v; modes (3·n_atoms_pad, 3·n_atoms_pad) the block-diagonal `soft_mode_basis` R (molecule j's
+            M_j columns start at its first coordinate, the rest are zero), so that Rᵀ H_ref R = diag(mu_ref);
+            mu_ref and nu_ref (cm⁻¹) per column (0 on zero columns).
         freq: for frequency-labelled molecules (`MoleculeSet.frequencies`), else None: (index (S, D) int32 rows
             of the batch Hessian, Q (S, D, M), λ_ref (S, M), valid (S, M) 1/0, weights (S, M) = 1/(M_j · n_molecules)
             on molecule j's modes), S slots of D = 3N Cartesian and M = 3N−6 mode columns (`Shapes.n_freq_*`).
