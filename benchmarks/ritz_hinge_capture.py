@@ -1,6 +1,7 @@
 """How much of the dense curvature hinge the energy model's Rayleigh–Ritz hinge sees, and what it costs (issue 17).
 
-    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/ritz_hinge_capture.py [--model nequip_mf] [--block 6] [--qm9 120]
+    OMP_NUM_THREADS=1 taskset -c 0 python benchmarks/ritz_hinge_capture.py [--model nequip_mf] [--block 6] [--steps 1]
+        [--qm9 120]
 
 On the first QM9 validation molecules of the shipped split (`checkpoints/multi_fidelity/mf_energy_freq/split.json`),
 X = Rᵀ H_pred R is the model's Hessian whitened by the reference (floor 100 cm⁻¹; `hessfit.train._loss`). Prints
@@ -22,11 +23,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ritz_values(x: np.ndarray, block: int) -> np.ndarray:
-    """Ritz values of the symmetric ``x`` (M, M) on span(e_1..e_k, x e_1..x e_k), k = ``block`` (the training
-    hinge's space in NumPy: ``x`` = Rᵀ H R, whose first columns are the lowest reference modes)."""
-    k = min(block, len(x))
-    stacked = np.hstack([np.eye(len(x))[:, :k], x[:, :k]])
+def ritz_values(x: np.ndarray, block: int, steps: int = 1) -> np.ndarray:
+    """Ritz values of the symmetric ``x`` (M, M) on span(E, x E, …, x^s E), E = e_1..e_k, k = ``block``, s =
+    ``steps`` (the training hinge's space in NumPy: ``x`` = Rᵀ H R, whose first columns are the lowest reference
+    modes)."""
+    blocks = [np.eye(len(x))[:, : min(block, len(x))]]
+    for _ in range(steps):
+        q, _ = np.linalg.qr(np.hstack(blocks))
+        nxt = x @ blocks[-1]
+        blocks.append(np.linalg.qr(nxt - q @ (q.T @ nxt))[0])
+    stacked = np.hstack(blocks)
     basis, _ = np.linalg.qr(stacked)
     sv = np.linalg.svd(stacked, compute_uv=False)
     basis = basis[:, : int(np.sum(sv > 1e-10 * sv[0]))]  # drop what a rank-deficient stack leaves undefined
@@ -37,6 +43,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="nequip_mf", help="an energy model (name or folder)")
     p.add_argument("--block", type=int, default=6, help="lowest reference modes per molecule (k)")
+    p.add_argument("--steps", type=int, default=1, help="Krylov steps after the block (s)")
     p.add_argument("--qm9", type=int, default=120, help="QM9 validation molecules (the first of the split)")
     p.add_argument("--data", default="/work/shared/data/hessians/qm9_b3lyp_hessians.npz")
     args = p.parse_args()
@@ -56,7 +63,8 @@ def main() -> None:
     batches = plan_batches(mols, list(range(len(val))), shapes, 383)
 
     def loss(weight):
-        return make_probe_loss_fn(cfg, curvature_hinge_weight=weight, curvature_hinge_block=args.block)
+        return make_probe_loss_fn(cfg, curvature_hinge_weight=weight, curvature_hinge_block=args.block,
+                                  curvature_hinge_krylov_steps=args.steps)
 
     value = jax.jit(loss(1.0))
     grads = {w: jax.jit(jax.grad(lambda q, *a, w=w: loss(w)(q, *a)[0])) for w in (0.0, 1.0)}
@@ -79,14 +87,15 @@ def main() -> None:
             r = np.asarray(mols.mode_bases[k][0], float)
             x = r.T @ h @ r
             mu = np.linalg.eigvalsh(x)
-            theta = ritz_values(x, args.block)
+            theta = ritz_values(x, args.block, args.steps)
             dense.append(np.sum(np.maximum(-mu, 0) ** 2))
             ritz_np.append((np.sum(np.maximum(-theta, 0) ** 2), theta.min()))
             mu_min.append(mu.min())
     dense, mu_min = np.array(dense), np.array(mu_min)
     ritz_np = np.array(ritz_np)
     neg = mu_min < -0.01
-    print(f"model {args.model}, block k = {args.block}, {len(dense)} QM9 validation molecules")
+    print(f"model {args.model}, block k = {args.block}, Krylov steps s = {args.steps} ({args.block * (args.steps + 1)} HVPs), "
+          f"{len(dense)} QM9 validation molecules")
     print("| quantity | value |\n|---|---|")
     print(f"| dense hinge, mean per molecule | {dense.mean():.4f} |")
     print(f"| Ritz hinge, mean per molecule (loss / NumPy) | {ritz_jax / len(dense):.4f} / {ritz_np[:, 0].mean():.4f} |")

@@ -57,9 +57,11 @@ class TrainConfig:
             Hessian-labelled molecule (all minima), Σ relu(−μ)² over the eigenvalues μ of the predicted Hessian
             whitened by the reference (floor ``soft_mode_floor_cm1``), so that negative curvature is penalised
             wherever it points; 0 disables it. A block model takes all eigenvalues of its dense Hessian; an
-            energy model the Rayleigh–Ritz values of ``curvature_hinge_block`` lowest reference modes plus one
-            block-Krylov step (`hessfit.train._loss.ritz_curvature_hinge`, 2 × that many extra HVPs per batch).
+            energy model the Rayleigh–Ritz values of the block-Krylov space of its ``curvature_hinge_block``
+            lowest reference modes, ``curvature_hinge_krylov_steps`` deep (`hessfit.train._loss.ritz_curvature_hinge`,
+            block × (steps + 1) extra HVPs per batch).
         curvature_hinge_block: the energy model's hinge block size (modes per molecule).
+        curvature_hinge_krylov_steps: the energy model's hinge Krylov depth (steps after the block).
         mode_curvature_weight: weight of the mode-curvature term (`hessfit.train._loss.mode_curvature_error`): per
             Hessian-labelled molecule, Σ over its reference modes below ``mode_curvature_max_cm1`` of the squared
             error of the predicted curvature along the mode, relative to the mode's own (floor
@@ -98,6 +100,7 @@ class TrainConfig:
     mode_curvature_weight: float = 0.0
     mode_curvature_max_cm1: float = 400.0
     curvature_hinge_block: int = 6
+    curvature_hinge_krylov_steps: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))
@@ -106,7 +109,7 @@ class TrainConfig:
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
             raise ConfigError(f"TrainConfig.split_fractions must be 3 non-negative numbers summing to 1, got {f}")
         for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs", "extra_repeats",
-                     "curvature_hinge_block"):
+                     "curvature_hinge_block", "curvature_hinge_krylov_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.soft_mode_weight < 0 or self.soft_mode_floor_cm1 <= 0:

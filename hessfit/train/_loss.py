@@ -77,16 +77,18 @@ def mode_curvature_error(h, soft, weights, molecule, max_cm1):
     return jnp.sum(jnp.where(mask, coord_w * (rho - mu_ref) ** 2, 0.0))
 
 
-def ritz_curvature_hinge(apply_h, soft, weights, molecule, block):
+def ritz_curvature_hinge(apply_h, soft, weights, molecule, block, krylov_steps=1):
     """`curvature_hinge` from Hessian-vector products only (for the energy model, which has no dense Hessian):
-    Σ relu(−θ)² over the Ritz values θ of X = Rᵀ H_pred R in a 2·``block``-dimensional space per molecule.
+    Σ relu(−θ)² over the Ritz values θ of X = Rᵀ H_pred R in a block-Krylov space per molecule.
 
-    The space is the molecule's ``block`` lowest reference modes S (unit vectors in X's coordinates) plus one
-    block-Krylov step, the orthonormalised part of X S outside S; it costs 2·``block`` HVPs per batch
-    (``apply_h(vectors (K, A, 3)) -> H_pred·vectors``; molecules are disjoint, so one probe serves all of them).
-    Ritz values are ≥ X's lowest eigenvalue (interlacing), so this is ≤ `curvature_hinge`, and equal to it when
-    ``block`` covers all 3N−6 modes. The Krylov directions are held fixed in the gradient (exact for the Ritz values
-    of that space). Inputs and weighting as `curvature_hinge`.
+    The space is span(S, X S, …, X^s S), S the molecule's ``block`` lowest reference modes (unit vectors in X's
+    coordinates) and s = ``krylov_steps``; each new block is orthogonalised per molecule against the space so far
+    (twice, then orthonormalised). It costs ``block`` × (s + 1) HVPs per batch (``apply_h(vectors (K, A, 3)) ->
+    H_pred·vectors``; molecules are disjoint, so one probe serves all of them). Negative curvature of a model
+    close to its reference is an outlier of X's spectrum (near 1), so depth finds it faster than width
+    (docs/curvature_hinge.md). Ritz values are ≥ X's lowest eigenvalue (interlacing), so this is ≤
+    `curvature_hinge`, and equal to it when the space covers all 3N−6 modes. The basis is held fixed in the
+    gradient (exact for the Ritz values of that space). Inputs and weighting as `curvature_hinge`.
     """
     from hessfit.modes import safe_eigh
 
@@ -105,16 +107,22 @@ def ritz_curvature_hinge(apply_h, soft, weights, molecule, block):
     def per_molecule(a, b):  # (k, 3A), (l, 3A) -> (n_seg, k, l): Σ over each molecule's coordinates of a_i b_j
         return jax.ops.segment_sum(jnp.einsum("ic,jc->cij", a, b), coord_mol, num_segments=n_seg)
 
-    xs = x_apply(sel)
-    y = jax.lax.stop_gradient(xs * (1.0 - jnp.sum(sel, axis=0)))  # X S outside span(S)
-    g_val, g_vec = jnp.linalg.eigh(per_molecule(y, y))
-    keep = g_val > 1e-8 * jnp.maximum(jnp.max(g_val, axis=-1, keepdims=True), 1e-30)
-    c = g_vec * jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, g_val, 1.0)), 0.0)[:, None, :]
-    q = jax.lax.stop_gradient(jnp.einsum("jc,cjk->kc", y, c[coord_mol]))  # orthonormal per molecule
-    xq = x_apply(q)
-    a12 = per_molecule(sel, xq)
-    a = jnp.concatenate([jnp.concatenate([per_molecule(sel, xs), a12], axis=2),
-                         jnp.concatenate([jnp.swapaxes(a12, 1, 2), per_molecule(q, xq)], axis=2)], axis=1)
+    def orthonormal(y):  # rows of y orthonormalised within each molecule (null directions dropped to zero)
+        g_val, g_vec = jnp.linalg.eigh(per_molecule(y, y))
+        keep = g_val > 1e-8 * jnp.maximum(jnp.max(g_val, axis=-1, keepdims=True), 1e-30)
+        c = g_vec * jnp.where(keep, 1.0 / jnp.sqrt(jnp.where(keep, g_val, 1.0)), 0.0)[:, None, :]
+        return jnp.einsum("jc,cjk->kc", y, c[coord_mol])
+
+    basis, products = [sel], [x_apply(sel)]
+    for _ in range(krylov_steps):
+        y = jax.lax.stop_gradient(products[-1])
+        for _ in range(2):  # classical Gram–Schmidt, twice, against every block so far
+            for b in basis:
+                y = y - jnp.einsum("ic,cij->jc", b, per_molecule(b, y)[coord_mol])
+        q = jax.lax.stop_gradient(orthonormal(y))
+        basis.append(q)
+        products.append(x_apply(q))
+    a = per_molecule(jnp.concatenate(basis), jnp.concatenate(products))
     theta = jax.vmap(lambda m: safe_eigh(0.5 * (m + m.T))[0])(a)
     mol_w = jax.ops.segment_max(_per_molecule_coordinate_weights(weights, molecule), coord_mol, num_segments=n_seg)
     return jnp.sum(jnp.maximum(mol_w, 0.0) * jnp.sum(jax.nn.relu(-theta) ** 2, axis=1))
@@ -163,14 +171,16 @@ def frequency_terms(hm, freq, floor_eigenvalue):
 
 def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
                        frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
-                       curvature_hinge_weight: float = 0.0, curvature_hinge_block: int = 6):
+                       curvature_hinge_weight: float = 0.0, curvature_hinge_block: int = 6,
+                       curvature_hinge_krylov_steps: int = 1):
     """``loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None, freq=None) -> (loss,
     aux)``.
 
     Shapes: positions (A, 3); probes, targets (K, A, 3); weights (A,). ``soft``: `Batch.soft`, needed when
     ``soft_mode_weight`` > 0. ``freq``: `Batch.freq` of a batch whose probes are the K = D unit columns (each
     molecule's full Hessian, `slot_hessians_from_columns`), adding ``frequency_weight`` × `frequency_terms`.
-    ``curvature_hinge_weight`` × `ritz_curvature_hinge` (block ``curvature_hinge_block``; needs ``soft`` and
+    ``curvature_hinge_weight`` × `ritz_curvature_hinge` (block ``curvature_hinge_block``, depth
+    ``curvature_hinge_krylov_steps``; needs ``soft`` and
     ``molecule``) penalises negative curvature of the Hessian-labelled molecules (minima).
     aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1", "curvature_hinge",
     "mode_curvature_error"} (the last always 0 here: it is the block loss's).
@@ -197,7 +207,8 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
             total = total + frequency_weight * freq_mse
         hinge = zero
         if curvature_hinge_weight and soft is not None:
-            hinge = ritz_curvature_hinge(jax.vmap(lin), soft, weights, molecule, curvature_hinge_block)
+            hinge = ritz_curvature_hinge(jax.vmap(lin), soft, weights, molecule, curvature_hinge_block,
+                                         curvature_hinge_krylov_steps)
             total = total + curvature_hinge_weight * hinge
         return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse,
                        "frequency_mse": freq_mse, "frequency_mae_cm1": freq_mae,
@@ -271,7 +282,8 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
 def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
                  frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
                  curvature_hinge_weight: float = 0.0, mode_curvature_weight: float = 0.0,
-                 mode_curvature_max_cm1: float = 400.0, curvature_hinge_block: int = 6):
+                 mode_curvature_max_cm1: float = 400.0, curvature_hinge_block: int = 6,
+                 curvature_hinge_krylov_steps: int = 1):
     """The training loss of the model kind: `make_probe_loss_fn` (energy; its curvature hinge is the Rayleigh–Ritz
     `ritz_curvature_hinge`) or `make_block_loss_fn` (blocks: the dense `curvature_hinge`, and the only kind with the
     mode-curvature term)."""
@@ -286,4 +298,5 @@ def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_we
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,
                               frequency_weight=frequency_weight, frequency_floor_cm1=frequency_floor_cm1,
                               curvature_hinge_weight=curvature_hinge_weight,
-                              curvature_hinge_block=curvature_hinge_block)
+                              curvature_hinge_block=curvature_hinge_block,
+                              curvature_hinge_krylov_steps=curvature_hinge_krylov_steps)

@@ -88,7 +88,7 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
            tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch,
            frequency_weight, tcfg.soft_mode_floor_cm1, tcfg.curvature_hinge_weight, tcfg.mode_curvature_weight,
-           tcfg.mode_curvature_max_cm1, tcfg.curvature_hinge_block)
+           tcfg.mode_curvature_max_cm1, tcfg.curvature_hinge_block, tcfg.curvature_hinge_krylov_steps)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
         loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight,
@@ -96,7 +96,8 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
                                curvature_hinge_weight=tcfg.curvature_hinge_weight,
                                mode_curvature_weight=tcfg.mode_curvature_weight,
                                mode_curvature_max_cm1=tcfg.mode_curvature_max_cm1,
-                               curvature_hinge_block=tcfg.curvature_hinge_block)
+                               curvature_hinge_block=tcfg.curvature_hinge_block,
+                               curvature_hinge_krylov_steps=tcfg.curvature_hinge_krylov_steps)
 
         @jax.jit
         def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft, freq=None):

@@ -131,10 +131,11 @@ def test_block_loss_hinge_equals_the_direct_eigenvalues_and_its_gradient_finite_
 
 @pytest.mark.parametrize("model", [BLOCKS, TINY32], ids=["blocks", "energy"])
 def test_training_with_the_hinge_lowers_it(tiny_dataset, tmp_path, model):
-    """For the energy model this is the Rayleigh–Ritz hinge (`ritz_curvature_hinge`, block 4)."""
+    """For the energy model this is the Rayleigh–Ritz hinge (`ritz_curvature_hinge`, block 2, two Krylov steps)."""
     cfg = ModelConfig(**model)
     base = dict(split_fractions=(1.0, 0.0, 0.0), max_epochs=1, learning_rate=1e-12, warmup_steps=1,
-                patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0, curvature_hinge_block=4)
+                patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0, curvature_hinge_block=2,
+                curvature_hinge_krylov_steps=2)
     start = train(tiny_dataset, tmp_path / "start", model_config=cfg, train_config=TrainConfig(**base),
                   progress=False).history[0]["val_curvature_hinge"]
     tuned = TrainConfig(**{**base, "max_epochs": 15, "learning_rate": 3e-3, "curvature_hinge_weight": 100.0})

@@ -19,15 +19,20 @@ from tests.train.test_soft_mode_loss import BLOCKS
 ENERGY64 = dict(TINY32, dtype="float64")
 
 
-def _numpy_ritz_hinge(hessians, mols, block):
-    """Mean over molecules of Σ relu(−θ)², θ the Ritz values of X = Rᵀ H R on span(e_1..e_k, X e_1..X e_k)."""
+def _numpy_ritz_hinge(hessians, mols, block, steps=1):
+    """Mean over molecules of Σ relu(−θ)², θ the Ritz values of X = Rᵀ H R on the Krylov space
+    span(E, X E, …, X^steps E), E = e_1..e_k: QR of the explicit (column-normalised) Krylov matrix."""
     total = 0.0
     for h, (r, _, _) in zip(hessians, mols.mode_bases):
         r = np.asarray(r, float)
         x = r.T @ h @ r
-        k = min(block, len(x))
-        basis, _ = np.linalg.qr(np.hstack([np.eye(len(x))[:, :k], x[:, :k]]))
-        sv = np.linalg.svd(np.hstack([np.eye(len(x))[:, :k], x[:, :k]]), compute_uv=False)
+        cols = [np.eye(len(x))[:, : min(block, len(x))]]
+        for _ in range(steps):
+            nxt = x @ cols[-1]
+            cols.append(nxt / np.maximum(np.linalg.norm(nxt, axis=0), 1e-300))
+        stacked = np.hstack(cols)
+        basis, _ = np.linalg.qr(stacked)
+        sv = np.linalg.svd(stacked, compute_uv=False)
         basis = basis[:, : int(np.sum(sv > 1e-10 * sv[0]))]
         theta = np.linalg.eigvalsh(basis.T @ x @ basis)
         total += np.sum(np.maximum(-theta, 0.0) ** 2)
@@ -55,10 +60,13 @@ def test_ritz_hinge_matches_dense_and_numpy_rayleigh_ritz(tiny_dataset):
     all_modes = max(len(mu) for _, mu, _ in mols.mode_bases)
     assert float(ritz_curvature_hinge(apply_h, b.soft, b.weights, b.molecule, all_modes)) == pytest.approx(
         dense, rel=1e-8)
-    for block in (1, 3, 6):
-        got = float(ritz_curvature_hinge(apply_h, b.soft, b.weights, b.molecule, block))
-        assert got == pytest.approx(_numpy_ritz_hinge(preds, mols, block), rel=1e-7, abs=1e-12)
+    for block, steps in ((1, 1), (3, 1), (6, 1), (1, 4), (2, 3), (3, 2)):
+        got = float(ritz_curvature_hinge(apply_h, b.soft, b.weights, b.molecule, block, steps))
+        assert got == pytest.approx(_numpy_ritz_hinge(preds, mols, block, steps), rel=1e-7, abs=1e-12)
         assert got <= dense * (1 + 1e-9)
+    # deeper spaces contain shallower ones: the hinge can only grow with depth (interlacing)
+    depth = [float(ritz_curvature_hinge(apply_h, b.soft, b.weights, b.molecule, 1, s)) for s in (1, 2, 4, 8)]
+    assert all(a <= b_ * (1 + 1e-9) for a, b_ in zip(depth, depth[1:])) and depth[-1] > depth[0]
 
 
 def test_energy_loss_hinge_equals_dense_and_its_gradient_finite_differences(tiny_dataset):
@@ -76,6 +84,9 @@ def test_energy_loss_hinge_equals_dense_and_its_gradient_finite_differences(tiny
     assert float(total) == pytest.approx(float(aux["hessian_mse"]) + 2.0 * exact, rel=1e-6)
     _, aux3 = jax.jit(make_probe_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_block=3))(params, *args)
     assert float(aux3["curvature_hinge"]) == pytest.approx(_numpy_ritz_hinge(preds, mols, 3), rel=1e-6)
+    deep = make_probe_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_block=2, curvature_hinge_krylov_steps=3)
+    _, aux_deep = jax.jit(deep)(params, *args)
+    assert float(aux_deep["curvature_hinge"]) == pytest.approx(_numpy_ritz_hinge(preds, mols, 2, 3), rel=1e-6)
 
     @jax.jit
     def hinge(p):  # with every mode in the block the Ritz values are the eigenvalues: basis-independent
