@@ -116,7 +116,7 @@ def ritz_curvature_hinge(apply_h, soft, weights, molecule, block, krylov_steps=1
     basis, products = [sel], [x_apply(sel)]
     for _ in range(krylov_steps):
         y = jax.lax.stop_gradient(products[-1])
-        for _ in range(2):  # classical Gram–Schmidt, twice, against every block so far
+        for _pass in range(2):  # classical Gram–Schmidt, twice, against every block so far
             for b in basis:
                 y = y - jnp.einsum("ic,cij->jc", b, per_molecule(b, y)[coord_mol])
         q = jax.lax.stop_gradient(orthonormal(y))
@@ -180,8 +180,8 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
     ``soft_mode_weight`` > 0. ``freq``: `Batch.freq` of a batch whose probes are the K = D unit columns (each
     molecule's full Hessian, `slot_hessians_from_columns`), adding ``frequency_weight`` × `frequency_terms`.
     ``curvature_hinge_weight`` × `ritz_curvature_hinge` (block ``curvature_hinge_block``, depth
-    ``curvature_hinge_krylov_steps``; needs ``soft`` and
-    ``molecule``) penalises negative curvature of the Hessian-labelled molecules (minima).
+    ``curvature_hinge_krylov_steps``; needs ``soft`` and ``molecule``) penalises negative curvature of the
+    Hessian-labelled molecules (minima).
     aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1", "curvature_hinge",
     "mode_curvature_error"} (the last always 0 here: it is the block loss's).
     """
