@@ -94,7 +94,8 @@ def main() -> None:
     dense, mu_min = np.array(dense), np.array(mu_min)
     ritz_np = np.array(ritz_np)
     neg = mu_min < -0.01
-    print(f"model {args.model}, block k = {args.block}, Krylov steps s = {args.steps} ({args.block * (args.steps + 1)} HVPs), "
+    print(f"model {args.model}, block k = {args.block}, Krylov steps s = {args.steps} "
+          f"({args.block * (args.steps + 1)} HVPs), "
           f"{len(dense)} QM9 validation molecules")
     print("| quantity | value |\n|---|---|")
     print(f"| dense hinge, mean per molecule | {dense.mean():.4f} |")
