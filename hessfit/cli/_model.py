@@ -56,7 +56,7 @@ def train(
     from hessfit.model import PRESETS, ModelConfig, shipped_model_names  # 'cpu' = shipped size, 'published' = Han et al.
     from hessfit.model import model_path
     from hessfit.structures import load_dataset
-    from hessfit.train import TrainConfig, train as run_train
+    from hessfit.train import TrainConfig, dataset_files, train as run_train
 
     if preset not in PRESETS:
         raise ConfigError(f"--preset {preset!r}: use one of {', '.join(PRESETS)}")
@@ -77,7 +77,7 @@ def train(
                  "frequency_dataset": str(frequency_data) if frequency_data else None,
                  "frequency_weight": frequency_weight, "max_frequency_molecules": max_frequency_molecules}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-    for path in tcfg.extra_datasets:
+    for path in (p for entry in tcfg.extra_datasets for p in dataset_files(entry)):
         if not Path(path).exists():
             raise ConfigError(f"{path}: extra dataset (--extra-data) not found")
     if tcfg.frequency_dataset and not Path(tcfg.frequency_dataset).exists():

@@ -39,7 +39,7 @@ from typing import Iterator
 import numpy as np
 
 from hessfit.errors import ConfigError, HessfitError, InputFormatError
-from hessfit.structures import HessianDataset, Structure, load_dataset, read_structure
+from hessfit.structures import HessianDataset, Structure, concat_datasets, load_dataset, read_structure
 
 #: fixed ETKDG seed, so reruns embed the same conformer
 EMBED_SEED = 20240601
@@ -204,45 +204,6 @@ def compute_entry(item: dict, method: str, options: dict, *, do_optimize: bool =
 
 
 # ----------------------------------------------------------------------------- storage
-
-def _fill_value(arr: np.ndarray):
-    if arr.dtype.kind in "US":
-        return ""
-    if arr.dtype.kind == "f":
-        return np.nan
-    return -1
-
-
-def concat_datasets(datasets: list[HessianDataset]) -> HessianDataset:
-    """Concatenate datasets; per-molecule extra arrays missing in some are filled ("" / NaN / -1)."""
-    datasets = [d for d in datasets if len(d)]
-    if not datasets:
-        raise ConfigError("nothing to concatenate")
-    sizes = [np.diff(d.H_offsets) for d in datasets]
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
-    per_mol, scalars = {}, {}
-    for d in datasets:
-        for k, v in d.extra.items():
-            v = np.asarray(v)
-            if v.ndim and v.shape[0] == len(d):
-                per_mol.setdefault(k, v)
-            else:
-                scalars.setdefault(k, v)
-    extra = dict(scalars)
-    for k, proto in per_mol.items():
-        cols = []
-        for d in datasets:
-            v = d.extra.get(k)
-            cols.append(np.asarray(v) if v is not None and np.ndim(v) and len(v) == len(d)
-                        else np.full(len(d), _fill_value(proto), dtype=proto.dtype if proto.dtype.kind not in "US"
-                                     else "U1"))
-        extra[k] = np.concatenate(cols)
-    return HessianDataset(natoms=np.concatenate([d.natoms for d in datasets]).astype(np.int32),
-                          Z=np.concatenate([d.Z for d in datasets]).astype(np.int8),
-                          R=np.concatenate([d.R for d in datasets]).astype(np.float64),
-                          H_triu=np.concatenate([d.H_triu for d in datasets]).astype(np.float32),
-                          H_offsets=offsets, extra=extra)
-
 
 def _entry_dataset(entry: dict) -> HessianDataset:
     return HessianDataset(natoms=np.array([len(entry["numbers"])], np.int32), Z=np.asarray(entry["numbers"], np.int8),

@@ -6,7 +6,7 @@ from hessfit.structures._hessian import HessfitWarning, read_hessian, validate_h
 from hessfit.structures._structure import Structure, read_structure, read_structures, write_xyz
 from hessfit.structures._crystal import (MoleculeAssignment, describe_structure, find_molecules, make_whole,
                                          require_crystal, split_intermolecular, supercell)
-from hessfit.structures._dataset import HessianDataset, from_arrays, load_dataset, save_dataset
+from hessfit.structures._dataset import HessianDataset, concat_datasets, from_arrays, load_dataset, save_dataset
 from hessfit.structures._files import check_writable
 from hessfit.structures._frequency_dataset import (FrequencyDataset, frequency_dataset_from_arrays,
                                                    load_frequency_dataset, save_frequency_dataset)
@@ -18,7 +18,7 @@ __all__ = [
     "Structure", "read_structure", "read_structures", "write_xyz",
     "read_hessian", "write_hessian", "validate_hessian", "HessfitWarning",
     "cross_sections", "standard_mass", "CROSS_SECTIONS_BARN", "DEUTERIUM_MASS",
-    "HessianDataset", "load_dataset", "save_dataset", "MeasuredSpectrum", "read_spectrum",
+    "HessianDataset", "load_dataset", "save_dataset", "concat_datasets", "MeasuredSpectrum", "read_spectrum",
     "InternalCoordinate", "internal_coordinates", "wilson_b", "bonds_from_radii", "atom_groups", "BOND_SCALE",
     "MoleculeAssignment", "describe_structure", "find_molecules", "make_whole", "require_crystal", "supercell",
     "split_intermolecular",

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hessfit.errors import InputFormatError
+from hessfit.errors import ConfigError, InputFormatError
 from hessfit.structures._structure import Structure
 
 _REQUIRED = ("natoms", "Z", "R", "H_triu", "H_offsets")
@@ -127,3 +127,42 @@ def save_dataset(path: str | Path, ds: HessianDataset, *, overwrite: bool = Fals
     np.savez_compressed(path, natoms=ds.natoms, Z=ds.Z, R=ds.R, H_triu=ds.H_triu, H_offsets=ds.H_offsets,
                         **ds.extra)
     return path
+
+
+def _fill_value(arr: np.ndarray):
+    if arr.dtype.kind in "US":
+        return ""
+    if arr.dtype.kind == "f":
+        return np.nan
+    return -1
+
+
+def concat_datasets(datasets: list[HessianDataset]) -> HessianDataset:
+    """Concatenate datasets; per-molecule extra arrays missing in some are filled ("" / NaN / -1)."""
+    datasets = [d for d in datasets if len(d)]
+    if not datasets:
+        raise ConfigError("nothing to concatenate")
+    sizes = [np.diff(d.H_offsets) for d in datasets]
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
+    per_mol, scalars = {}, {}
+    for d in datasets:
+        for k, v in d.extra.items():
+            v = np.asarray(v)
+            if v.ndim and v.shape[0] == len(d):
+                per_mol.setdefault(k, v)
+            else:
+                scalars.setdefault(k, v)
+    extra = dict(scalars)
+    for k, proto in per_mol.items():
+        cols = []
+        for d in datasets:
+            v = d.extra.get(k)
+            cols.append(np.asarray(v) if v is not None and np.ndim(v) and len(v) == len(d)
+                        else np.full(len(d), _fill_value(proto), dtype=proto.dtype if proto.dtype.kind not in "US"
+                                     else "U1"))
+        extra[k] = np.concatenate(cols)
+    return HessianDataset(natoms=np.concatenate([d.natoms for d in datasets]).astype(np.int32),
+                          Z=np.concatenate([d.Z for d in datasets]).astype(np.int8),
+                          R=np.concatenate([d.R for d in datasets]).astype(np.float64),
+                          H_triu=np.concatenate([d.H_triu for d in datasets]).astype(np.float32),
+                          H_offsets=offsets, extra=extra)

@@ -9,6 +9,21 @@ from hessfit._config_io import dataclass_from_dict, read_config_file
 from hessfit.errors import ConfigError
 
 
+def _dataset_entry(entry) -> str | tuple[str, ...]:
+    """One extra-dataset entry: a path, or a tuple of paths at the same level of theory (one path: that path)."""
+    if isinstance(entry, (list, tuple)):
+        paths = tuple(str(p) for p in entry)
+        if not paths:
+            raise ConfigError("TrainConfig.extra_datasets: an entry is an empty list of files")
+        return paths[0] if len(paths) == 1 else paths
+    return str(entry)
+
+
+def dataset_files(entry: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The files of one extra-dataset entry."""
+    return (entry,) if isinstance(entry, str) else tuple(entry)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """Settings of `hessfit.train.train`.
@@ -39,6 +54,8 @@ class TrainConfig:
             energy model's embedding and first layer for a direct block model); None: random initialisation.
         extra_datasets: Hessian datasets (.npz) at other levels of theory, trained jointly with the main one
             (multi-fidelity): the k-th is level k + 1, so the model needs ``n_fidelities = 1 + len(extra_datasets)``.
+            An entry may be a list of files at the same level of theory, read as one dataset (concatenated in
+            order).
             Each gets its own seeded split; the validation objective (early stopping, best model) is the main
             dataset's, and each extra set's validation Hessian MSE is recorded beside it.
         extra_repeats: each training molecule of the extra datasets appears this many times per epoch (a small
@@ -103,7 +120,7 @@ class TrainConfig:
     curvature_hinge_krylov_steps: int = 1
 
     def __post_init__(self):
-        object.__setattr__(self, "extra_datasets", tuple(str(p) for p in self.extra_datasets))
+        object.__setattr__(self, "extra_datasets", tuple(_dataset_entry(p) for p in self.extra_datasets))
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
         f = self.split_fractions
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
@@ -127,7 +144,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["split_fractions"] = list(self.split_fractions)
-        d["extra_datasets"] = list(self.extra_datasets)
+        d["extra_datasets"] = [p if isinstance(p, str) else list(p) for p in self.extra_datasets]
         return d
 
     @classmethod

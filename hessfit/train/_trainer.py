@@ -22,7 +22,7 @@ import optax
 from hessfit._run_folder import RunFolder
 from hessfit.errors import ConfigError, ConvergenceError
 from hessfit.model import Model, ModelConfig, check_config_compatible, init_params, save_model
-from hessfit.train._config import TrainConfig
+from hessfit.train._config import TrainConfig, dataset_files
 from hessfit.train._data import (batch_shapes, column_probes, concat_sets, make_batch, merge_shapes, plan_batches,
                                 prepare, prepare_frequencies, split_indices, unit_columns)
 from hessfit.train._loss import make_loss_fn
@@ -202,6 +202,16 @@ def plot_loss_curve(history: list, path: Path) -> None:
     plt.close(fig)
 
 
+def load_extra_dataset(entry: str | tuple[str, ...]):
+    """One level of theory of ``TrainConfig.extra_datasets``: its file, or its files concatenated in order."""
+    from hessfit.structures import concat_datasets, load_dataset
+
+    files = dataset_files(entry)
+    if len(files) == 1:
+        return load_dataset(files[0])
+    return concat_datasets([load_dataset(p) for p in files])
+
+
 def _splits(split_path: Path, dataset, dataset_path, extras: list, extra_paths: list, tcfg: TrainConfig, *,
             resume: bool):
     """The run's seeded train/val/test splits of the dataset and of each extra dataset (``extras``, read from
@@ -249,9 +259,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         raise ConfigError(f"ModelConfig.n_fidelities is {mcfg.n_fidelities}, but the run has "
                           f"{1 + len(tcfg.extra_datasets)} levels of theory (the dataset and "
                           f"{len(tcfg.extra_datasets)} extra dataset(s)); set n_fidelities to match")
-    from hessfit.structures import load_dataset
-
-    extras = [load_dataset(p) for p in tcfg.extra_datasets]
+    extras = [load_extra_dataset(entry) for entry in tcfg.extra_datasets]
     freq_ds = None
     if tcfg.frequency_dataset:
         from hessfit.structures import load_frequency_dataset

@@ -3,6 +3,7 @@ levels of theory starts out as its source at every level, each level has its own
 level 0, and joint training fits two conflicting levels at once where one level could only average them."""
 
 import dataclasses
+import json
 
 import jax
 import numpy as np
@@ -14,7 +15,7 @@ from hessfit.structures import save_dataset
 from hessfit.structures._dataset import from_arrays
 from hessfit.train import TrainConfig, train
 from hessfit.train._data import prepare
-from hessfit.train._trainer import transfer_params
+from hessfit.train._trainer import load_extra_dataset, transfer_params
 from tests.train.conftest import TINY32
 
 CFG64 = ModelConfig(**{**TINY32, "n_layers": 1, "dtype": "float64"})
@@ -104,3 +105,20 @@ def test_joint_training_fits_two_conflicting_levels(tiny_dataset, tiny32, tmp_pa
             err_other = np.linalg.norm(got - other * target) / np.linalg.norm(target)
             # averaging the levels would leave 0.25 from both
             assert err_own < 0.15 and err_other > 0.35, (i, level, err_own, err_other)
+
+
+def test_extra_dataset_entry_may_join_files_of_one_level(tiny_dataset, tmp_path):
+    """An ``extra_datasets`` entry that lists files is one level of theory: the files read as one dataset, in
+    order; the entry survives a JSON round trip; an empty entry is refused."""
+    save_dataset(tmp_path / "a.npz", tiny_dataset.subset([0, 1]))
+    save_dataset(tmp_path / "b.npz", tiny_dataset.subset([2]))
+    entry = [str(tmp_path / "a.npz"), str(tmp_path / "b.npz")]
+    tcfg = TrainConfig(extra_datasets=(entry, str(tmp_path / "b.npz")))
+    assert TrainConfig.from_dict(json.loads(json.dumps(tcfg.to_dict()))) == tcfg
+    joined = load_extra_dataset(tcfg.extra_datasets[0])
+    assert len(joined) == 3 and len(load_extra_dataset(tcfg.extra_datasets[1])) == 1
+    for i in range(3):
+        np.testing.assert_array_equal(joined.hessian(i), tiny_dataset.hessian(i))
+        np.testing.assert_array_equal(joined.positions(i), tiny_dataset.positions(i))
+    with pytest.raises(ConfigError, match="empty list"):
+        TrainConfig(extra_datasets=([],))
