@@ -40,13 +40,29 @@ def as_model(model: Model | Ensemble | str | Path | None) -> Model | Ensemble:
     return model
 
 
+def training_domain(metadata: dict) -> dict:
+    """Sizes and shortest pair distances (Å) over all of a model's training data: the main set
+    (``training_data``) and every other level or frequency set (``extra_training_data``)."""
+    summaries = [metadata.get("training_data", {})] + list(metadata.get("extra_training_data", []))
+    summaries = [m for m in summaries if m]
+    if not summaries:
+        return {}
+    dmin: dict[str, float] = {}
+    for m in summaries:
+        for pair, d in m.get("min_distance_angstrom", {}).items():
+            dmin[pair] = min(d, dmin.get(pair, np.inf))
+    sizes = [(m["min_atoms"], m["max_atoms"]) for m in summaries if m.get("max_atoms")]
+    return {"min_atoms": min(a for a, _ in sizes) if sizes else None,
+            "max_atoms": max(b for _, b in sizes) if sizes else None, "min_distance_angstrom": dmin}
+
+
 def check_domain(structure, model: Model, pairs=None) -> None:
     """Warn loudly when a structure lies outside the training data (unknown elements raise in species_index).
     A crystal: one warning that its intermolecular contacts are outside the training data (no size or lonely-atom
     checks: a cell's atoms have periodic neighbours)."""
     from hessfit.structures import HessfitWarning
 
-    meta = model.metadata.get("training_data", {})
+    meta = training_domain(model.metadata)
     name = getattr(structure, "name", "molecule")
     if getattr(structure, "is_crystal", False):
         warnings.warn(f"{name}: periodic network Hessian of a crystal: its intermolecular blocks come from contacts "

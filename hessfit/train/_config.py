@@ -79,6 +79,9 @@ class TrainConfig:
             block × (steps + 1) extra HVPs per batch).
         curvature_hinge_block: the energy model's hinge block size (modes per molecule).
         curvature_hinge_krylov_steps: the energy model's hinge Krylov depth (steps after the block).
+        curvature_hinge_level0: the hinge acts on every Hessian-labelled molecule's level-0 Hessian (the level that
+            predictions use) instead of its own level's: the default predictions must be sound at the minima of the
+            other levels' surfaces too (xTB minima). Block models only.
         mode_curvature_weight: weight of the mode-curvature term (`hessfit.train._loss.mode_curvature_error`): per
             Hessian-labelled molecule, Σ over its reference modes below ``mode_curvature_max_cm1`` of the squared
             error of the predicted curvature along the mode, relative to the mode's own (floor
@@ -118,6 +121,7 @@ class TrainConfig:
     mode_curvature_max_cm1: float = 400.0
     curvature_hinge_block: int = 6
     curvature_hinge_krylov_steps: int = 1
+    curvature_hinge_level0: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(_dataset_entry(p) for p in self.extra_datasets))

@@ -9,6 +9,8 @@ linearisation and feeds the optional force term.
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 
@@ -235,21 +237,29 @@ def make_full_hessian_loss_fn(config: ModelConfig):
     return loss
 
 
+def level0_graph(graph, n_elements: int):
+    """The graph with every atom's species index mapped to level of theory 0 (`ModelConfig.n_fidelities`)."""
+    return dataclasses.replace(graph, species=graph.species % n_elements)
+
+
 def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, frequency_weight: float = 0.0,
                        frequency_floor_cm1: float = 100.0, curvature_hinge_weight: float = 0.0,
-                       mode_curvature_weight: float = 0.0, mode_curvature_max_cm1: float = 400.0):
+                       mode_curvature_weight: float = 0.0, mode_curvature_max_cm1: float = 400.0,
+                       curvature_hinge_level0: bool = False):
     """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
     Hessian. With `column_probes` it is the exact per-element MSE (and the soft-mode term its exact whitened
     form). Signature as `make_probe_loss_fn`'s loss, ``molecule`` (A,) required; ``freq`` (`Batch.freq`) adds
     ``frequency_weight`` × `frequency_terms` (floor ``frequency_floor_cm1``) for frequency-labelled molecules;
     ``curvature_hinge_weight`` × `curvature_hinge` penalises negative curvature of the Hessian-labelled ones (minima;
     needs ``soft``) and ``mode_curvature_weight`` × `mode_curvature_error` the curvature error along their
-    reference modes below ``mode_curvature_max_cm1``."""
+    reference modes below ``mode_curvature_max_cm1``. ``curvature_hinge_level0``: the hinge takes the level-0
+    Hessian of every molecule (species mapped to level 0; one more forward pass), not its own level's."""
     from hessfit.model import make_direct_hessian_fn
     from hessfit.units import FREQ_FACTOR_EV_A2
 
     hessian_fn = make_direct_hessian_fn(config)
     floor_eigenvalue = (frequency_floor_cm1 / FREQ_FACTOR_EV_A2) ** 2
+    n_elements = len(config.elements)
 
     def loss(params, positions, graph, probes, targets, weights, molecule, soft=None, freq=None):
         n_atoms = positions.shape[0]
@@ -267,7 +277,12 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
                                if freq is not None else (zero, zero)))
         if frequency_weight:
             total = total + frequency_weight * freq_mse
-        hinge = curvature_hinge(h, soft, weights, molecule) if curvature_hinge_weight and soft is not None else zero
+        if curvature_hinge_weight and soft is not None:
+            h_hinge = (hessian_fn(params, positions, level0_graph(graph, n_elements), molecule, n_atoms)
+                       if curvature_hinge_level0 else h)
+            hinge = curvature_hinge(h_hinge, soft, weights, molecule)
+        else:
+            hinge = zero
         total = total + curvature_hinge_weight * hinge if curvature_hinge_weight else total
         mode_err = (mode_curvature_error(h, soft, weights, molecule, mode_curvature_max_cm1)
                     if mode_curvature_weight and soft is not None else zero)
@@ -283,7 +298,7 @@ def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_we
                  frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
                  curvature_hinge_weight: float = 0.0, mode_curvature_weight: float = 0.0,
                  mode_curvature_max_cm1: float = 400.0, curvature_hinge_block: int = 6,
-                 curvature_hinge_krylov_steps: int = 1):
+                 curvature_hinge_krylov_steps: int = 1, curvature_hinge_level0: bool = False):
     """The training loss of the model kind: `make_probe_loss_fn` (energy; its curvature hinge is the Rayleigh–Ritz
     `ritz_curvature_hinge`) or `make_block_loss_fn` (blocks: the dense `curvature_hinge`, and the only kind with the
     mode-curvature term)."""
@@ -292,7 +307,10 @@ def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_we
                                   frequency_floor_cm1=frequency_floor_cm1,
                                   curvature_hinge_weight=curvature_hinge_weight,
                                   mode_curvature_weight=mode_curvature_weight,
-                                  mode_curvature_max_cm1=mode_curvature_max_cm1)
+                                  mode_curvature_max_cm1=mode_curvature_max_cm1,
+                                  curvature_hinge_level0=curvature_hinge_level0)
+    if curvature_hinge_level0:
+        raise ValueError("the level-0 curvature hinge needs a direct block model (ModelConfig.kind = 'blocks')")
     if mode_curvature_weight:
         raise ValueError("the mode-curvature term needs a direct block model (ModelConfig.kind = 'blocks')")
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,

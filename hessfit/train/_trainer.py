@@ -88,7 +88,8 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
     key = (mcfg, tcfg.learning_rate, tcfg.warmup_steps, tcfg.final_lr_fraction, tcfg.weight_decay,
            tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch,
            frequency_weight, tcfg.soft_mode_floor_cm1, tcfg.curvature_hinge_weight, tcfg.mode_curvature_weight,
-           tcfg.mode_curvature_max_cm1, tcfg.curvature_hinge_block, tcfg.curvature_hinge_krylov_steps)
+           tcfg.mode_curvature_max_cm1, tcfg.curvature_hinge_block, tcfg.curvature_hinge_krylov_steps,
+           tcfg.curvature_hinge_level0)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
         loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight,
@@ -97,7 +98,8 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
                                mode_curvature_weight=tcfg.mode_curvature_weight,
                                mode_curvature_max_cm1=tcfg.mode_curvature_max_cm1,
                                curvature_hinge_block=tcfg.curvature_hinge_block,
-                               curvature_hinge_krylov_steps=tcfg.curvature_hinge_krylov_steps)
+                               curvature_hinge_krylov_steps=tcfg.curvature_hinge_krylov_steps,
+                               curvature_hinge_level0=tcfg.curvature_hinge_level0)
 
         @jax.jit
         def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft, freq=None):
@@ -255,6 +257,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     if tcfg.mode_curvature_weight and mcfg.kind != "blocks":
         raise ConfigError("TrainConfig.mode_curvature_weight needs a direct block model "
                           f"(ModelConfig.kind = 'blocks'), not '{mcfg.kind}'")
+    if tcfg.curvature_hinge_level0 and mcfg.kind != "blocks":
+        raise ConfigError("TrainConfig.curvature_hinge_level0 needs a direct block model (ModelConfig.kind = "
+                          f"'blocks'), not '{mcfg.kind}'")
     if mcfg.n_fidelities != 1 + len(tcfg.extra_datasets):
         raise ConfigError(f"ModelConfig.n_fidelities is {mcfg.n_fidelities}, but the run has "
                           f"{1 + len(tcfg.extra_datasets)} levels of theory (the dataset and "

@@ -71,3 +71,22 @@ def test_shipped_model_reproduces_stored_metrics(name):
     for key in ("hessian_r2", "hessian_mae", "frequency_mae_cm1"):
         assert got[key] == pytest.approx(stored[key], rel=1e-3, abs=1e-6), key
     assert got["hessian_r2"] > 0.9  # and the model is useful on unseen data
+
+
+def test_domain_covers_every_training_level(tiny_config, tiny_params):
+    """A multi-fidelity model saw the other levels' molecules too: the size and distance checks use all of them."""
+    import warnings
+
+    from hessfit.model import Model
+    from hessfit.model._predict import training_domain
+
+    main = {"min_atoms": 6, "max_atoms": 10, "min_distance_angstrom": {"1-6": 1.05, "6-6": 1.3}}
+    extra = [{"min_atoms": 13, "max_atoms": 40, "min_distance_angstrom": {"1-6": 0.9}}, {"frequency_dataset": "f"}]
+    assert training_domain({"training_data": main, "extra_training_data": extra}) == {
+        "min_atoms": 6, "max_atoms": 40, "min_distance_angstrom": {"1-6": 0.9, "6-6": 1.3}}
+    chain = Structure.from_numbers([6] * 25, [[1.5 * i, 0, 0] for i in range(25)], name="chain")
+    with pytest.warns(HessfitWarning, match="chain: 25 atoms, the model was trained on molecules of 6–10 atoms"):
+        predict_hessian(chain, Model(tiny_config, tiny_params, {"training_data": main}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HessfitWarning)
+        predict_hessian(chain, Model(tiny_config, tiny_params, {"training_data": main, "extra_training_data": extra}))

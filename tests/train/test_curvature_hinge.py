@@ -12,7 +12,7 @@ from hessfit.model import ModelConfig, init_params, pack, species_index
 from hessfit.train import TrainConfig, train
 from hessfit.train._data import Shapes, column_probes, make_batch, prepare
 from hessfit.train._data import soft_mode_basis, whitening_matrix
-from hessfit.train._loss import curvature_hinge, make_block_loss_fn, mode_curvature_error
+from hessfit.train._loss import curvature_hinge, make_block_loss_fn, make_loss_fn, mode_curvature_error
 from tests.train.conftest import TINY32, directional_derivatives
 from tests.train.test_soft_mode_loss import BLOCKS
 
@@ -144,9 +144,10 @@ def test_training_with_the_hinge_lowers_it(tiny_dataset, tmp_path, model):
     assert start > 1e-3 and end < 0.3 * start, (start, end)
 
 
-def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("level0", [False, True], ids=["own_level", "level0"])
+def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset, tmp_path, level0):
     """The shipped recipes' setting: frequency-only validation batches carry no whitener (hinge 0 there), and the
-    extra level's validation hinge is recorded."""
+    extra level's validation hinge is recorded (with `curvature_hinge_level0`: the level-0 Hessian's)."""
     from hessfit.structures import load_dataset, save_dataset, save_frequency_dataset
     from tests.train.test_frequency_loss import _frequency_set
 
@@ -157,7 +158,8 @@ def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset
     tcfg = TrainConfig(split_fractions=(1.0, 0.0, 0.0), max_epochs=2, learning_rate=1e-3, warmup_steps=1,
                        patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0,
                        soft_mode_weight=1.0, extra_datasets=(str(tmp_path / "extra.npz"),),
-                       frequency_dataset=str(tmp_path / "freq.npz"), frequency_weight=0.1)
+                       frequency_dataset=str(tmp_path / "freq.npz"), frequency_weight=0.1,
+                       curvature_hinge_level0=level0)
     hist = train(load_dataset(tmp_path / "main.npz"), tmp_path / "run", model_config=cfg, train_config=tcfg,
                  progress=False).history
     last = hist[-1]
@@ -185,3 +187,37 @@ def test_batches_without_a_whitened_molecule_carry_no_soft_arrays(tiny_dataset):
     assert make_batch(mols, [1, 2], shapes, n_probes=1, rng=rng).soft is None
     mixed = make_batch(mols, [0, 1], shapes, n_probes=1, rng=rng).soft
     assert mixed is not None and np.count_nonzero(mixed[5]) == len(hess.mode_bases[0][2])
+
+
+def test_level0_hinge_takes_the_level0_hessian_of_other_levels_molecules(tiny_dataset):
+    """`curvature_hinge_level0`: for molecules labelled at level 1, the hinge is that of the level-0 Hessian (what
+    predictions use), not of their own level's; its gradient matches central finite differences."""
+    from hessfit.model import batch_hessians_direct
+
+    cfg = ModelConfig(**{**BLOCKS, "n_fidelities": 2})
+    params = init_params(cfg, jax.random.PRNGKey(1))
+    mols = prepare(tiny_dataset, MEMBERS, elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom,
+                   soft_mode_floor_cm1=80.0, fidelity=1)
+    k = 3 * max(mols.n_atoms(i) for i in MEMBERS)
+    b = make_batch(mols, MEMBERS, Shapes(128, 2048), n_probes=k, rng=None, dtype=np.float64,
+                   probe_vectors=column_probes(k))
+    hinge = {}
+    for level in (0, 1):
+        packed = pack([species_index(tiny_dataset.numbers(i), cfg.elements) + level * len(cfg.elements)
+                       for i in MEMBERS], [tiny_dataset.positions(i) for i in MEMBERS],
+                      cutoff_angstrom=cfg.cutoff_angstrom)
+        hinge[level] = _direct_hinge([np.asarray(p, float) for p in batch_hessians_direct(cfg, params, packed)], mols)
+    assert min(hinge.values()) > 1e-3 and abs(hinge[0] - hinge[1]) > 0.05 * hinge[0], hinge
+    for level0, expected in ((True, hinge[0]), (False, hinge[1])):
+        fn = make_block_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_level0=level0)
+        aux = jax.jit(fn)(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)[1]
+        assert float(aux["curvature_hinge"]) == pytest.approx(expected, rel=1e-8)
+
+    def hinge_level0(p):
+        return make_block_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_level0=True)(
+            p, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)[1]["curvature_hinge"]
+
+    analytic, fd = directional_derivatives(jax.jit(hinge_level0), params, seed=3)
+    assert analytic == pytest.approx(fd, rel=1e-5)
+    with pytest.raises(ValueError, match="level-0 curvature hinge needs a direct block model"):
+        make_loss_fn(ModelConfig(**TINY32), curvature_hinge_weight=1.0, curvature_hinge_level0=True)
