@@ -16,8 +16,9 @@ from hessfit.train._evaluate import (EvalResult, evaluate, hessian_metrics, netw
                                      write_evaluation)
 from hessfit.train._ensemble_weight import SCAN_KEYS, choose_weight, format_scan, weight_scan  # noqa: E402
 
-__all__ = ["TrainConfig", "dataset_files", "train", "TrainResult", "split_indices", "prepare", "batch_shapes", "plan_batches",
-           "make_batch", "make_probe_loss_fn", "make_block_loss_fn", "make_loss_fn", "make_full_hessian_loss_fn",
+__all__ = ["TrainConfig", "dataset_files", "train", "TrainResult", "split_indices", "prepare", "batch_shapes",
+           "plan_batches", "make_batch", "make_probe_loss_fn", "make_block_loss_fn", "make_loss_fn",
+           "make_full_hessian_loss_fn",
            "SCAN_KEYS", "weight_scan", "choose_weight", "format_scan", "evaluate", "EvalResult", "hessian_metrics",
            "summarise", "plot_evaluation", "write_evaluation", "network_predict_fn", "source_predict_fn",
            "ood_dataset_paths", "summary_line"]
