@@ -81,7 +81,7 @@ class TrainConfig:
         curvature_hinge_krylov_steps: the energy model's hinge Krylov depth (steps after the block).
         curvature_hinge_level0: the hinge acts on every Hessian-labelled molecule's level-0 Hessian (the level that
             predictions use) instead of its own level's: the default predictions must be sound at the minima of the
-            other levels' surfaces too (xTB minima). Block models only.
+            other levels' surfaces too (xTB minima).
         mode_curvature_weight: weight of the mode-curvature term (`hessfit.train._loss.mode_curvature_error`): per
             Hessian-labelled molecule, Σ over its reference modes below ``mode_curvature_max_cm1`` of the squared
             error of the predicted curvature along the mode, relative to the mode's own (floor

@@ -171,10 +171,15 @@ def frequency_terms(hm, freq, floor_eigenvalue):
     return mse, jax.lax.stop_gradient(mae)
 
 
+def level0_graph(graph, n_elements: int):
+    """The graph with every atom's species index mapped to level of theory 0 (`ModelConfig.n_fidelities`)."""
+    return dataclasses.replace(graph, species=graph.species % n_elements)
+
+
 def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_weight: float = 0.0,
                        frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
                        curvature_hinge_weight: float = 0.0, curvature_hinge_block: int = 6,
-                       curvature_hinge_krylov_steps: int = 1):
+                       curvature_hinge_krylov_steps: int = 1, curvature_hinge_level0: bool = False):
     """``loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None, freq=None) -> (loss,
     aux)``.
 
@@ -183,7 +188,8 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
     molecule's full Hessian, `slot_hessians_from_columns`), adding ``frequency_weight`` × `frequency_terms`.
     ``curvature_hinge_weight`` × `ritz_curvature_hinge` (block ``curvature_hinge_block``, depth
     ``curvature_hinge_krylov_steps``; needs ``soft`` and ``molecule``) penalises negative curvature of the
-    Hessian-labelled molecules (minima).
+    Hessian-labelled molecules (minima); with ``curvature_hinge_level0`` the HVPs are those of the level-0 Hessian
+    (species mapped to level 0; one more linearisation), not of each molecule's own level.
     aux = {"hessian_mse", "force_mse", "soft_mode_mse", "frequency_mse", "frequency_mae_cm1", "curvature_hinge",
     "mode_curvature_error"} (the last always 0 here: it is the block loss's).
     """
@@ -191,6 +197,7 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
 
     grad_fn = jax.grad(make_energy_fn(config), argnums=1)
     floor_eigenvalue = (frequency_floor_cm1 / FREQ_FACTOR_EV_A2) ** 2
+    n_elements = len(config.elements)
 
     def loss(params, positions, graph, probes, targets, weights, molecule=None, soft=None, freq=None):
         grad, lin = jax.linearize(lambda r: grad_fn(params, r, graph), positions)
@@ -209,7 +216,9 @@ def make_probe_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_m
             total = total + frequency_weight * freq_mse
         hinge = zero
         if curvature_hinge_weight and soft is not None:
-            hinge = ritz_curvature_hinge(jax.vmap(lin), soft, weights, molecule, curvature_hinge_block,
+            lin_hinge = (jax.linearize(lambda r: grad_fn(params, r, level0_graph(graph, n_elements)), positions)[1]
+                         if curvature_hinge_level0 else lin)
+            hinge = ritz_curvature_hinge(jax.vmap(lin_hinge), soft, weights, molecule, curvature_hinge_block,
                                          curvature_hinge_krylov_steps)
             total = total + curvature_hinge_weight * hinge
         return total, {"hessian_mse": hessian_mse, "force_mse": force_mse, "soft_mode_mse": soft_mse,
@@ -235,11 +244,6 @@ def make_full_hessian_loss_fn(config: ModelConfig):
         return jnp.mean((h - hessian) ** 2)
 
     return loss
-
-
-def level0_graph(graph, n_elements: int):
-    """The graph with every atom's species index mapped to level of theory 0 (`ModelConfig.n_fidelities`)."""
-    return dataclasses.replace(graph, species=graph.species % n_elements)
 
 
 def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, frequency_weight: float = 0.0,
@@ -309,12 +313,11 @@ def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_we
                                   mode_curvature_weight=mode_curvature_weight,
                                   mode_curvature_max_cm1=mode_curvature_max_cm1,
                                   curvature_hinge_level0=curvature_hinge_level0)
-    if curvature_hinge_level0:
-        raise ValueError("the level-0 curvature hinge needs a direct block model (ModelConfig.kind = 'blocks')")
     if mode_curvature_weight:
         raise ValueError("the mode-curvature term needs a direct block model (ModelConfig.kind = 'blocks')")
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,
                               frequency_weight=frequency_weight, frequency_floor_cm1=frequency_floor_cm1,
                               curvature_hinge_weight=curvature_hinge_weight,
                               curvature_hinge_block=curvature_hinge_block,
-                              curvature_hinge_krylov_steps=curvature_hinge_krylov_steps)
+                              curvature_hinge_krylov_steps=curvature_hinge_krylov_steps,
+                              curvature_hinge_level0=curvature_hinge_level0)

@@ -257,9 +257,6 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     if tcfg.mode_curvature_weight and mcfg.kind != "blocks":
         raise ConfigError("TrainConfig.mode_curvature_weight needs a direct block model "
                           f"(ModelConfig.kind = 'blocks'), not '{mcfg.kind}'")
-    if tcfg.curvature_hinge_level0 and mcfg.kind != "blocks":
-        raise ConfigError("TrainConfig.curvature_hinge_level0 needs a direct block model (ModelConfig.kind = "
-                          f"'blocks'), not '{mcfg.kind}'")
     if mcfg.n_fidelities != 1 + len(tcfg.extra_datasets):
         raise ConfigError(f"ModelConfig.n_fidelities is {mcfg.n_fidelities}, but the run has "
                           f"{1 + len(tcfg.extra_datasets)} levels of theory (the dataset and "

@@ -12,7 +12,7 @@ from hessfit.model import ModelConfig, init_params, pack, species_index
 from hessfit.train import TrainConfig, train
 from hessfit.train._data import Shapes, column_probes, make_batch, prepare
 from hessfit.train._data import soft_mode_basis, whitening_matrix
-from hessfit.train._loss import curvature_hinge, make_block_loss_fn, make_loss_fn, mode_curvature_error
+from hessfit.train._loss import curvature_hinge, make_block_loss_fn, mode_curvature_error
 from tests.train.conftest import TINY32, directional_derivatives
 from tests.train.test_soft_mode_loss import BLOCKS
 
@@ -219,5 +219,3 @@ def test_level0_hinge_takes_the_level0_hessian_of_other_levels_molecules(tiny_da
 
     analytic, fd = directional_derivatives(jax.jit(hinge_level0), params, seed=3)
     assert analytic == pytest.approx(fd, rel=1e-5)
-    with pytest.raises(ValueError, match="level-0 curvature hinge needs a direct block model"):
-        make_loss_fn(ModelConfig(**TINY32), curvature_hinge_weight=1.0, curvature_hinge_level0=True)

@@ -101,3 +101,40 @@ def test_energy_models_refuse_the_mode_curvature_term(tiny_dataset, tmp_path):
     tcfg = TrainConfig(split_fractions=(1.0, 0.0, 0.0), max_epochs=1, mode_curvature_weight=1.0)
     with pytest.raises(ConfigError, match="block model"):
         train(tiny_dataset, tmp_path / "modes", model_config=ModelConfig(**TINY32), train_config=tcfg, progress=False)
+
+
+def test_energy_level0_hinge_is_the_ritz_hinge_of_the_level0_hessian(tiny_dataset):
+    """`curvature_hinge_level0` for the energy model: level-1 molecules' Ritz hinge is that of the level-0 Hessian
+    (NumPy Rayleigh–Ritz on the dense level-0 Hessian), without the flag that of level 1; gradient against central
+    finite differences."""
+    from hessfit.train._data import Shapes, column_probes, make_batch, prepare
+
+    cfg = ModelConfig(**{**ENERGY64, "n_fidelities": 2})
+    params = init_params(cfg, jax.random.PRNGKey(2))
+    mols = prepare(tiny_dataset, MEMBERS, elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom,
+                   soft_mode_floor_cm1=80.0, fidelity=1)
+    k = 3 * max(mols.n_atoms(i) for i in MEMBERS)
+    b = make_batch(mols, MEMBERS, Shapes(128, 2048), n_probes=k, rng=None, dtype=np.float64,
+                   probe_vectors=column_probes(k))
+    args = (b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
+    expected = {}
+    for level in (0, 1):
+        packed = pack([species_index(tiny_dataset.numbers(i), cfg.elements) + level * len(cfg.elements)
+                       for i in MEMBERS], [tiny_dataset.positions(i) for i in MEMBERS],
+                      cutoff_angstrom=cfg.cutoff_angstrom)
+        preds = [np.asarray(p, float) for p in batch_hessians(cfg, params, packed)]
+        expected[level] = _numpy_ritz_hinge(preds, mols, 2, 2)
+    assert min(expected.values()) > 1e-4 and abs(expected[0] - expected[1]) > 0.05 * expected[0], expected
+    for level0, want in ((True, expected[0]), (False, expected[1])):
+        fn = make_probe_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_block=2,
+                                curvature_hinge_krylov_steps=2, curvature_hinge_level0=level0)
+        assert float(jax.jit(fn)(params, *args)[1]["curvature_hinge"]) == pytest.approx(want, rel=1e-6)
+    all_modes = max(len(mu) for _, mu, _ in mols.mode_bases)
+
+    @jax.jit
+    def hinge(p):  # every mode in the block: basis-independent, so finite differences apply
+        return make_probe_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_block=all_modes,
+                                  curvature_hinge_level0=True)(p, *args)[1]["curvature_hinge"]
+
+    analytic, fd = directional_derivatives(hinge, params, seed=4)
+    assert analytic == pytest.approx(fd, rel=1e-5)
