@@ -19,13 +19,21 @@ from tests.train.test_soft_mode_loss import BLOCKS
 MEMBERS = [0, 1, 2]
 
 
-def _batch(tiny_dataset, cfg, floor=80.0):
+def _batch(tiny_dataset, cfg, floor=80.0, fidelity=0):
     mols = prepare(tiny_dataset, MEMBERS, elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom,
-                   soft_mode_floor_cm1=floor)
+                   soft_mode_floor_cm1=floor, fidelity=fidelity)
     k = 3 * max(mols.n_atoms(i) for i in MEMBERS)
     b = make_batch(mols, MEMBERS, Shapes(128, 2048), n_probes=k, rng=None, dtype=np.float64,
                    probe_vectors=column_probes(k))
     return mols, b
+
+
+def level_hessians(cfg, params, ds, predict, level):
+    """Dense Hessians of the MEMBERS molecules at level of theory ``level`` (``predict``: `batch_hessians` or
+    `batch_hessians_direct`)."""
+    packed = pack([species_index(ds.numbers(i), cfg.elements) + level * len(cfg.elements) for i in MEMBERS],
+                  [ds.positions(i) for i in MEMBERS], cutoff_angstrom=cfg.cutoff_angstrom)
+    return [np.asarray(p, float) for p in predict(cfg, params, packed)]
 
 
 def _direct_hinge(hessians, mols):
@@ -196,17 +204,9 @@ def test_level0_hinge_takes_the_level0_hessian_of_other_levels_molecules(tiny_da
 
     cfg = ModelConfig(**{**BLOCKS, "n_fidelities": 2})
     params = init_params(cfg, jax.random.PRNGKey(1))
-    mols = prepare(tiny_dataset, MEMBERS, elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom,
-                   soft_mode_floor_cm1=80.0, fidelity=1)
-    k = 3 * max(mols.n_atoms(i) for i in MEMBERS)
-    b = make_batch(mols, MEMBERS, Shapes(128, 2048), n_probes=k, rng=None, dtype=np.float64,
-                   probe_vectors=column_probes(k))
-    hinge = {}
-    for level in (0, 1):
-        packed = pack([species_index(tiny_dataset.numbers(i), cfg.elements) + level * len(cfg.elements)
-                       for i in MEMBERS], [tiny_dataset.positions(i) for i in MEMBERS],
-                      cutoff_angstrom=cfg.cutoff_angstrom)
-        hinge[level] = _direct_hinge([np.asarray(p, float) for p in batch_hessians_direct(cfg, params, packed)], mols)
+    mols, b = _batch(tiny_dataset, cfg, fidelity=1)
+    hinge = {level: _direct_hinge(level_hessians(cfg, params, tiny_dataset, batch_hessians_direct, level), mols)
+             for level in (0, 1)}
     assert min(hinge.values()) > 1e-3 and abs(hinge[0] - hinge[1]) > 0.05 * hinge[0], hinge
     for level0, expected in ((True, hinge[0]), (False, hinge[1])):
         fn = make_block_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_level0=level0)

@@ -13,7 +13,7 @@ from hessfit.model import ModelConfig, batch_hessians, init_params, pack, specie
 from hessfit.train import TrainConfig, train
 from hessfit.train._loss import curvature_hinge, make_probe_loss_fn, ritz_curvature_hinge
 from tests.train.conftest import TINY32, directional_derivatives
-from tests.train.test_curvature_hinge import MEMBERS, _batch, _direct_hinge, _padded
+from tests.train.test_curvature_hinge import MEMBERS, _batch, _direct_hinge, _padded, level_hessians
 from tests.train.test_soft_mode_loss import BLOCKS
 
 ENERGY64 = dict(TINY32, dtype="float64")
@@ -107,23 +107,12 @@ def test_energy_level0_hinge_is_the_ritz_hinge_of_the_level0_hessian(tiny_datase
     """`curvature_hinge_level0` for the energy model: level-1 molecules' Ritz hinge is that of the level-0 Hessian
     (NumPy Rayleigh–Ritz on the dense level-0 Hessian), without the flag that of level 1; gradient against central
     finite differences."""
-    from hessfit.train._data import Shapes, column_probes, make_batch, prepare
-
     cfg = ModelConfig(**{**ENERGY64, "n_fidelities": 2})
     params = init_params(cfg, jax.random.PRNGKey(2))
-    mols = prepare(tiny_dataset, MEMBERS, elements=cfg.elements, cutoff_angstrom=cfg.cutoff_angstrom,
-                   soft_mode_floor_cm1=80.0, fidelity=1)
-    k = 3 * max(mols.n_atoms(i) for i in MEMBERS)
-    b = make_batch(mols, MEMBERS, Shapes(128, 2048), n_probes=k, rng=None, dtype=np.float64,
-                   probe_vectors=column_probes(k))
+    mols, b = _batch(tiny_dataset, cfg, fidelity=1)
     args = (b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)
-    expected = {}
-    for level in (0, 1):
-        packed = pack([species_index(tiny_dataset.numbers(i), cfg.elements) + level * len(cfg.elements)
-                       for i in MEMBERS], [tiny_dataset.positions(i) for i in MEMBERS],
-                      cutoff_angstrom=cfg.cutoff_angstrom)
-        preds = [np.asarray(p, float) for p in batch_hessians(cfg, params, packed)]
-        expected[level] = _numpy_ritz_hinge(preds, mols, 2, 2)
+    expected = {level: _numpy_ritz_hinge(level_hessians(cfg, params, tiny_dataset, batch_hessians, level), mols, 2, 2)
+                for level in (0, 1)}
     assert min(expected.values()) > 1e-4 and abs(expected[0] - expected[1]) > 0.05 * expected[0], expected
     for level0, want in ((True, expected[0]), (False, expected[1])):
         fn = make_probe_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_block=2,
