@@ -24,7 +24,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -32,7 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_pretrain_set import HELD_OUT, SADDLE_CM1, _skeleton, mol_hydrogens  # noqa: E402
+from build_pretrain_set import HELD_OUT, SADDLE_CM1, _skeleton, minima_indices, mol_hydrogens  # noqa: E402
 
 SMILES_OUT = ROOT / "data" / "pretrain" / "families.smi"
 BUILD_OUT = ROOT / "scratch" / "pretrain" / "families_xtb.npz"
@@ -248,14 +247,11 @@ def build(workers: int = 0) -> None:
 def export() -> None:
     """Write the built molecules that are xTB minima (lowest internal mode above SADDLE_CM1) to TRAIN_OUT."""
     from hessfit.dataset import merge_parts
-    from hessfit.modes import normal_modes
     from hessfit.structures import load_dataset, save_dataset
 
     merge_parts(BUILD_OUT)
     ds = load_dataset(BUILD_OUT)
-    lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min()
-                       for i in range(len(ds))])
-    keep = np.flatnonzero(lowest > SADDLE_CM1)
+    keep = minima_indices(ds)
     save_dataset(TRAIN_OUT, ds.subset(keep), overwrite=True)
     sizes = ds.natoms[keep]
     print(f"{len(keep)} of {len(ds)} built molecules are minima ({len(ds) - len(keep)} saddle points cut, lowest "

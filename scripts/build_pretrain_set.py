@@ -154,20 +154,26 @@ def status() -> None:
     print(f"{n_done} of {n_list} built ({BUILD_OUT})")
 
 
+def minima_indices(ds) -> np.ndarray:
+    """Indices of the molecules of a built dataset that are minima: lowest internal mode above SADDLE_CM1."""
+    from hessfit.modes import normal_modes
+
+    lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min()
+                       for i in range(len(ds))])
+    return np.flatnonzero(lowest > SADDLE_CM1)
+
+
 def export(min_atoms: int = 0) -> None:
     """Write the molecules built so far that are xTB minima (lowest internal mode above SADDLE_CM1) to TRAIN_OUT,
     the file multi-fidelity training reads (``hessfit train --extra-data``); rewrites it (git-ignored scratch).
     With ``min_atoms``: the minima of the larger build, merged with the committed 372 (TRAIN_OUT_LARGE)."""
     from hessfit.dataset import concat_datasets, merge_parts
-    from hessfit.modes import normal_modes
     from hessfit.structures import load_dataset, save_dataset
 
     built, out = (large_build_out(min_atoms), TRAIN_OUT_LARGE) if min_atoms else (BUILD_OUT, TRAIN_OUT)
     merge_parts(built)  # parts a stopped build left unmerged
     ds = load_dataset(built)
-    lowest = np.array([np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1).min()
-                       for i in range(len(ds))])
-    keep = np.flatnonzero(lowest > SADDLE_CM1)
+    keep = minima_indices(ds)
     minima = ds.subset(keep)
     if min_atoms:
         minima = concat_datasets([load_dataset(USED_372), minima])
