@@ -87,6 +87,9 @@ class TrainConfig:
             error of the predicted curvature along the mode, relative to the mode's own (floor
             ``soft_mode_floor_cm1``). Block models only; 0 disables it.
         mode_curvature_max_cm1: reference modes below this frequency (cm⁻¹) enter the mode-curvature term.
+        mode_curvature_level0: the mode-curvature term acts on the level-0 Hessian (as ``curvature_hinge_level0``):
+            at another level's minima the default predictions' soft-mode curvature is fitted to that level's
+            reference (xTB's at xTB minima).
 
     For a direct block model (``ModelConfig.kind == "blocks"``) the loss is the exact full-Hessian MSE (one forward
     pass gives every block), so ``probes_per_molecule`` and ``force_weight`` do not apply.
@@ -122,6 +125,7 @@ class TrainConfig:
     curvature_hinge_block: int = 6
     curvature_hinge_krylov_steps: int = 1
     curvature_hinge_level0: bool = False
+    mode_curvature_level0: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(_dataset_entry(p) for p in self.extra_datasets))

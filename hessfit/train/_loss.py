@@ -249,7 +249,7 @@ def make_full_hessian_loss_fn(config: ModelConfig):
 def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, frequency_weight: float = 0.0,
                        frequency_floor_cm1: float = 100.0, curvature_hinge_weight: float = 0.0,
                        mode_curvature_weight: float = 0.0, mode_curvature_max_cm1: float = 400.0,
-                       curvature_hinge_level0: bool = False):
+                       curvature_hinge_level0: bool = False, mode_curvature_level0: bool = False):
     """The same probe loss for the direct block model (``config.kind == "blocks"``): H·v from the dense predicted
     Hessian. With `column_probes` it is the exact per-element MSE (and the soft-mode term its exact whitened
     form). Signature as `make_probe_loss_fn`'s loss, ``molecule`` (A,) required; ``freq`` (`Batch.freq`) adds
@@ -257,7 +257,9 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
     ``curvature_hinge_weight`` × `curvature_hinge` penalises negative curvature of the Hessian-labelled ones (minima;
     needs ``soft``) and ``mode_curvature_weight`` × `mode_curvature_error` the curvature error along their
     reference modes below ``mode_curvature_max_cm1``. ``curvature_hinge_level0``: the hinge takes the level-0
-    Hessian of every molecule (species mapped to level 0; one more forward pass), not its own level's."""
+    Hessian of every molecule (species mapped to level 0; one more forward pass), not its own level's;
+    ``mode_curvature_level0`` the same for the mode-curvature term, which then fits the level-0 curvature along
+    each molecule's reference soft modes to its own level's reference (the xTB curvature at xTB minima)."""
     from hessfit.model import make_direct_hessian_fn
     from hessfit.units import FREQ_FACTOR_EV_A2
 
@@ -281,14 +283,16 @@ def make_block_loss_fn(config: ModelConfig, *, soft_mode_weight: float = 0.0, fr
                                if freq is not None else (zero, zero)))
         if frequency_weight:
             total = total + frequency_weight * freq_mse
+        needs_level0 = soft is not None and (bool(curvature_hinge_weight and curvature_hinge_level0)
+                                             or bool(mode_curvature_weight and mode_curvature_level0))
+        h0 = hessian_fn(params, positions, level0_graph(graph, n_elements), molecule, n_atoms) if needs_level0 else h
         if curvature_hinge_weight and soft is not None:
-            h_hinge = (hessian_fn(params, positions, level0_graph(graph, n_elements), molecule, n_atoms)
-                       if curvature_hinge_level0 else h)
-            hinge = curvature_hinge(h_hinge, soft, weights, molecule)
+            hinge = curvature_hinge(h0 if curvature_hinge_level0 else h, soft, weights, molecule)
         else:
             hinge = zero
         total = total + curvature_hinge_weight * hinge if curvature_hinge_weight else total
-        mode_err = (mode_curvature_error(h, soft, weights, molecule, mode_curvature_max_cm1)
+        mode_err = (mode_curvature_error(h0 if mode_curvature_level0 else h, soft, weights, molecule,
+                                         mode_curvature_max_cm1)
                     if mode_curvature_weight and soft is not None else zero)
         total = total + mode_curvature_weight * mode_err if mode_curvature_weight else total
         return total, {"hessian_mse": hessian_mse, "force_mse": zero, "soft_mode_mse": soft_mse,
@@ -302,7 +306,8 @@ def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_we
                  frequency_weight: float = 0.0, frequency_floor_cm1: float = 100.0,
                  curvature_hinge_weight: float = 0.0, mode_curvature_weight: float = 0.0,
                  mode_curvature_max_cm1: float = 400.0, curvature_hinge_block: int = 6,
-                 curvature_hinge_krylov_steps: int = 1, curvature_hinge_level0: bool = False):
+                 curvature_hinge_krylov_steps: int = 1, curvature_hinge_level0: bool = False,
+                 mode_curvature_level0: bool = False):
     """The training loss of the model kind: `make_probe_loss_fn` (energy; its curvature hinge is the Rayleigh–Ritz
     `ritz_curvature_hinge`) or `make_block_loss_fn` (blocks: the dense `curvature_hinge`, and the only kind with the
     mode-curvature term)."""
@@ -312,7 +317,8 @@ def make_loss_fn(config: ModelConfig, *, force_weight: float = 0.0, soft_mode_we
                                   curvature_hinge_weight=curvature_hinge_weight,
                                   mode_curvature_weight=mode_curvature_weight,
                                   mode_curvature_max_cm1=mode_curvature_max_cm1,
-                                  curvature_hinge_level0=curvature_hinge_level0)
+                                  curvature_hinge_level0=curvature_hinge_level0,
+                                  mode_curvature_level0=mode_curvature_level0)
     if mode_curvature_weight:
         raise ValueError("the mode-curvature term needs a direct block model (ModelConfig.kind = 'blocks')")
     return make_probe_loss_fn(config, force_weight=force_weight, soft_mode_weight=soft_mode_weight,

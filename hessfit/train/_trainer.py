@@ -89,7 +89,7 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
            tcfg.grad_clip_norm, tcfg.max_epochs, tcfg.force_weight, tcfg.soft_mode_weight, steps_per_epoch,
            frequency_weight, tcfg.soft_mode_floor_cm1, tcfg.curvature_hinge_weight, tcfg.mode_curvature_weight,
            tcfg.mode_curvature_max_cm1, tcfg.curvature_hinge_block, tcfg.curvature_hinge_krylov_steps,
-           tcfg.curvature_hinge_level0)
+           tcfg.curvature_hinge_level0, tcfg.mode_curvature_level0)
     if key not in _COMPILED:
         optimizer, schedule = make_optimizer(tcfg, steps_per_epoch)
         loss_fn = make_loss_fn(mcfg, force_weight=tcfg.force_weight, soft_mode_weight=tcfg.soft_mode_weight,
@@ -99,7 +99,8 @@ def _compiled_fns(mcfg: ModelConfig, tcfg: TrainConfig, steps_per_epoch: int):
                                mode_curvature_max_cm1=tcfg.mode_curvature_max_cm1,
                                curvature_hinge_block=tcfg.curvature_hinge_block,
                                curvature_hinge_krylov_steps=tcfg.curvature_hinge_krylov_steps,
-                               curvature_hinge_level0=tcfg.curvature_hinge_level0)
+                               curvature_hinge_level0=tcfg.curvature_hinge_level0,
+                               mode_curvature_level0=tcfg.mode_curvature_level0)
 
         @jax.jit
         def step_fn(params, opt_state, positions, graph, probes, targets, weights, molecule, soft, freq=None):

@@ -155,7 +155,8 @@ def test_training_with_the_hinge_lowers_it(tiny_dataset, tmp_path, model):
 @pytest.mark.parametrize("level0", [False, True], ids=["own_level", "level0"])
 def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset, tmp_path, level0):
     """The shipped recipes' setting: frequency-only validation batches carry no whitener (hinge 0 there), and the
-    extra level's validation hinge is recorded (with `curvature_hinge_level0`: the level-0 Hessian's)."""
+    extra level's validation hinge is recorded (with `curvature_hinge_level0`: the level-0 Hessian's, beside the
+    mode-curvature term on the level-0 Hessian)."""
     from hessfit.structures import load_dataset, save_dataset, save_frequency_dataset
     from tests.train.test_frequency_loss import _frequency_set
 
@@ -167,15 +168,18 @@ def test_hinge_trains_beside_an_extra_level_and_a_frequency_dataset(tiny_dataset
                        patience_epochs=100, max_atoms_per_batch=100, curvature_hinge_weight=1.0,
                        soft_mode_weight=1.0, extra_datasets=(str(tmp_path / "extra.npz"),),
                        frequency_dataset=str(tmp_path / "freq.npz"), frequency_weight=0.1,
-                       curvature_hinge_level0=level0)
+                       curvature_hinge_level0=level0, mode_curvature_weight=0.5 * level0,
+                       mode_curvature_level0=level0)
     hist = train(load_dataset(tmp_path / "main.npz"), tmp_path / "run", model_config=cfg, train_config=tcfg,
                  progress=False).history
     last = hist[-1]
     assert last["val_curvature_hinge"] > 0 and len(last["val_extra_curvature_hinge"]) == 1
     assert np.isfinite(last["val_extra_curvature_hinge"][0]) and np.isfinite(last["val_frequency_mae_cm1"])
     assert last["val_loss"] == pytest.approx(last["val_hessian_mse"] + last["val_soft_mode_mse"]
-                                             + last["val_curvature_hinge"] + 0.1 * last["val_frequency_mse"],
-                                             rel=1e-6)
+                                             + last["val_curvature_hinge"] + 0.1 * last["val_frequency_mse"]
+                                             + 0.5 * level0 * last.get("val_mode_curvature_error", 0.0), rel=1e-6)
+    if level0:
+        assert last["val_mode_curvature_error"] > 0 and np.isfinite(last["val_extra_mode_curvature_error"][0])
 
 
 def test_batches_without_a_whitened_molecule_carry_no_soft_arrays(tiny_dataset):
@@ -197,25 +201,35 @@ def test_batches_without_a_whitened_molecule_carry_no_soft_arrays(tiny_dataset):
     assert mixed is not None and np.count_nonzero(mixed[5]) == len(hess.mode_bases[0][2])
 
 
-def test_level0_hinge_takes_the_level0_hessian_of_other_levels_molecules(tiny_dataset):
-    """`curvature_hinge_level0`: for molecules labelled at level 1, the hinge is that of the level-0 Hessian (what
-    predictions use), not of their own level's; its gradient matches central finite differences."""
+LEVEL0_TERMS = {  # aux key: (loss settings with the term on, direct per-molecule value of dense Hessians)
+    "curvature_hinge": ({"curvature_hinge_weight": 1.0}, _direct_hinge, "curvature_hinge_level0"),
+    "mode_curvature_error": ({"mode_curvature_weight": 1.0, "mode_curvature_max_cm1": 1500.0},
+                             lambda hs, mols: _direct_mode_error(hs, mols, 1500.0), "mode_curvature_level0"),
+}
+
+
+@pytest.mark.parametrize("term", list(LEVEL0_TERMS))
+def test_level0_terms_take_the_level0_hessian_of_other_levels_molecules(tiny_dataset, term):
+    """`curvature_hinge_level0` / `mode_curvature_level0`: for molecules labelled at level 1, the term is that of
+    the level-0 Hessian (what predictions use) against their own level's reference, not of their own level's
+    Hessian; its gradient matches central finite differences."""
     from hessfit.model import batch_hessians_direct
 
+    settings, direct, flag = LEVEL0_TERMS[term]
     cfg = ModelConfig(**{**BLOCKS, "n_fidelities": 2})
     params = init_params(cfg, jax.random.PRNGKey(1))
     mols, b = _batch(tiny_dataset, cfg, fidelity=1)
-    hinge = {level: _direct_hinge(level_hessians(cfg, params, tiny_dataset, batch_hessians_direct, level), mols)
+    value = {level: direct(level_hessians(cfg, params, tiny_dataset, batch_hessians_direct, level), mols)
              for level in (0, 1)}
-    assert min(hinge.values()) > 1e-3 and abs(hinge[0] - hinge[1]) > 0.05 * hinge[0], hinge
-    for level0, expected in ((True, hinge[0]), (False, hinge[1])):
-        fn = make_block_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_level0=level0)
+    assert min(value.values()) > 1e-3 and abs(value[0] - value[1]) > 0.05 * value[0], value
+    for level0, expected in ((True, value[0]), (False, value[1])):
+        fn = make_block_loss_fn(cfg, **settings, **{flag: level0})
         aux = jax.jit(fn)(params, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)[1]
-        assert float(aux["curvature_hinge"]) == pytest.approx(expected, rel=1e-8)
+        assert float(aux[term]) == pytest.approx(expected, rel=1e-8)
 
-    def hinge_level0(p):
-        return make_block_loss_fn(cfg, curvature_hinge_weight=1.0, curvature_hinge_level0=True)(
-            p, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)[1]["curvature_hinge"]
+    def term_level0(p):
+        return make_block_loss_fn(cfg, **settings, **{flag: True})(
+            p, b.positions, b.graph, b.probes, b.targets, b.weights, b.molecule, b.soft)[1][term]
 
-    analytic, fd = directional_derivatives(jax.jit(hinge_level0), params, seed=3)
+    analytic, fd = directional_derivatives(jax.jit(term_level0), params, seed=3)
     assert analytic == pytest.approx(fd, rel=1e-5)
