@@ -254,9 +254,7 @@ def _status() -> None:
 
 
 def _publish() -> None:
-    from hessfit.dataset._build import failures_path, merge_parts
-
-    from hessfit.dataset._build import _atomic_save, concat_datasets
+    from hessfit.dataset._build import _atomic_save, concat_datasets, failures_path, merge_parts, read_build_input
     from hessfit.structures import load_dataset
 
     spec = SETS["panel"]
@@ -268,7 +266,8 @@ def _publish() -> None:
         print(f"panel: {spec['out'].relative_to(ROOT)} -> {spec['publish'].relative_to(ROOT)}")
     outs = _dft_outputs()
     if outs:  # the workers' files merged in list order (cheapest first)
-        order = {str(k): n for n, k in enumerate(load_dataset(SETS["dft"]["smiles"]).extra["key"])}
+        # list order of the committed SMILES file (the pre-optimised file has the same order)
+        order = {item["key"]: n for n, item in enumerate(read_build_input(SETS["dft_preopt"]["smiles"]))}
         parts, fails = {}, []
         for out in sorted(outs, key=lambda o: o != FIXED):  # re-optimised references first: setdefault keeps them
             merge_parts(out)
