@@ -146,6 +146,10 @@ class TrainConfig:
             raise ConfigError("TrainConfig.curvature_hinge_weight and mode_curvature_weight must be >= 0 and "
                               f"mode_curvature_max_cm1 > 0, got {self.curvature_hinge_weight}, "
                               f"{self.mode_curvature_weight} and {self.mode_curvature_max_cm1}")
+        for flag, weight in (("curvature_hinge_level0", "curvature_hinge_weight"),
+                             ("mode_curvature_level0", "mode_curvature_weight")):
+            if getattr(self, flag) and not getattr(self, weight):
+                raise ConfigError(f"TrainConfig.{flag} moves a term that is off: set {weight} > 0 (or drop the flag)")
         if self.learning_rate <= 0:
             raise ConfigError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
 

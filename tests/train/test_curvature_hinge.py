@@ -233,3 +233,13 @@ def test_level0_terms_take_the_level0_hessian_of_other_levels_molecules(tiny_dat
 
     analytic, fd = directional_derivatives(jax.jit(term_level0), params, seed=3)
     assert analytic == pytest.approx(fd, rel=1e-5)
+
+
+@pytest.mark.parametrize("flag, weight", [("curvature_hinge_level0", "curvature_hinge_weight"),
+                                          ("mode_curvature_level0", "mode_curvature_weight")])
+def test_a_level0_flag_without_its_term_is_a_config_error(flag, weight):
+    from hessfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{flag} moves a term that is off: set {weight} > 0"):
+        TrainConfig(**{flag: True})
+    assert getattr(TrainConfig(**{flag: True, weight: 0.1}), flag)
