@@ -197,6 +197,11 @@ def plot_loss_curve(history: list, path: Path) -> None:
     if extra_terms:
         ax.semilogy(ep, val_mse, "s--", label="validation Hessian MSE")
     ax.set_xlabel("epoch")
+    ax.set_xlim(min(ep) - 0.5, max(ep) + 0.5)  # whole epochs on the axis, also for a one-epoch run
+    if len(ep) <= 12:
+        ax.set_xticks(ep)
+    else:
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     extra = "\n+ weighted soft-mode, frequency, curvature" if extra_terms else ""
     ax.set_ylabel("Hessian MSE per element (eV/Å²)²" + extra, fontsize=8 if extra_terms else None)
     ax.legend(fontsize=8)
