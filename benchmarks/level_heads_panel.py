@@ -51,7 +51,8 @@ def trained_indices(split_json: Path, data: Path) -> list[int]:
         names = [Path(f).name for f in files]
         if data.name in names:
             offset = sum(len(load_dataset(Path(f))) for f in files[: names.index(data.name)])
-            return [i - offset for i in extra["train"] if offset <= i < offset + len(load_dataset(data))]
+            end = offset + len(load_dataset(data))
+            return [i - offset for i in extra["train"] if offset <= i < end]
     raise SystemExit(f"error: {split_json}: no extra level lists {data.name}")
 
 
@@ -68,8 +69,11 @@ def main(argv=None) -> None:
     p.add_argument("--split", type=Path, help="a run's split.json: also report that run's training molecules")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore", HessfitWarning)
-    ds, idx = (load_dataset(args.data), list(range(len(load_dataset(args.data))))) if args.data else \
-        load_set("panel", None)
+    if args.data:
+        ds = load_dataset(args.data)
+        idx = list(range(len(ds)))
+    else:
+        ds, idx = load_set("panel", None)
     subsets = {"all": idx}
     if args.split:
         subsets["run's training split"] = trained_indices(args.split, args.data)
