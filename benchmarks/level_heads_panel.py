@@ -40,8 +40,9 @@ def at_level(level: int):
         predict.species_index = level0
 
 
-def trained_indices(split_json: Path, data: Path) -> list[int]:
-    """Indices into ``data`` of its molecules in the training split of the run's extra level that lists it."""
+def trained_indices(split_json: Path, data: Path, n_molecules: int) -> list[int]:
+    """Indices into ``data`` (``n_molecules`` long) of its molecules in the training split of the run's extra level
+    that lists it."""
     import json
 
     from hessfit.structures import load_dataset
@@ -51,8 +52,7 @@ def trained_indices(split_json: Path, data: Path) -> list[int]:
         names = [Path(f).name for f in files]
         if data.name in names:
             offset = sum(len(load_dataset(Path(f))) for f in files[: names.index(data.name)])
-            end = offset + len(load_dataset(data))
-            return [i - offset for i in extra["train"] if offset <= i < end]
+            return [i - offset for i in extra["train"] if offset <= i < offset + n_molecules]
     raise SystemExit(f"error: {split_json}: no extra level lists {data.name}")
 
 
@@ -68,6 +68,8 @@ def main(argv=None) -> None:
     p.add_argument("--data", type=Path, help="Hessian dataset (.npz) instead of the INS panel")
     p.add_argument("--split", type=Path, help="a run's split.json: also report that run's training molecules")
     args = p.parse_args(argv)
+    if args.split and not args.data:
+        p.error("--split needs --data (the panel is in no run's training split)")
     warnings.simplefilter("ignore", HessfitWarning)
     if args.data:
         ds = load_dataset(args.data)
@@ -76,7 +78,7 @@ def main(argv=None) -> None:
         ds, idx = load_set("panel", None)
     subsets = {"all": idx}
     if args.split:
-        subsets["run's training split"] = trained_indices(args.split, args.data)
+        subsets["run's training split"] = trained_indices(args.split, args.data, len(ds))
     structures = [ds.structure(i) for i in idx]
     print("| model | level | molecules | frequency MAE (cm⁻¹) | MAE, modes < 200 cm⁻¹ | molecules with a mode < −50 cm⁻¹ "
           "| most negative mode (cm⁻¹) | Hessian R² |\n|---|---|---|---|---|---|---|---|")
