@@ -104,6 +104,8 @@ def main() -> None:
     p.add_argument("--blend", nargs="*", default=[], metavar="A+B@W",
                    help="also evaluate (1 - W) A + W B for models A, B from --models or the members, e.g. "
                         "nequip_qm9+runs/x/best@0.6")
+    p.add_argument("--cascade", nargs="*", default=[], metavar="P>F",
+                   help="guard cascades: F (a model or blend) where P has a mode below -50 cm^-1 and F's lowest is higher")
     p.add_argument("--no-default", action="store_true",
                    help="skip the default ensemble and its members (candidates only)")
     p.add_argument("--default", default=None, help="the ensemble evaluated with its members (default: the shipped "
@@ -137,7 +139,7 @@ def main() -> None:
         candidates = [] if args.no_default else [(default_name, ens)] + list(preds.items())
         for w in [] if args.no_default else args.also_weights:  # other blends of the same two members
             candidates.append((f"blend w={w:g}", blend_hessians(*preds.values(), w)))
-        extra = candidate_predictions(structures, args.models, args.blend, preds)
+        extra = candidate_predictions(structures, args.models, args.blend, preds, args.cascade)
         candidates += list(extra.items())
         evals = []
         for name, hs in candidates:

@@ -11,6 +11,20 @@ import numpy as np
 from hessfit.structures import Structure
 
 
+def hessian_with_frequencies(structure, freqs_cm1) -> np.ndarray:
+    """(3N, 3N) Hessian, eV/Å², whose internal modes have exactly ``freqs_cm1`` (negative = imaginary): built in
+    the mass-weighted internal basis B, H = M^½ B diag(λ) Bᵀ M^½ with λ = sign(ν̃) (ν̃ / FREQ_FACTOR)²."""
+    from hessfit.modes import internal_basis
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
+    b = internal_basis(structure.positions, structure.masses)
+    f = np.asarray(freqs_cm1, float)
+    assert b.shape[1] == f.size
+    lam = np.sign(f) * (f / FREQ_FACTOR_EV_A2) ** 2
+    sq = np.repeat(np.sqrt(structure.masses), 3)
+    return sq[:, None] * (b @ np.diag(lam) @ b.T) * sq[None, :]
+
+
 def spring_hessian(positions: np.ndarray, pairs, k) -> np.ndarray:
     """Hessian (eV/Å²) of central springs V = Σ k/2 (|r_ij| − r0_ij)² at equilibrium: blocks ±k r̂r̂ᵀ."""
     positions = np.asarray(positions, float)

@@ -132,7 +132,7 @@ def evaluate(
 ):
     """Hessian MAE/RMSE/R², frequency MAE, low modes (below -50 cm⁻¹) and INS Spearman of the model (and
     baselines) on reference Hessians; with --ood / --ood-data also on out-of-domain sets, each in OUT/<set name>/."""
-    from hessfit.model import Ensemble, load_model
+    from hessfit.model import Cascade, Ensemble, load_model
     from hessfit.structures import load_dataset
     from hessfit.train import (evaluate as run_eval, network_predict_fn, ood_dataset_paths, source_predict_fn,
                                summary_line, write_evaluation)
@@ -146,8 +146,8 @@ def evaluate(
     ood_paths = ood_dataset_paths(ood_data, ood)  # checked before the (slow) evaluation starts
 
     def label(mod) -> str:
-        if isinstance(mod, Ensemble):
-            return "nequip-ensemble"
+        if isinstance(mod, (Ensemble, Cascade)):
+            return "nequip-ensemble" if isinstance(mod, Ensemble) else "nequip-cascade"
         return "nequip-blocks" if mod.config.kind == "blocks" else "nequip"
 
     networks = [(label(m), m)]

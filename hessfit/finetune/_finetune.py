@@ -229,11 +229,12 @@ def finetune_from_toml(spectra: str | Path, out_dir: str | Path, *, model_path: 
     """Load the base model (``model_path`` or the shipped energy model ``nequip_qm9``) and the spectra set, then
     `finetune`."""
     from hessfit.finetune._config import load_spectra_set
-    from hessfit.model import Ensemble, load_model
+    from hessfit.model import Cascade, Ensemble, load_model
 
     model = load_model(model_path or "nequip_qm9")  # the default: the shipped energy model
-    if isinstance(model, Ensemble):
-        raise ConfigError(f"{model_path}: an ensemble cannot be fine-tuned; fine-tune one network "
+    if isinstance(model, (Ensemble, Cascade)):
+        kind = "an ensemble" if isinstance(model, Ensemble) else "a cascade"
+        raise ConfigError(f"{model_path}: {kind} cannot be fine-tuned; fine-tune one network "
                           f"(--model {' or '.join(model.references) or 'nequip_qm9'})")
     config, entries = load_spectra_set(spectra)
     if overrides:

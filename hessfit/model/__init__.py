@@ -1,7 +1,8 @@
 """A NequIP energy model on e3nn-jax whose second derivative is the Hessian, and a direct block model
-(HIP-style) that predicts the 3×3 Hessian blocks in one forward pass, and ensembles (weighted means) of them.
+(HIP-style) that predicts the 3×3 Hessian blocks in one forward pass, ensembles (weighted means) of them, and
+cascades (a sounder network only where the first has an imaginary mode).
 
-Public API: `ModelConfig`, `Model`, `Ensemble`, `load_model`, `save_ensemble`, `save_model`, `predict_hessian`, `predict_hessians`,
+Public API: `ModelConfig`, `Model`, `Ensemble`, `Cascade`, `load_model`, `save_ensemble`, `save_cascade`, `save_model`, `predict_hessian`, `predict_hessians`,
 the pure-function factories `make_energy_fn`, `make_hvp_fn`, `make_hessian_fn`, graph packing (`pack`,
 `Graph`, `PackedBatch`) and the layer (`NequIPLayer`, `nequip_layer`).
 
@@ -15,6 +16,8 @@ import importlib
 
 _WHERE = {
     "_blocks": ["BlockModel", "make_direct_hessian_fn"],
+    "_cascade": ["CASCADE_THRESHOLD_CM1", "Cascade", "choose_sounder", "lowest_internal_frequency",
+                 "network_leaves"],
     "_config": ["PRESETS", "ModelConfig"],
     "_ensemble": ["Ensemble"],
     "_energy": ["EnergyModel", "cast_params", "init_params", "make_energy_fn"],
@@ -22,7 +25,7 @@ _WHERE = {
                "neighbour_pairs", "pack", "periodic_neighbour_pairs", "species_index"],
     "_hessian": ["batch_hessians", "batch_hessians_direct", "column_ids", "make_hessian_fn", "make_hvp_fn"],
     "_io": ["BLOCKS_WEIGHTS", "DEFAULT_WEIGHTS", "ENERGY_WEIGHTS", "ENSEMBLE_WEIGHTS", "Model",
-            "check_config_compatible", "load_model", "model_path", "save_ensemble", "save_model",
+            "check_config_compatible", "load_model", "model_path", "save_cascade", "save_ensemble", "save_model",
             "shipped_model_names"],
     "_layer": ["NequIPLayer", "nequip_layer", "radial_basis"],
     "_predict": ["predict_hessian", "predict_hessians"],

@@ -1,6 +1,6 @@
 """`Model` (config + parameters + metadata) and the on-disk form of models and ensembles, in one place: a model is
-a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) is a
-folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped ``ensemble_mf``)."""
+a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) or
+a cascade (`hessfit.model.Cascade`) is a folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped ``ensemble_mf``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from hessfit.errors import ConfigError, InputFormatError
 from hessfit.model._config import ModelConfig
+from hessfit.model._cascade import CASCADE_FORMAT, Cascade
 from hessfit.model._ensemble import ENSEMBLE_FORMAT, Ensemble
 
 #: the pretrained models shipped inside the package: the energy model, the direct block model and their ensemble
@@ -81,7 +82,8 @@ def model_path(path: str | Path, base: str | Path | None = None) -> Path:
 
 
 def load_model(path: str | Path | None = None):
-    """Load a model folder (or its ``model.json``): a `Model`, or an `~hessfit.model.Ensemble` of models. None loads
+    """Load a model folder (or its ``model.json``): a `Model`, an `~hessfit.model.Ensemble` of models or a
+    `~hessfit.model.Cascade` of two. None loads
     the shipped default (``ensemble_mf``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
     ``"ensemble_qm9"``, ``"ensemble_mf"``, ...) loads that one when no such folder exists here."""
     from flax import serialization
@@ -98,6 +100,8 @@ def load_model(path: str | Path | None = None):
         raise InputFormatError(f"{path / 'model.json'}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
     if doc.get("format") == ENSEMBLE_FORMAT:
         return load_ensemble(path, doc)
+    if doc.get("format") == CASCADE_FORMAT:
+        return load_cascade(path, doc)
     if doc.get("format") != "hessfit-nequip-1":
         raise InputFormatError(f"{path / 'model.json'}: unknown model format {doc.get('format')!r}")
     if not (path / "params.msgpack").exists():
@@ -130,14 +134,40 @@ def load_ensemble(path: Path, doc: dict) -> Ensemble:
     for entry in doc.get("members") or []:
         ref = str(entry.get("model", ""))
         member = load_model(model_path(ref, base=path))
-        if isinstance(member, Ensemble):
-            raise InputFormatError(f"{path / 'model.json'}: member {ref!r} is itself an ensemble")
+        if isinstance(member, (Ensemble, Cascade)):
+            raise InputFormatError(f"{path / 'model.json'}: member {ref!r} is itself an ensemble or a cascade")
         members.append(member)
         weights.append(float(entry.get("weight", float("nan"))))
         refs.append(ref)
     try:
         return Ensemble(tuple(members), tuple(weights), doc.get("metadata", {}), tuple(refs))
     except ValueError as exc:
+        raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
+
+
+def save_cascade(path: str | Path, primary: str, fallback: str, threshold_cm1: float = -50.0,
+                 metadata: dict | None = None) -> Path:
+    """Write a cascade folder (``model.json`` only) naming primary and fallback (shipped model names or folders
+    relative to ``path``) and the threshold (cm⁻¹). Returns the folder."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    doc = {"format": CASCADE_FORMAT, "primary": str(primary), "fallback": str(fallback),
+           "threshold_cm1": float(threshold_cm1), "metadata": metadata or {}}
+    (path / "model.json").write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def load_cascade(path: Path, doc: dict) -> Cascade:
+    """The cascade described by ``doc`` (the parsed ``path/model.json``); primary and fallback loaded with
+    `load_model`."""
+    refs = [str(doc.get("primary", "")), str(doc.get("fallback", ""))]
+    if not all(refs):
+        raise InputFormatError(f"{path / 'model.json'}: a cascade needs 'primary' and 'fallback'")
+    parts = [load_model(model_path(ref, base=path)) for ref in refs]
+    try:
+        return Cascade(parts[0], parts[1], float(doc.get("threshold_cm1", -50.0)), doc.get("metadata", {}),
+                       tuple(refs))
+    except (TypeError, ValueError) as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 
 

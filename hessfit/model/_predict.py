@@ -10,11 +10,12 @@ import numpy as np
 
 from hessfit.model._graph import group_by_size, neighbour_pairs, pack, periodic_neighbour_pairs, species_index
 from hessfit.model._hessian import INFERENCE_CHUNK, batch_hessians
+from hessfit.model._cascade import Cascade, choose_sounder
 from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
 _DEFAULT: Model | None = None
-_LOADED: dict[tuple[str, int], Model | Ensemble] = {}
+_LOADED: dict[tuple[str, int], Model | Ensemble | Cascade] = {}
 
 
 def _default_model() -> Model | Ensemble:
@@ -111,17 +112,22 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path 
     Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule
     per graph if it is larger); graphs are padded to size buckets so compiled code is reused. An `Ensemble`
     returns the weighted mean of its members' Hessians. ``check`` warns about structures outside the training
-    data (`check_domain`). ``model``: a loaded model, a shipped model's name or a model folder (`as_model`);
-    None = the shipped default.
+    data (`check_domain`). A `Cascade` returns its primary's Hessian, or its fallback's where the primary has a
+    mode below the cascade's threshold and the fallback's lowest mode is higher (`choose_sounder`).
+    ``model``: a loaded model, a shipped model's name or a model folder (`as_model`); None = the shipped default.
     """
     model = as_model(model)
+    opts = dict(max_atoms_per_batch=max_atoms_per_batch, chunk_size=chunk_size, progress=progress)
+    if isinstance(model, Cascade):
+        first = predict_hessians(structures, model.primary, check=check, **opts)
+        return choose_sounder(structures, first, lambda ss: predict_hessians(ss, model.fallback, check=False, **opts),
+                              model.threshold_cm1)[0]
     if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
         if check:  # once, with the member of the longest cutoff (a row is zero only if zero in every member)
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)
             for s in structures:
                 check_domain(s, widest)
-        parts = [predict_hessians(structures, m, max_atoms_per_batch=max_atoms_per_batch, chunk_size=chunk_size,
-                                  progress=progress, check=False) for m in model.members]
+        parts = [predict_hessians(structures, m, check=False, **opts) for m in model.members]
         return [sum(w * p[i] for w, p in zip(model.weights, parts)) for i in range(len(structures))]
     cfg = model.config
     prepared = []

@@ -182,12 +182,28 @@ class NequipSource(HessianSource):
         ensemble_cls = getattr(hm, "Ensemble", None)
         if model is None and ensemble_cls is not None and self.guard:
             model = _load_model(None)  # the shipped default, loaded here so an ensemble's members are seen
+        if isinstance(model, getattr(hm, "Cascade", ())):
+            return self._predict_cascade(structure, model, hm)
         if ensemble_cls is not None and isinstance(model, ensemble_cls):
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)  # as predict_hessians checks
             members = [np.asarray(hm.predict_hessians([structure], m, check=m is widest)[0], float)
                        for m in model.members]
             return sum(w * h for w, h in zip(model.weights, members)), members
         return predict_hessian(structure, model=model), None
+
+    def _predict_cascade(self, structure: Structure, cascade, hm) -> tuple[object, list | None]:
+        """A cascade (`hessfit.model.Cascade`): the primary's prediction, or the fallback's where the primary has a
+        mode below the cascade's threshold and the fallback's lowest mode is higher; the guard sees the members of
+        the branch taken, and the metadata names it (``cascade_branch``)."""
+        from types import SimpleNamespace
+
+        out, members = dataclasses.replace(self, model=cascade.primary)._predict(structure)
+        branch, lowest = "primary", hm.lowest_internal_frequency(structure, out)
+        if lowest < cascade.threshold_cm1:
+            out_f, members_f = dataclasses.replace(self, model=cascade.fallback)._predict(structure)
+            if hm.lowest_internal_frequency(structure, out_f) > lowest:
+                out, members, branch = out_f, members_f, "fallback"
+        return SimpleNamespace(hessian=np.asarray(out, float), metadata={"cascade_branch": branch}), members
 
     def _predict_crystal(self, crystal: Structure) -> tuple[np.ndarray, list | None]:
         """A crystal's Hessian (3N, 3N) eV/Å² from its molecules: every molecule made whole and predicted alone (the

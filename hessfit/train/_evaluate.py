@@ -111,12 +111,11 @@ def hessian_metrics(structure, predicted: np.ndarray, reference: np.ndarray, *, 
 
 
 def network_predict_fn(model, *, max_atoms_per_batch: int = 400) -> Callable:
-    """``predict_fn`` for `evaluate` from a network (`Model` or `Ensemble`): Hessians in eV/Å², None for molecules
+    """``predict_fn`` for `evaluate` from a network (`Model`, `Ensemble` or `Cascade`): Hessians in eV/Å², None for molecules
     with elements the network does not know (they are skipped and counted, not an error)."""
-    from hessfit.model import Ensemble, predict_hessians
+    from hessfit.model import network_leaves, predict_hessians
 
-    members = model.members if isinstance(model, Ensemble) else (model,)
-    known = set.intersection(*(set(int(z) for z in m.config.elements) for m in members))
+    known = set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(model)))
 
     def predict(structures):
         ok = [i for i, s in enumerate(structures) if set(int(z) for z in s.numbers) <= known]
@@ -135,25 +134,35 @@ def blend_hessians(a: Sequence, b: Sequence, w: float) -> list:
 
 
 def candidate_predictions(structures: Sequence, models: Sequence[str], blends: Sequence[str],
-                          known: dict | None = None) -> dict:
-    """{name: [Hessian or None per structure]} of the networks ``models`` (shipped names or model folders) and of
-    the ``blends`` 'A+B@W' = (1 − W)·A + W·B; predictions already in ``known`` are reused, each network runs once."""
-    from hessfit.model import load_model
+                          known: dict | None = None, cascades: Sequence[str] = ()) -> dict:
+    """{name: [Hessian or None per structure]} of the networks ``models`` (shipped names or model folders), of
+    the ``blends`` 'A+B@W' = (1 − W)·A + W·B and of the ``cascades`` 'P>F' (P and F: a name or a blend; per
+    molecule F where P has a mode below the guard's threshold and F's lowest mode is higher,
+    `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network runs once."""
+    from hessfit.model import choose_sounder, load_model
 
     preds = dict(known or {})
 
     def get(name):
         if name not in preds:
+            if "@" in name and "+" in name:  # a blend
+                pair, w = name.rsplit("@", 1)
+                a, b = pair.split("+")
+                preds[name] = blend_hessians(get(a), get(b), float(w))
+                return preds[name]
             t0 = time.perf_counter()
             preds[name] = network_predict_fn(load_model(name))(structures)
             print(f"  {name}: {len(structures)} molecules predicted in {time.perf_counter() - t0:.0f} s", flush=True)
         return preds[name]
 
-    out = {name: get(name) for name in models}
-    for spec in blends:
-        pair, w = spec.rsplit("@", 1)
-        a, b = pair.split("+")
-        out[spec] = blend_hessians(get(a), get(b), float(w))
+    out = {name: get(name) for name in list(models) + list(blends)}
+    for spec in cascades:
+        primary, fallback = spec.split(">")
+        index = {id(s): i for i, s in enumerate(structures)}
+        hs, taken = choose_sounder(structures, get(primary),
+                                   lambda ss: [get(fallback)[index[id(s)]] for s in ss], GUARD_CM1)
+        print(f"  {spec}: fallback taken for {sum(taken)} of {len(structures)} molecules", flush=True)
+        out[spec] = hs
     return out
 
 

@@ -6,19 +6,9 @@ import numpy as np
 import pytest
 
 from hessfit.errors import ConfigError, InputFormatError
-from hessfit.model import Ensemble, load_model, predict_hessian, predict_hessians, save_ensemble, save_model
+from hessfit.model import Ensemble, load_model, predict_hessian, predict_hessians, save_ensemble
 from tests.helpers import assert_sum_rule
 from tests.model.test_hessian import _molecule
-
-
-@pytest.fixture(scope="module")
-def members(tiny_model, tiny_block_model, tmp_path_factory):
-    """The session's tiny energy and block models (their compiled code is shared with the other model tests)
-    saved under one folder, as ``energy/`` and ``blocks/``."""
-    root = tmp_path_factory.mktemp("members")
-    save_model(root / "energy", tiny_model)
-    save_model(root / "blocks", tiny_block_model)
-    return root, tiny_model, tiny_block_model
 
 
 def test_ensemble_is_the_weighted_mean_of_its_members(members):

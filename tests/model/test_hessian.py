@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hessfit.model import batch_hessians, make_energy_fn, make_hvp_fn, pack, predict_hessian, predict_hessians
+from hessfit.model import make_energy_fn, make_hvp_fn, pack, predict_hessian, predict_hessians
 from hessfit.model._hessian import _jitted_columns
 from hessfit.structures import Structure
 from tests.helpers import assert_sum_rule, rotate_hessian, rotation_matrix

@@ -1,6 +1,5 @@
 """predict_hessian: errors and warnings on inputs outside the training domain; the shipped model."""
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -13,21 +13,9 @@ import pytest
 from hessfit.cli import main
 from hessfit.sources import NequipSource, NetworkGuardWarning, get_source, network_guard
 from hessfit.structures import write_xyz
-from hessfit.units import FREQ_FACTOR_EV_A2
 
+from tests.helpers import hessian_with_frequencies
 from tests.sources.conftest import needs_xtb
-
-
-def hessian_with_frequencies(structure, freqs_cm1):
-    """(3N, 3N) Hessian, eV/Å², whose internal modes have exactly ``freqs_cm1`` (negative = imaginary)."""
-    from hessfit.modes import internal_basis
-
-    b = internal_basis(structure.positions, structure.masses)
-    f = np.asarray(freqs_cm1, float)
-    assert b.shape[1] == f.size
-    lam = np.sign(f) * (f / FREQ_FACTOR_EV_A2) ** 2
-    sq = np.repeat(np.sqrt(structure.masses), 3)
-    return sq[:, None] * (b @ np.diag(lam) @ b.T) * sq[None, :]
 
 
 def test_guard_counts_modes_below_threshold(water):
@@ -182,3 +170,25 @@ def test_batched_predict_warns_once_naming_the_unsound_molecules(water, tmp_path
     err = capsys.readouterr().err
     warned = [line for line in err.splitlines() if "network Hessians have a mode below" in line]
     assert len(warned) == 1 and "1 of 2" in warned[0] and "(-90 cm⁻¹)" in warned[0] and "--source auto" in warned[0]
+
+
+def test_a_cascade_gives_the_guard_the_branch_it_took(water, monkeypatch):
+    """A cascade: the fallback's Hessian where the primary fails the guard's threshold and the fallback is
+    sounder; the metadata names the branch, and the guard judges the Hessian returned."""
+    import hessfit.model as hm
+
+    primary, fallback = types.SimpleNamespace(name="p"), types.SimpleNamespace(name="f")
+    h = {"p": hessian_with_frequencies(water, [-120.0, 1600.0, 3700.0]),
+         "f": hessian_with_frequencies(water, [-20.0, 1600.0, 3700.0])}
+    monkeypatch.setattr(hm, "predict_hessian", lambda structure, model: h[model.name])
+    casc = hm.Cascade(primary, fallback)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NetworkGuardWarning)  # -20 cm⁻¹ passes the guard
+        res = NequipSource(model=casc).hessian(water)
+    np.testing.assert_allclose(res.hessian, h["f"], atol=1e-12)
+    assert res.metadata["cascade_branch"] == "fallback" and res.metadata["guard_passed"] is True
+    h["f"] = hessian_with_frequencies(water, [-150.0, 1600.0, 3700.0])  # a fallback no sounder: primary kept
+    with pytest.warns(NetworkGuardWarning, match="mode 1 at -120 cm⁻¹"):
+        res = NequipSource(model=casc).hessian(water)
+    np.testing.assert_allclose(res.hessian, h["p"], atol=1e-12)
+    assert res.metadata["cascade_branch"] == "primary"

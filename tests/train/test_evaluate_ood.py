@@ -128,3 +128,21 @@ def test_candidate_predictions_blend_and_reuse(monkeypatch):
     np.testing.assert_allclose(out["a+c@0.5"][0], 0.5 * np.eye(3) + 5.0)
     assert loaded == ["c"] and set(out) == {"c", "a+b@0.25", "a+c@0.5"}  # 'c' predicted once, a and b reused
     assert blend_hessians([None], [np.eye(3)], 0.5) == [None]
+
+
+def test_candidate_predictions_cascade_takes_the_sounder_fallback_where_the_primary_fails():
+    from hessfit.model import lowest_internal_frequency
+    from hessfit.train._evaluate import candidate_predictions
+    from tests.helpers import hessian_with_frequencies
+
+    mols = [water(), water()]
+
+    def h(lowest):
+        return hessian_with_frequencies(mols[0], [lowest, 1600.0, 3700.0])
+
+    known = {"p": [h(-120.0), h(900.0)], "a": [h(-60.0), h(800.0)], "b": [h(100.0), h(700.0)]}
+    out = candidate_predictions(mols, [], [], known=known, cascades=["p>a+b@0.5"])
+    got = [lowest_internal_frequency(m, x) for m, x in zip(mols, out["p>a+b@0.5"])]
+    blend = 0.5 * known["a"][0] + 0.5 * known["b"][0]
+    np.testing.assert_allclose(out["p>a+b@0.5"][0], blend)  # the blend of a and b, sounder than p's −120
+    assert got[1] == pytest.approx(900.0, abs=1e-6)  # the primary passes: kept

@@ -1,0 +1,92 @@
+"""Cascades: the fallback's Hessian exactly where the primary's has a mode below the threshold and the fallback's
+lowest mode is higher; saved and loaded as folders, with clear errors."""
+
+import numpy as np
+import pytest
+
+from hessfit.errors import InputFormatError
+from hessfit.model import (CASCADE_THRESHOLD_CM1, Cascade, choose_sounder, load_model, lowest_internal_frequency,
+                           network_leaves, predict_hessian, predict_hessians, save_cascade, save_ensemble)
+from hessfit.modes import vibrational_basis
+from tests.helpers import hessian_with_frequencies
+from tests.model.test_hessian import _molecule
+
+
+def test_lowest_internal_frequency_is_the_closed_form():
+    mol = _molecule(seed=3)
+    n_modes = vibrational_basis(mol).shape[1]
+    freqs = np.linspace(300.0, 3000.0, n_modes)
+    freqs[4] = -123.0
+    assert lowest_internal_frequency(mol, hessian_with_frequencies(mol, freqs)) == pytest.approx(-123.0, abs=1e-6)
+    freqs[4] = 45.0
+    assert lowest_internal_frequency(mol, hessian_with_frequencies(mol, freqs)) == pytest.approx(45.0, abs=1e-6)
+
+
+def test_choose_sounder_takes_the_fallback_only_where_the_primary_fails_and_the_fallback_is_sounder():
+    mols = [_molecule(seed=s) for s in (3, 4, 5, 6)]
+    n = vibrational_basis(mols[0]).shape[1]
+
+    def h(lowest):
+        return lambda m: hessian_with_frequencies(m, np.r_[lowest, np.linspace(400.0, 3000.0, n - 1)])
+
+    primary = [h(-30.0)(mols[0]), h(-80.0)(mols[1]), h(-200.0)(mols[2]), None]  # -30 passes: above -50
+    fallback_lowest = {1: -10.0, 2: -250.0}  # molecule 1: sounder fallback; molecule 2: a worse one
+    asked = []
+
+    def fallback(structures):
+        asked.extend(structures)
+        return [h(fallback_lowest[mols.index(s)])(s) for s in structures]
+
+    out, taken = choose_sounder(mols, primary, fallback, CASCADE_THRESHOLD_CM1)
+    assert asked == [mols[1], mols[2]]  # called once, only for the failing molecules
+    assert taken == [False, True, False, False]
+    assert out[0] is primary[0] and out[2] is primary[2] and out[3] is None
+    assert lowest_internal_frequency(mols[1], out[1]) == pytest.approx(-10.0, abs=1e-6)
+
+
+def test_cascade_folder_predicts_the_per_molecule_choice(members, tmp_path):
+    root, energy, blocks = members
+    save_ensemble(root / "mix", ["../energy", "../blocks"], [0.5, 0.5])
+    mols = [_molecule(seed=s) for s in (7, 8)]
+    p = predict_hessians(mols, energy)
+    f = predict_hessians(mols, root / "mix")
+    lowest = [lowest_internal_frequency(m, x) for m, x in zip(mols, p)]
+    # a threshold between the two molecules' lowest primary modes: the fallback is considered for one of them
+    threshold = float(np.mean(lowest))
+    save_cascade(tmp_path / "casc", str(root / "energy"), str(root / "mix"), threshold, {"note": "test"})
+    casc = load_model(tmp_path / "casc")
+    assert isinstance(casc, Cascade) and casc.threshold_cm1 == threshold and casc.metadata == {"note": "test"}
+    assert network_leaves(casc) == (casc.primary, *casc.fallback.members)
+    got = predict_hessians(mols, casc)
+    k = int(np.argmin(lowest))  # the failing one
+    expect_fallback = lowest_internal_frequency(mols[k], f[k]) > lowest[k]
+    np.testing.assert_allclose(got[k], f[k] if expect_fallback else p[k], atol=1e-12)
+    np.testing.assert_allclose(got[1 - k], p[1 - k], atol=1e-12)
+    np.testing.assert_allclose(predict_hessian(mols[1 - k], casc), p[1 - k], atol=1e-12)
+
+
+def test_bad_cascades_are_one_line_errors(members, tmp_path):
+    root, *_ = members
+    save_cascade(tmp_path / "inner", str(root / "energy"), str(root / "blocks"))
+    save_cascade(tmp_path / "outer", "../inner", str(root / "energy"))
+    with pytest.raises(InputFormatError, match="cascades") as err:
+        load_model(tmp_path / "outer")
+    assert "model.json" in str(err.value) and "\n" not in str(err.value)
+    save_cascade(tmp_path / "half", str(root / "energy"), "")
+    with pytest.raises(InputFormatError, match="needs 'primary' and 'fallback'"):
+        load_model(tmp_path / "half")
+    save_ensemble(tmp_path / "ens", ["../inner", str(root / "energy")], [0.5, 0.5])
+    with pytest.raises(InputFormatError, match="itself an ensemble or a cascade"):
+        load_model(tmp_path / "ens")
+
+
+def test_finetuning_a_cascade_is_a_clear_error(members, tmp_path):
+    from hessfit.errors import ConfigError
+    from hessfit.finetune._finetune import finetune_from_toml
+
+    root, *_ = members
+    save_cascade(tmp_path / "casc", str(root / "energy"), str(root / "blocks"))
+    spectra = tmp_path / "set.toml"
+    spectra.write_text("")
+    with pytest.raises(ConfigError, match="a cascade cannot be fine-tuned; fine-tune one network"):
+        finetune_from_toml(spectra, tmp_path / "out", model_path=tmp_path / "casc")
