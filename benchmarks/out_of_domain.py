@@ -105,7 +105,8 @@ def main() -> None:
                    help="also evaluate (1 - W) A + W B for models A, B from --models or the members, e.g. "
                         "nequip_qm9+runs/x/best@0.6")
     p.add_argument("--cascade", nargs="*", default=[], metavar="P>F",
-                   help="guard cascades: F (a model or blend) where P has a mode below -50 cm^-1 and F's lowest is higher")
+                   help="guard cascades: F (a model or blend) where P has a mode below -50 cm^-1 and F's lowest is "
+                        "higher; P>F~k: the least blend of P and F in steps of 1/k that passes")
     p.add_argument("--no-default", action="store_true",
                    help="skip the default ensemble and its members (candidates only)")
     p.add_argument("--default", default=None, help="the ensemble evaluated with its members (default: the shipped "

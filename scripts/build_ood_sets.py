@@ -1,6 +1,7 @@
 """Build the out-of-domain evaluation sets of issue 17 (docs/out_of_domain.md), resumably.
 
     python scripts/build_ood_sets.py panel     # INS panel: SMILES → GFN2-xTB minimum → xTB Hessian
+    python scripts/build_ood_sets.py panel2    # the fresh panel (confirmation only), built the same way
     python scripts/build_ood_sets.py dft       # DFT set: SMILES → xTB pre-opt → B3LYP/6-311++G(d,p) opt → Hessian
     python scripts/build_ood_sets.py dft --worker b   # a second DFT worker (own output file), shares the list
     python scripts/build_ood_sets.py fix-dft-saddles   # re-optimise DFT references that are saddles (see below)
@@ -51,6 +52,7 @@ SADDLE_CM1 = -20.0
 DFT_OPTIONS = {"functional": "B3LYP", "basis": "6-311++G(d,p)", "max_memory_mb": 3000}
 SETS = {
     "panel": {"smiles": DATA / "panel_xtb.smi", "out": WORK / "panel_xtb.npz", "publish": DATA / "panel_xtb.npz"},
+    "panel2": {"smiles": DATA / "panel2_xtb.smi", "out": WORK / "panel2_xtb.npz", "publish": DATA / "panel2_xtb.npz"},
     "dft_preopt": {"smiles": DATA / "dft_b3lyp.smi", "out": WORK / "dft_xtb_preopt.npz", "publish": None},
     "dft": {"smiles": WORK / "dft_xtb_preopt.npz", "out": WORK / "dft_b3lyp.npz", "publish": DATA / "dft_b3lyp.npz"},
 }
@@ -257,13 +259,14 @@ def _publish() -> None:
     from hessfit.dataset._build import _atomic_save, concat_datasets, failures_path, merge_parts, read_build_input
     from hessfit.structures import load_dataset
 
-    spec = SETS["panel"]
-    if spec["out"].exists():
-        merge_parts(spec["out"])
-        shutil.copyfile(spec["out"], spec["publish"])
-        if failures_path(spec["out"]).exists():
-            shutil.copyfile(failures_path(spec["out"]), failures_path(spec["publish"]))
-        print(f"panel: {spec['out'].relative_to(ROOT)} -> {spec['publish'].relative_to(ROOT)}")
+    for name in ("panel", "panel2"):
+        spec = SETS[name]
+        if spec["out"].exists():
+            merge_parts(spec["out"])
+            shutil.copyfile(spec["out"], spec["publish"])
+            if failures_path(spec["out"]).exists():
+                shutil.copyfile(failures_path(spec["out"]), failures_path(spec["publish"]))
+            print(f"{name}: {spec['out'].relative_to(ROOT)} -> {spec['publish'].relative_to(ROOT)}")
     outs = _dft_outputs()
     if outs:  # the workers' files merged in list order (cheapest first)
         # list order of the committed SMILES file (the pre-optimised file has the same order)
@@ -286,7 +289,7 @@ def _publish() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["panel", "dft", "fix-dft-saddles", "status", "publish"])
+    p.add_argument("what", choices=["panel", "panel2", "dft", "fix-dft-saddles", "status", "publish"])
     p.add_argument("--worker", default="main", help="dft: this worker's name (own output file; default main)")
     p.add_argument("--retry-failed", action="store_true", help="recompute molecules in the failure log")
     args = p.parse_args(argv)
@@ -296,9 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         _publish()
     elif args.what == "fix-dft-saddles":
         _fix_dft_saddles()
-    elif args.what == "panel":
-        _build("panel", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
-        _fix_saddles(SETS["panel"]["out"])
+    elif args.what in ("panel", "panel2"):
+        _build(args.what, method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
+        _fix_saddles(SETS[args.what]["out"])
     else:
         _build("dft_preopt", method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
         _build_dft(args.worker, retry_failed=args.retry_failed)

@@ -2,12 +2,13 @@
 
 A cascade P ▷ F predicts every structure with its primary P. Where P's Hessian has an internal mode below
 ``threshold_cm1`` (the guard's −50 cm⁻¹: an imaginary mode that a minimum of a nearby surface cannot have), it
-predicts F too and keeps F's Hessian if F's lowest internal mode is higher than P's. No reference is needed, and F
-costs time only on the structures P fails. Each Hessian is one network's (or one ensemble's), so it keeps that
-model's symmetry, sum rule and equivariance; the choice between the two is per structure.
+predicts F too and keeps F's Hessian if F's lowest internal mode is higher than P's; with ``blend_steps`` k it keeps
+the least blend (1 − w) H_P + w H_F, w = 1/k … 1, that passes. No reference is needed, and F costs time only on
+the structures P fails. Each Hessian is a convex combination of networks' Hessians, so it keeps their symmetry,
+sum rule and equivariance; the choice is per structure.
 
 On disk a cascade is a folder with only ``model.json``: ``{"format": "hessfit-cascade-1", "primary": REF,
-"fallback": REF, "threshold_cm1": -50.0, "metadata": {...}}``; REF is a folder relative to the cascade's folder or
+"fallback": REF, "threshold_cm1": -50.0, "blend_steps": 0, "metadata": {...}}``; REF is a folder relative to the cascade's folder or
 the name of a shipped model (a network or an ensemble, not a cascade). Reading and writing live in
 `hessfit.model._io`.
 """
@@ -34,12 +35,15 @@ class Cascade:
     threshold_cm1: float = CASCADE_THRESHOLD_CM1
     metadata: dict = dataclasses.field(default_factory=dict)
     references: tuple[str, ...] = ()  # how model.json names primary and fallback
+    blend_steps: int = 0  # 0: the fallback's Hessian whole; k: the least of it in steps of 1/k (choose_sounder)
 
     def __post_init__(self):
         if isinstance(self.primary, Cascade) or isinstance(self.fallback, Cascade):
             raise ValueError("a cascade's primary and fallback must be networks or ensembles, not cascades")
         if not np.isfinite(self.threshold_cm1):
             raise ValueError(f"a cascade's threshold must be a finite frequency in cm⁻¹, got {self.threshold_cm1}")
+        if int(self.blend_steps) != self.blend_steps or self.blend_steps < 0:
+            raise ValueError(f"a cascade's blend_steps must be a whole number >= 0, got {self.blend_steps}")
 
 
 def lowest_internal_frequency(structure, hessian) -> float:
@@ -52,27 +56,41 @@ def lowest_internal_frequency(structure, hessian) -> float:
 
 
 def choose_sounder(structures: Sequence, primary: list, fallback: Callable[[list], list],
-                   threshold_cm1: float = CASCADE_THRESHOLD_CM1) -> tuple[list, list[bool]]:
-    """Per structure, the primary's Hessian, or the fallback's where the primary's lowest internal mode is below
-    ``threshold_cm1`` and the fallback's is higher.
+                   threshold_cm1: float = CASCADE_THRESHOLD_CM1, blend_steps: int = 0) -> tuple[list, list[float]]:
+    """Per structure, the primary's Hessian, or where the primary's lowest internal mode is below
+    ``threshold_cm1`` the fallback's (``blend_steps`` 0), or the least fallback that it takes (``blend_steps`` k:
+    (1 − w) H_primary + w H_fallback for the smallest w in 1/k, 2/k, …, 1 whose lowest mode is at or above the
+    threshold; if none is, the w with the highest lowest mode). A fallback that is no sounder than the primary is
+    not taken.
 
     Args:
         structures: the structures (Å, amu).
         primary: the primary's Hessians (eV/Å²; None where it gave none: kept as None).
         fallback: Hessians of a list of structures (called once, on the failing ones only).
         threshold_cm1: the guard's threshold, cm⁻¹.
+        blend_steps: 0 for the fallback's Hessian whole, else the number of blend weights tried.
 
     Returns:
-        (Hessians, taken) with ``taken[i]`` True where the fallback's Hessian was taken.
+        (Hessians, weights): ``weights[i]`` is the fallback's weight in structure i's Hessian (0 = the primary's).
     """
     lowest = [None if h is None else lowest_internal_frequency(s, h) for s, h in zip(structures, primary)]
     failing = [i for i, f in enumerate(lowest) if f is not None and f < threshold_cm1]
-    out, taken = list(primary), [False] * len(primary)
+    out, weights = list(primary), [0.0] * len(primary)
+    grid = [1.0] if blend_steps <= 0 else [k / blend_steps for k in range(1, blend_steps + 1)]
     if failing:
-        for i, h in zip(failing, fallback([structures[i] for i in failing])):
-            if h is not None and lowest_internal_frequency(structures[i], h) > lowest[i]:
-                out[i], taken[i] = h, True
-    return out, taken
+        for i, hf in zip(failing, fallback([structures[i] for i in failing])):
+            if hf is None:
+                continue
+            best_w, best = 0.0, lowest[i]
+            for w in grid:
+                f = lowest_internal_frequency(structures[i], (1 - w) * primary[i] + w * hf)
+                if f > best:
+                    best_w, best = w, f
+                if f >= threshold_cm1:
+                    break
+            if best_w > 0:
+                out[i], weights[i] = (1 - best_w) * primary[i] + best_w * hf, best_w
+    return out, weights
 
 
 def network_leaves(model) -> tuple:

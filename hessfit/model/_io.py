@@ -146,13 +146,13 @@ def load_ensemble(path: Path, doc: dict) -> Ensemble:
 
 
 def save_cascade(path: str | Path, primary: str, fallback: str, threshold_cm1: float = -50.0,
-                 metadata: dict | None = None) -> Path:
+                 metadata: dict | None = None, blend_steps: int = 0) -> Path:
     """Write a cascade folder (``model.json`` only) naming primary and fallback (shipped model names or folders
-    relative to ``path``) and the threshold (cm⁻¹). Returns the folder."""
+    relative to ``path``), the threshold (cm⁻¹) and the blend steps (`hessfit.model.Cascade`). Returns the folder."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     doc = {"format": CASCADE_FORMAT, "primary": str(primary), "fallback": str(fallback),
-           "threshold_cm1": float(threshold_cm1), "metadata": metadata or {}}
+           "threshold_cm1": float(threshold_cm1), "blend_steps": int(blend_steps), "metadata": metadata or {}}
     (path / "model.json").write_text(json.dumps(doc, indent=2))
     return path
 
@@ -166,7 +166,7 @@ def load_cascade(path: Path, doc: dict) -> Cascade:
     parts = [load_model(model_path(ref, base=path)) for ref in refs]
     try:
         return Cascade(parts[0], parts[1], float(doc.get("threshold_cm1", -50.0)), doc.get("metadata", {}),
-                       tuple(refs))
+                       tuple(refs), doc.get("blend_steps", 0))
     except (TypeError, ValueError) as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 

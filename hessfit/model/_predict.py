@@ -113,7 +113,8 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path 
     per graph if it is larger); graphs are padded to size buckets so compiled code is reused. An `Ensemble`
     returns the weighted mean of its members' Hessians. ``check`` warns about structures outside the training
     data (`check_domain`). A `Cascade` returns its primary's Hessian, or its fallback's where the primary has a
-    mode below the cascade's threshold and the fallback's lowest mode is higher (`choose_sounder`).
+    mode below the cascade's threshold and the fallback's lowest mode is higher (or the least blend of the two that
+    passes, `choose_sounder`).
     ``model``: a loaded model, a shipped model's name or a model folder (`as_model`); None = the shipped default.
     """
     model = as_model(model)
@@ -121,7 +122,7 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path 
     if isinstance(model, Cascade):
         first = predict_hessians(structures, model.primary, check=check, **opts)
         return choose_sounder(structures, first, lambda ss: predict_hessians(ss, model.fallback, check=False, **opts),
-                              model.threshold_cm1)[0]
+                              model.threshold_cm1, model.blend_steps)[0]
     if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
         if check:  # once, with the member of the longest cutoff (a row is zero only if zero in every member)
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)

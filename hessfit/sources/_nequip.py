@@ -192,18 +192,25 @@ class NequipSource(HessianSource):
         return predict_hessian(structure, model=model), None
 
     def _predict_cascade(self, structure: Structure, cascade, hm) -> tuple[object, list | None]:
-        """A cascade (`hessfit.model.Cascade`): the primary's prediction, or the fallback's where the primary has a
-        mode below the cascade's threshold and the fallback's lowest mode is higher; the guard sees the members of
-        the branch taken, and the metadata names it (``cascade_branch``)."""
+        """A cascade (`hessfit.model.Cascade`, `hessfit.model.choose_sounder`): the primary's prediction, or where
+        it has a mode below the cascade's threshold the fallback's (or the least blend of the two that passes).
+        The guard sees the members of the primary, or of the fallback when its Hessian is taken whole; the
+        metadata gives the fallback's weight (``cascade_fallback_weight``, 0 = the primary alone)."""
         from types import SimpleNamespace
 
         out, members = dataclasses.replace(self, model=cascade.primary)._predict(structure)
-        branch, lowest = "primary", hm.lowest_internal_frequency(structure, out)
-        if lowest < cascade.threshold_cm1:
+        fallback_members = []
+
+        def fallback(structures):
             out_f, members_f = dataclasses.replace(self, model=cascade.fallback)._predict(structure)
-            if hm.lowest_internal_frequency(structure, out_f) > lowest:
-                out, members, branch = out_f, members_f, "fallback"
-        return SimpleNamespace(hessian=np.asarray(out, float), metadata={"cascade_branch": branch}), members
+            fallback_members.append(members_f)
+            return [np.asarray(out_f, float)]
+
+        (h,), (w,) = hm.choose_sounder([structure], [np.asarray(out, float)], fallback, cascade.threshold_cm1,
+                                       cascade.blend_steps)
+        if w == 1.0:
+            members = fallback_members[0]
+        return SimpleNamespace(hessian=h, metadata={"cascade_fallback_weight": float(w)}), members
 
     def _predict_crystal(self, crystal: Structure) -> tuple[np.ndarray, list | None]:
         """A crystal's Hessian (3N, 3N) eV/Å² from its molecules: every molecule made whole and predicted alone (the

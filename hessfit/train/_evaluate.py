@@ -136,9 +136,9 @@ def blend_hessians(a: Sequence, b: Sequence, w: float) -> list:
 def candidate_predictions(structures: Sequence, models: Sequence[str], blends: Sequence[str],
                           known: dict | None = None, cascades: Sequence[str] = ()) -> dict:
     """{name: [Hessian or None per structure]} of the networks ``models`` (shipped names or model folders), of
-    the ``blends`` 'A+B@W' = (1 − W)·A + W·B and of the ``cascades`` 'P>F' (P and F: a name or a blend; per
-    molecule F where P has a mode below the guard's threshold and F's lowest mode is higher,
-    `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network runs once."""
+    the ``blends`` 'A+B@W' = (1 − W)·A + W·B and of the ``cascades`` 'P>F' or 'P>F~k' (P and F: a name or a
+    blend; per molecule F, or with ~k the least blend of P and F in steps of 1/k, where P has a mode below the
+    guard's threshold, `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network runs once."""
     from hessfit.model import choose_sounder, load_model
 
     preds = dict(known or {})
@@ -156,12 +156,15 @@ def candidate_predictions(structures: Sequence, models: Sequence[str], blends: S
         return preds[name]
 
     out = {name: get(name) for name in list(models) + list(blends)}
+    index = {id(s): i for i, s in enumerate(structures)}
     for spec in cascades:
         primary, fallback = spec.split(">")
-        index = {id(s): i for i, s in enumerate(structures)}
-        hs, taken = choose_sounder(structures, get(primary),
-                                   lambda ss: [get(fallback)[index[id(s)]] for s in ss], GUARD_CM1)
-        print(f"  {spec}: fallback taken for {sum(taken)} of {len(structures)} molecules", flush=True)
+        fallback, _, steps = fallback.partition("~")
+        hs, weights = choose_sounder(structures, get(primary), lambda ss: [get(fallback)[index[id(s)]] for s in ss],
+                                     GUARD_CM1, int(steps or 0))
+        used = [w for w in weights if w > 0]
+        print(f"  {spec}: fallback in {len(used)} of {len(structures)} molecules"
+              + (f" (weights {', '.join(f'{w:g}' for w in used)})" if used else ""), flush=True)
         out[spec] = hs
     return out
 

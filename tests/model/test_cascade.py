@@ -37,11 +37,37 @@ def test_choose_sounder_takes_the_fallback_only_where_the_primary_fails_and_the_
         asked.extend(structures)
         return [h(fallback_lowest[mols.index(s)])(s) for s in structures]
 
-    out, taken = choose_sounder(mols, primary, fallback, CASCADE_THRESHOLD_CM1)
+    out, weights = choose_sounder(mols, primary, fallback, CASCADE_THRESHOLD_CM1)
     assert asked == [mols[1], mols[2]]  # called once, only for the failing molecules
-    assert taken == [False, True, False, False]
+    assert weights == [0.0, 1.0, 0.0, 0.0]
     assert out[0] is primary[0] and out[2] is primary[2] and out[3] is None
     assert lowest_internal_frequency(mols[1], out[1]) == pytest.approx(-10.0, abs=1e-6)
+
+
+def test_blend_steps_take_the_least_fallback_that_passes():
+    """Primary and fallback share their modes, so the blend's eigenvalues are the blended eigenvalues:
+    λ(w) = (1 − w) λ_P + w λ_F, and the least passing w on the grid follows in closed form."""
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
+    mol = _molecule(seed=3)
+    n = vibrational_basis(mol).shape[1]
+    rest = np.linspace(400.0, 3000.0, n - 1)
+    p = hessian_with_frequencies(mol, np.r_[-200.0, rest])
+    f = hessian_with_frequencies(mol, np.r_[300.0, rest])
+    lam = lambda nu: np.sign(nu) * (nu / FREQ_FACTOR_EV_A2) ** 2  # noqa: E731
+    # smallest w with λ(w) ≥ λ(−50): w ≥ (λ(−50) − λ_P) / (λ_F − λ_P)
+    w_min = (lam(-50.0) - lam(-200.0)) / (lam(300.0) - lam(-200.0))
+    expect = np.ceil(w_min * 10 - 1e-9) / 10
+    (h,), (w,) = choose_sounder([mol], [p], lambda ss: [f], CASCADE_THRESHOLD_CM1, blend_steps=10)
+    assert w == pytest.approx(expect) and 0 < w < 1
+    np.testing.assert_allclose(h, (1 - w) * p + w * f, atol=1e-12)
+    nu = FREQ_FACTOR_EV_A2 * np.sign(lam(-200.0) * (1 - w) + lam(300.0) * w) * np.sqrt(
+        abs(lam(-200.0) * (1 - w) + lam(300.0) * w))
+    assert lowest_internal_frequency(mol, h) == pytest.approx(nu, abs=1e-6) and nu >= -50.0
+    # a fallback that never passes: the weight with the highest lowest mode (here the whole fallback)
+    f_bad = hessian_with_frequencies(mol, np.r_[-80.0, rest])
+    (_,), (w,) = choose_sounder([mol], [p], lambda ss: [f_bad], CASCADE_THRESHOLD_CM1, blend_steps=10)
+    assert w == 1.0
 
 
 def test_cascade_folder_predicts_the_per_molecule_choice(members, tmp_path):
@@ -72,6 +98,11 @@ def test_bad_cascades_are_one_line_errors(members, tmp_path):
     with pytest.raises(InputFormatError, match="cascades") as err:
         load_model(tmp_path / "outer")
     assert "model.json" in str(err.value) and "\n" not in str(err.value)
+    save_cascade(tmp_path / "frac", str(root / "energy"), str(root / "blocks"), blend_steps=5)
+    assert load_model(tmp_path / "frac").blend_steps == 5
+    save_cascade(tmp_path / "neg", str(root / "energy"), str(root / "blocks"), blend_steps=-1)
+    with pytest.raises(InputFormatError, match="blend_steps must be a whole number"):
+        load_model(tmp_path / "neg")
     save_cascade(tmp_path / "half", str(root / "energy"), "")
     with pytest.raises(InputFormatError, match="needs 'primary' and 'fallback'"):
         load_model(tmp_path / "half")
