@@ -190,7 +190,7 @@ def source_predict_fn(name: str, **options) -> Callable:
 
 
 #: the out-of-domain sets of docs/out_of_domain.md, in a checkout's data/ood/ (held out of training)
-OOD_SET_NAMES = ("dft_b3lyp.npz", "panel_xtb.npz")
+OOD_SET_NAMES = ("dft_b3lyp.npz", "panel_xtb.npz", "panel2_xtb.npz")
 
 
 def ood_dataset_paths(paths: Sequence[str | Path] | None = None, default_sets: bool = False) -> list[Path]:
