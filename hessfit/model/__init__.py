@@ -24,7 +24,7 @@ _WHERE = {
     "_graph": ["Graph", "PackedBatch", "bucket_atoms", "bucket_edges", "group_by_size", "molecule_index",
                "neighbour_pairs", "pack", "periodic_neighbour_pairs", "species_index"],
     "_hessian": ["batch_hessians", "batch_hessians_direct", "column_ids", "make_hessian_fn", "make_hvp_fn"],
-    "_io": ["BLOCKS_WEIGHTS", "DEFAULT_WEIGHTS", "ENERGY_WEIGHTS", "ENSEMBLE_WEIGHTS", "Model",
+    "_io": ["BLOCKS_WEIGHTS", "CASCADE_WEIGHTS", "DEFAULT_WEIGHTS", "WEIGHTS_DIR", "ENERGY_WEIGHTS", "ENSEMBLE_WEIGHTS", "Model",
             "check_config_compatible", "load_model", "model_path", "save_cascade", "save_ensemble", "save_model",
             "shipped_model_names"],
     "_layer": ["NequIPLayer", "nequip_layer", "radial_basis"],

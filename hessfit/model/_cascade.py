@@ -46,13 +46,31 @@ class Cascade:
             raise ValueError(f"a cascade's blend_steps must be a whole number >= 0, got {self.blend_steps}")
 
 
+def projected_hessian(structure, hessian) -> np.ndarray:
+    """Bᵀ M^-½ H M^-½ B (eV Å⁻² amu⁻¹): the mass-weighted Hessian in the basis B of internal motions
+    (`hessfit.modes.vibrational_basis`), as `hessfit.modes.normal_modes` builds it; NumPy, for cheap checks."""
+    from hessfit.modes import vibrational_basis
+
+    basis = vibrational_basis(structure)
+    inv_sqrt_m = np.repeat(1.0 / np.sqrt(np.asarray(structure.masses, float)), 3)
+    h = np.asarray(hessian, float)
+    d = 0.5 * (h + h.T) * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
+    return basis.T @ d @ basis
+
+
+def _lowest(projected: np.ndarray) -> float:
+    if not projected.size:
+        return float("nan")
+    from hessfit.units import FREQ_FACTOR_EV_A2
+
+    lam = float(np.linalg.eigvalsh(projected)[0])
+    return FREQ_FACTOR_EV_A2 * float(np.sign(lam)) * float(np.sqrt(abs(lam)))
+
+
 def lowest_internal_frequency(structure, hessian) -> float:
     """Lowest internal-mode frequency (cm⁻¹, imaginary = negative) of ``hessian`` (3N, 3N) eV/Å², as the guard
     computes it (`hessfit.modes.normal_modes`: translations and rotations projected out)."""
-    from hessfit.modes import normal_modes
-
-    freqs = np.asarray(normal_modes(structure, np.asarray(hessian, float)).frequencies_cm1, float)
-    return float(freqs.min()) if freqs.size else float("nan")
+    return _lowest(projected_hessian(structure, hessian))
 
 
 def choose_sounder(structures: Sequence, primary: list, fallback: Callable[[list], list],
@@ -73,7 +91,8 @@ def choose_sounder(structures: Sequence, primary: list, fallback: Callable[[list
     Returns:
         (Hessians, weights): ``weights[i]`` is the fallback's weight in structure i's Hessian (0 = the primary's).
     """
-    lowest = [None if h is None else lowest_internal_frequency(s, h) for s, h in zip(structures, primary)]
+    projected = [None if h is None else projected_hessian(s, h) for s, h in zip(structures, primary)]
+    lowest = [None if d is None else _lowest(d) for d in projected]
     failing = [i for i, f in enumerate(lowest) if f is not None and f < threshold_cm1]
     out, weights = list(primary), [0.0] * len(primary)
     grid = [1.0] if blend_steps <= 0 else [k / blend_steps for k in range(1, blend_steps + 1)]
@@ -81,9 +100,10 @@ def choose_sounder(structures: Sequence, primary: list, fallback: Callable[[list
         for i, hf in zip(failing, fallback([structures[i] for i in failing])):
             if hf is None:
                 continue
+            df = projected_hessian(structures[i], hf)
             best_w, best = 0.0, lowest[i]
             for w in grid:
-                f = lowest_internal_frequency(structures[i], (1 - w) * primary[i] + w * hf)
+                f = _lowest((1 - w) * projected[i] + w * df)
                 if f > best:
                     best_w, best = w, f
                 if f >= threshold_cm1:

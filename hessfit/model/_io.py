@@ -1,6 +1,6 @@
 """`Model` (config + parameters + metadata) and the on-disk form of models and ensembles, in one place: a model is
 a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) or
-a cascade (`hessfit.model.Cascade`) is a folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped ``ensemble_mf``)."""
+a cascade (`hessfit.model.Cascade`) is a folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped cascade ``cascade_mf``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 ENERGY_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
 BLOCKS_WEIGHTS = WEIGHTS_DIR / "blocks_qm9"
 ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_mf"
-DEFAULT_WEIGHTS = ENSEMBLE_WEIGHTS
+#: the default: ``ensemble_mf``, and where its Hessian has a mode below −50 cm⁻¹ the least blend with the
+#: hinge-trained ``ensemble_hinge_mf`` that lifts it (docs/model_card_cascade.md)
+CASCADE_WEIGHTS = WEIGHTS_DIR / "cascade_mf"
+DEFAULT_WEIGHTS = CASCADE_WEIGHTS
 
 
 def shipped_model_names() -> list[str]:
@@ -81,16 +84,21 @@ def model_path(path: str | Path, base: str | Path | None = None) -> Path:
     return path
 
 
-def load_model(path: str | Path | None = None):
+def load_model(path: str | Path | None = None, _cache: dict | None = None):
     """Load a model folder (or its ``model.json``): a `Model`, an `~hessfit.model.Ensemble` of models or a
     `~hessfit.model.Cascade` of two. None loads
-    the shipped default (``ensemble_mf``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
-    ``"ensemble_qm9"``, ``"ensemble_mf"``, ...) loads that one when no such folder exists here."""
+    the shipped default (``cascade_mf``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
+    ``"ensemble_qm9"``, ``"ensemble_mf"``, ``"cascade_mf"``, ...) loads that one when no such folder exists here.
+    ``_cache`` ({resolved folder: model}) makes the networks that a cascade's primary and fallback share one object,
+    so that each is predicted once."""
     from flax import serialization
 
     path = DEFAULT_WEIGHTS if path is None else model_path(path)
     if path.is_file() and path.name == "model.json":
         path = path.parent
+    key = str(path.resolve())
+    if _cache is not None and key in _cache:
+        return _cache[key]
     if not (path / "model.json").exists():
         raise InputFormatError(f"{path}: not a hessfit model folder: expected model.json (and params.msgpack) "
                                f"(or a shipped model name: {', '.join(shipped_model_names())})")
@@ -99,7 +107,7 @@ def load_model(path: str | Path | None = None):
     except json.JSONDecodeError as exc:
         raise InputFormatError(f"{path / 'model.json'}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
     if doc.get("format") == ENSEMBLE_FORMAT:
-        return load_ensemble(path, doc)
+        return load_ensemble(path, doc, _cache)
     if doc.get("format") == CASCADE_FORMAT:
         return load_cascade(path, doc)
     if doc.get("format") != "hessfit-nequip-1":
@@ -112,7 +120,10 @@ def load_model(path: str | Path | None = None):
     except Exception as exc:  # msgpack raises several types
         raise InputFormatError(f"{path / 'params.msgpack'}: cannot read parameters ({type(exc).__name__})") from None
     params = jax.tree_util.tree_map(lambda a: np.asarray(a, config.dtype), raw)
-    return Model(config=config, params=params, metadata=doc.get("metadata", {}))
+    model = Model(config=config, params=params, metadata=doc.get("metadata", {}))
+    if _cache is not None:
+        _cache[key] = model
+    return model
 
 
 def save_ensemble(path: str | Path, references: Sequence[str], weights: Sequence[float],
@@ -128,12 +139,12 @@ def save_ensemble(path: str | Path, references: Sequence[str], weights: Sequence
     return path
 
 
-def load_ensemble(path: Path, doc: dict) -> Ensemble:
+def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble:
     """The ensemble described by ``doc`` (the parsed ``path/model.json``); members loaded with `load_model`."""
     members, weights, refs = [], [], []
     for entry in doc.get("members") or []:
         ref = str(entry.get("model", ""))
-        member = load_model(model_path(ref, base=path))
+        member = load_model(model_path(ref, base=path), _cache)
         if isinstance(member, (Ensemble, Cascade)):
             raise InputFormatError(f"{path / 'model.json'}: member {ref!r} is itself an ensemble or a cascade")
         members.append(member)
@@ -163,7 +174,8 @@ def load_cascade(path: Path, doc: dict) -> Cascade:
     refs = [str(doc.get("primary", "")), str(doc.get("fallback", ""))]
     if not all(refs):
         raise InputFormatError(f"{path / 'model.json'}: a cascade needs 'primary' and 'fallback'")
-    parts = [load_model(model_path(ref, base=path)) for ref in refs]
+    cache: dict = {}  # a network in both primary and fallback is loaded (and predicted) once
+    parts = [load_model(model_path(ref, base=path), cache) for ref in refs]
     try:
         return Cascade(parts[0], parts[1], float(doc.get("threshold_cm1", -50.0)), doc.get("metadata", {}),
                        tuple(refs), doc.get("blend_steps", 0))

@@ -10,7 +10,7 @@ import numpy as np
 
 from hessfit.model._graph import group_by_size, neighbour_pairs, pack, periodic_neighbour_pairs, species_index
 from hessfit.model._hessian import INFERENCE_CHUNK, batch_hessians
-from hessfit.model._cascade import Cascade, choose_sounder
+from hessfit.model._cascade import Cascade, choose_sounder, network_leaves
 from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
@@ -27,7 +27,7 @@ def _default_model() -> Model | Ensemble:
 
 def as_model(model: Model | Ensemble | str | Path | None) -> Model | Ensemble:
     """A loaded model: ``None`` → the shipped default; a shipped name (``"nequip_qm9"``, ``"blocks_qm9"``,
-    ``"ensemble_mf"``, ...) or a model folder → `load_model` (kept while its model.json is unchanged); a model as is."""
+    ``"cascade_mf"``, ...) or a model folder → `load_model` (kept while its model.json is unchanged); a model as is."""
     if model is None:
         return _default_model()
     if isinstance(model, (str, Path)):
@@ -120,8 +120,13 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path 
     model = as_model(model)
     opts = dict(max_atoms_per_batch=max_atoms_per_batch, chunk_size=chunk_size, progress=progress)
     if isinstance(model, Cascade):
-        first = predict_hessians(structures, model.primary, check=check, **opts)
-        return choose_sounder(structures, first, lambda ss: predict_hessians(ss, model.fallback, check=False, **opts),
+        if check:
+            widest = max(network_leaves(model.primary), key=lambda m: m.config.cutoff_angstrom)
+            for s in structures:
+                check_domain(s, widest)
+        memo: dict = {}
+        first = _shared_predictions(structures, model.primary, memo, opts)
+        return choose_sounder(structures, first, lambda ss: _shared_predictions(ss, model.fallback, memo, opts),
                               model.threshold_cm1, model.blend_steps)[0]
     if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
         if check:  # once, with the member of the longest cutoff (a row is zero only if zero in every member)
@@ -152,6 +157,18 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path 
         for i, h in zip(g, batch_hessians(cfg, model.params, batch, chunk_size=chunk_size)):
             out[i] = h
     return out
+
+
+def _shared_predictions(structures: Sequence, model: Model | Ensemble, memo: dict, opts: dict) -> list:
+    """Hessians (eV/Å²) of ``structures`` by a network or an ensemble; each network's Hessian of each structure is
+    computed once per ``memo`` (a cascade's primary and fallback share networks)."""
+    nets, weights = (model.members, model.weights) if isinstance(model, Ensemble) else ((model,), (1.0,))
+    for m in nets:
+        todo = [s for s in structures if (id(m), id(s)) not in memo]
+        if todo:
+            for s, h in zip(todo, predict_hessians(todo, m, check=False, **opts)):
+                memo[(id(m), id(s))] = h
+    return [sum(w * memo[(id(m), id(s))] for w, m in zip(weights, nets)) for s in structures]
 
 
 def predict_hessian(structure, model: Model | Ensemble | str | Path | None = None) -> np.ndarray:

@@ -144,7 +144,8 @@ class NequipSource(HessianSource):
 
     Attributes:
         model: path to trained weights (loaded with ``hessfit.model.load_model``), a loaded model, or
-            ``None`` for the shipped default (the ``ensemble_mf`` mean of the energy and block networks).
+            ``None`` for the shipped default (the cascade ``cascade_mf``: the ``ensemble_mf`` mean of the energy
+            and block networks, blended with a hinge-trained ensemble only where it has a mode below −50 cm⁻¹).
         guard: run `network_guard` on the Hessian, record it in the metadata and warn when it fails.
         crystal: how a crystal is treated: 'molecules' (default: every molecule predicted alone, intramolecular
             blocks only; `_predict_crystal`) or 'periodic' (one graph with edges to periodic images: the network's
@@ -163,9 +164,11 @@ class NequipSource(HessianSource):
     def level_of_theory(self) -> str:
         return "NequIP network (trained on B3LYP/6-311++G(d,p))"
 
-    def _predict(self, structure: Structure) -> tuple[object, list | None]:
+    def _predict(self, structure: Structure, memo: dict | None = None,
+                 check: bool = True) -> tuple[object, list | None]:
         """(prediction, member Hessians or None): an ensemble is predicted member by member, so the guard sees them.
-        A crystal: `_predict_crystal`."""
+        A crystal: `_predict_crystal`. ``memo`` ({id(network): Hessian}) shares networks' Hessians of this
+        structure between a cascade's primary and fallback; ``check``: the domain check (once per structure)."""
         if getattr(structure, "is_crystal", False) and self.crystal != "periodic":
             if self.crystal != "molecules":
                 raise ConfigError(f"nequip source: crystal must be 'molecules' or 'periodic', got {self.crystal!r}")
@@ -186,9 +189,17 @@ class NequipSource(HessianSource):
             return self._predict_cascade(structure, model, hm)
         if ensemble_cls is not None and isinstance(model, ensemble_cls):
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)  # as predict_hessians checks
-            members = [np.asarray(hm.predict_hessians([structure], m, check=m is widest)[0], float)
-                       for m in model.members]
+            memo = {} if memo is None else memo
+            for m in model.members:
+                if id(m) not in memo:
+                    memo[id(m)] = np.asarray(hm.predict_hessians([structure], m, check=check and m is widest)[0],
+                                             float)
+            members = [memo[id(m)] for m in model.members]
             return sum(w * h for w, h in zip(model.weights, members)), members
+        if memo is not None:
+            if id(model) not in memo:
+                memo[id(model)] = np.asarray(hm.predict_hessians([structure], model, check=check)[0], float)
+            return memo[id(model)], None
         return predict_hessian(structure, model=model), None
 
     def _predict_cascade(self, structure: Structure, cascade, hm) -> tuple[object, list | None]:
@@ -198,11 +209,12 @@ class NequipSource(HessianSource):
         metadata gives the fallback's weight (``cascade_fallback_weight``, 0 = the primary alone)."""
         from types import SimpleNamespace
 
-        out, members = dataclasses.replace(self, model=cascade.primary)._predict(structure)
+        memo: dict = {}
+        out, members = dataclasses.replace(self, model=cascade.primary)._predict(structure, memo)
         fallback_members = []
 
         def fallback(structures):
-            out_f, members_f = dataclasses.replace(self, model=cascade.fallback)._predict(structure)
+            out_f, members_f = dataclasses.replace(self, model=cascade.fallback)._predict(structure, memo, False)
             fallback_members.append(members_f)
             return [np.asarray(out_f, float)]
 

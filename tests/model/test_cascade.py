@@ -121,3 +121,48 @@ def test_finetuning_a_cascade_is_a_clear_error(members, tmp_path):
     spectra.write_text("")
     with pytest.raises(ConfigError, match="a cascade cannot be fine-tuned; fine-tune one network"):
         finetune_from_toml(spectra, tmp_path / "out", model_path=tmp_path / "casc")
+
+
+def test_the_default_is_the_shipped_cascade_of_shipped_ensembles():
+    import json
+
+    from hessfit.model import DEFAULT_WEIGHTS, Ensemble, shipped_model_names
+
+    doc = json.loads((DEFAULT_WEIGHTS / "model.json").read_text())
+    assert doc["format"] == "hessfit-cascade-1" and {doc["primary"], doc["fallback"]} <= set(shipped_model_names())
+    default = load_model(None)
+    assert isinstance(default, Cascade) and default.threshold_cm1 == -50.0 and default.blend_steps == 10
+    assert isinstance(default.primary, Ensemble) and isinstance(default.fallback, Ensemble)
+    assert default.primary.weights == (0.4, 0.6) and default.fallback.weights == (0.3, 0.7)
+
+
+def test_lowest_internal_frequency_agrees_with_normal_modes():
+    from hessfit.modes import normal_modes
+
+    mol = _molecule(seed=11)
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3 * mol.n_atoms,) * 2)
+    h = a + a.T  # symmetric, with negative eigenvalues; normal_modes projects out the rigid-body part
+    expect = float(np.min(np.asarray(normal_modes(mol, h).frequencies_cm1)))
+    assert lowest_internal_frequency(mol, h) == pytest.approx(expect, rel=1e-6)
+
+
+def test_networks_shared_by_primary_and_fallback_are_loaded_and_predicted_once(members, tmp_path, monkeypatch):
+    import hessfit.model._predict as pred
+
+    root, *_ = members
+    save_ensemble(root / "mix_a", ["../energy", "../blocks"], [0.5, 0.5])
+    save_ensemble(root / "mix_b", ["../energy", "../blocks"], [0.2, 0.8])
+    save_cascade(tmp_path / "casc", str(root / "mix_a"), str(root / "mix_b"), threshold_cm1=1e6)  # every primary fails
+    casc = load_model(tmp_path / "casc")
+    assert casc.primary.members[0] is casc.fallback.members[0] and casc.primary.members[1] is casc.fallback.members[1]
+    mols = [_molecule(seed=7)]
+    expect = predict_hessians(mols, casc.fallback)
+    calls = []
+    real = pred.predict_hessians
+    monkeypatch.setattr(pred, "predict_hessians", lambda ss, m, **kw: calls.append(id(m)) or real(ss, m, **kw))
+    (got,) = real(mols, casc)
+    assert sorted(calls) == sorted({id(m) for m in casc.primary.members})  # each network once
+    p = predict_hessians(mols, casc.primary)[0]
+    takes_fallback = lowest_internal_frequency(mols[0], expect[0]) > lowest_internal_frequency(mols[0], p)
+    np.testing.assert_allclose(got, expect[0] if takes_fallback else p, atol=1e-12)

@@ -60,15 +60,15 @@ def test_finetuning_an_ensemble_is_a_clear_error(members, tmp_path):
         finetune_from_toml(spectra, tmp_path / "out", model_path=root / "mix2")
 
 
-def test_shipped_ensemble_names_shipped_members():
-    from hessfit.model import ENSEMBLE_WEIGHTS, shipped_model_names
+def test_shipped_ensembles_name_shipped_members():
+    from hessfit.model import WEIGHTS_DIR, shipped_model_names
 
-    if not (ENSEMBLE_WEIGHTS / "model.json").exists():
-        pytest.skip("no shipped ensemble")
-    doc = json.loads((ENSEMBLE_WEIGHTS / "model.json").read_text())
-    assert {m["model"] for m in doc["members"]} <= set(shipped_model_names())
-    assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
-    assert load_model(None).weights == tuple(m["weight"] for m in doc["members"])  # the default model
+    docs = [json.loads(p.read_text()) for p in WEIGHTS_DIR.glob("*/model.json")]
+    ensembles = [d for d in docs if d["format"] == "hessfit-ensemble-1"]
+    assert ensembles
+    for doc in ensembles:
+        assert {m["model"] for m in doc["members"]} <= set(shipped_model_names())
+        assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
 
 
 def test_domain_warnings_are_given_once_per_ensemble(members):

@@ -180,13 +180,15 @@ def test_a_cascade_gives_the_guard_the_branch_it_took(water, monkeypatch):
     primary, fallback = types.SimpleNamespace(name="p"), types.SimpleNamespace(name="f")
     h = {"p": hessian_with_frequencies(water, [-120.0, 1600.0, 3700.0]),
          "f": hessian_with_frequencies(water, [-20.0, 1600.0, 3700.0])}
-    monkeypatch.setattr(hm, "predict_hessian", lambda structure, model: h[model.name])
+    calls = []
+    monkeypatch.setattr(hm, "predict_hessians", lambda ss, model, check=True: calls.append(model.name) or [h[model.name]])
     casc = hm.Cascade(primary, fallback)
     with warnings.catch_warnings():
         warnings.simplefilter("error", NetworkGuardWarning)  # -20 cm⁻¹ passes the guard
         res = NequipSource(model=casc).hessian(water)
     np.testing.assert_allclose(res.hessian, h["f"], atol=1e-12)
     assert res.metadata["cascade_fallback_weight"] == 1.0 and res.metadata["guard_passed"] is True
+    assert calls == ["p", "f"]
     h["f"] = hessian_with_frequencies(water, [-150.0, 1600.0, 3700.0])  # a fallback no sounder: primary kept
     with pytest.warns(NetworkGuardWarning, match="mode 1 at -120 cm⁻¹"):
         res = NequipSource(model=casc).hessian(water)
