@@ -14,7 +14,7 @@ ALLOWED = {
     "ins": {"structures", "modes"},
     "compare": {"structures", "modes", "ins"},
     "refine": {"structures", "modes", "ins", "compare"},
-    "model": {"structures"},
+    "model": {"structures", "modes"},  # a cascade chooses by the lowest normal-mode frequency
     "sources": {"structures", "modes", "model"},  # the network source calls the model lazily
     "dataset": {"structures", "sources"},
     "train": {"structures", "modes", "ins", "model", "sources"},
