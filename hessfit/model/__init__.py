@@ -2,7 +2,8 @@
 (HIP-style) that predicts the 3×3 Hessian blocks in one forward pass, ensembles (weighted means) of them, and
 cascades (a sounder network only where the first has an imaginary mode).
 
-Public API: `ModelConfig`, `Model`, `Ensemble`, `Cascade`, `load_model`, `save_ensemble`, `save_cascade`, `save_model`, `predict_hessian`, `predict_hessians`,
+Public API: `ModelConfig`, `Model`, `Ensemble`, `Cascade`, `load_model`, `save_ensemble`, `save_cascade`,
+`save_model`, `predict_hessian`, `predict_hessians`,
 the pure-function factories `make_energy_fn`, `make_hvp_fn`, `make_hessian_fn`, graph packing (`pack`,
 `Graph`, `PackedBatch`) and the layer (`NequIPLayer`, `nequip_layer`).
 
@@ -24,7 +25,8 @@ _WHERE = {
     "_graph": ["Graph", "PackedBatch", "bucket_atoms", "bucket_edges", "group_by_size", "molecule_index",
                "neighbour_pairs", "pack", "periodic_neighbour_pairs", "species_index"],
     "_hessian": ["batch_hessians", "batch_hessians_direct", "column_ids", "make_hessian_fn", "make_hvp_fn"],
-    "_io": ["BLOCKS_WEIGHTS", "CASCADE_WEIGHTS", "DEFAULT_WEIGHTS", "WEIGHTS_DIR", "ENERGY_WEIGHTS", "ENSEMBLE_WEIGHTS", "Model",
+    "_io": ["BLOCKS_WEIGHTS", "CASCADE_WEIGHTS", "DEFAULT_WEIGHTS", "WEIGHTS_DIR", "ENERGY_WEIGHTS",
+            "ENSEMBLE_WEIGHTS", "Model",
             "check_config_compatible", "load_model", "model_path", "save_cascade", "save_ensemble", "save_model",
             "shipped_model_names"],
     "_layer": ["NequIPLayer", "nequip_layer", "radial_basis"],

@@ -8,8 +8,8 @@ the structures P fails. Each Hessian is a convex combination of networks' Hessia
 sum rule and equivariance; the choice is per structure.
 
 On disk a cascade is a folder with only ``model.json``: ``{"format": "hessfit-cascade-1", "primary": REF,
-"fallback": REF, "threshold_cm1": -50.0, "blend_steps": 0, "metadata": {...}}``; REF is a folder relative to the cascade's folder or
-the name of a shipped model (a network or an ensemble, not a cascade). Reading and writing live in
+"fallback": REF, "threshold_cm1": -50.0, "blend_steps": 0, "metadata": {...}}``; REF is a folder relative to the
+cascade's folder or the name of a shipped model (a network or an ensemble, not a cascade). Reading and writing live in
 `hessfit.model._io`.
 """
 

@@ -1,6 +1,7 @@
 """`Model` (config + parameters + metadata) and the on-disk form of models and ensembles, in one place: a model is
 a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) or
-a cascade (`hessfit.model.Cascade`) is a folder with ``model.json`` only. ``load_model(None)`` loads the package's default (the shipped cascade ``cascade_mf``)."""
+a cascade (`hessfit.model.Cascade`) is a folder with ``model.json`` only. ``load_model(None)`` loads the package's
+default (the shipped cascade ``cascade_mf``)."""
 
 from __future__ import annotations
 

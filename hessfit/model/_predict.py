@@ -14,20 +14,21 @@ from hessfit.model._cascade import Cascade, choose_sounder, network_leaves
 from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
-_DEFAULT: Model | None = None
+_DEFAULT: Model | Ensemble | Cascade | None = None
 _LOADED: dict[tuple[str, int], Model | Ensemble | Cascade] = {}
 
 
-def _default_model() -> Model | Ensemble:
+def _default_model() -> Model | Ensemble | Cascade:
     global _DEFAULT
     if _DEFAULT is None:
         _DEFAULT = load_model(None)
     return _DEFAULT
 
 
-def as_model(model: Model | Ensemble | str | Path | None) -> Model | Ensemble:
+def as_model(model: Model | Ensemble | Cascade | str | Path | None) -> Model | Ensemble | Cascade:
     """A loaded model: ``None`` → the shipped default; a shipped name (``"nequip_qm9"``, ``"blocks_qm9"``,
-    ``"cascade_mf"``, ...) or a model folder → `load_model` (kept while its model.json is unchanged); a model as is."""
+    ``"cascade_mf"``, ...) or a model folder → `load_model` (kept while its model.json is unchanged); a model as
+    is."""
     if model is None:
         return _default_model()
     if isinstance(model, (str, Path)):
@@ -102,7 +103,7 @@ def check_domain(structure, model: Model, pairs=None) -> None:
                               stacklevel=3)
 
 
-def predict_hessians(structures: Sequence, model: Model | Ensemble | str | Path | None = None, *,
+def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | str | Path | None = None, *,
                      max_atoms_per_batch: int = 400,
                      chunk_size: int = INFERENCE_CHUNK, progress: bool = False, check: bool = True) -> list[np.ndarray]:
     """Hessians (3N, 3N) float64 in eV/Å² for many structures, packing several molecules per padded graph.

@@ -111,8 +111,8 @@ def hessian_metrics(structure, predicted: np.ndarray, reference: np.ndarray, *, 
 
 
 def network_predict_fn(model, *, max_atoms_per_batch: int = 400) -> Callable:
-    """``predict_fn`` for `evaluate` from a network (`Model`, `Ensemble` or `Cascade`): Hessians in eV/Å², None for molecules
-    with elements the network does not know (they are skipped and counted, not an error)."""
+    """``predict_fn`` for `evaluate` from a network (`Model`, `Ensemble` or `Cascade`): Hessians in eV/Å², None for
+    molecules with elements the network does not know (they are skipped and counted, not an error)."""
     from hessfit.model import network_leaves, predict_hessians
 
     known = set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(model)))
@@ -138,7 +138,8 @@ def candidate_predictions(structures: Sequence, models: Sequence[str], blends: S
     """{name: [Hessian or None per structure]} of the networks ``models`` (shipped names or model folders), of
     the ``blends`` 'A+B@W' = (1 − W)·A + W·B and of the ``cascades`` 'P>F' or 'P>F~k' (P and F: a name or a
     blend; per molecule F, or with ~k the least blend of P and F in steps of 1/k, where P has a mode below the
-    guard's threshold, `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network runs once."""
+    guard's threshold, `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network
+    runs once."""
     from hessfit.model import choose_sounder, load_model
 
     preds = dict(known or {})

@@ -181,7 +181,8 @@ def test_a_cascade_gives_the_guard_the_branch_it_took(water, monkeypatch):
     h = {"p": hessian_with_frequencies(water, [-120.0, 1600.0, 3700.0]),
          "f": hessian_with_frequencies(water, [-20.0, 1600.0, 3700.0])}
     calls = []
-    monkeypatch.setattr(hm, "predict_hessians", lambda ss, model, check=True: calls.append(model.name) or [h[model.name]])
+    monkeypatch.setattr(hm, "predict_hessians",
+                        lambda ss, model, check=True: calls.append(model.name) or [h[model.name]])
     casc = hm.Cascade(primary, fallback)
     with warnings.catch_warnings():
         warnings.simplefilter("error", NetworkGuardWarning)  # -20 cm⁻¹ passes the guard
