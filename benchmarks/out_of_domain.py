@@ -128,6 +128,9 @@ def main() -> None:
 
     default_name = args.default or ENSEMBLE_WEIGHTS.name
     ensemble = load_model(default_name)
+    if not hasattr(ensemble, "members"):
+        p.error(f"--default {default_name}: an ensemble is needed (its members are evaluated too); "
+                "give other models with --models, cascades with --cascade")
     results, rows = {}, []
     for set_name in args.sets:
         if not set_name.startswith("qm9_") and not OOD[set_name].exists():

@@ -234,8 +234,9 @@ def finetune_from_toml(spectra: str | Path, out_dir: str | Path, *, model_path: 
     model = load_model(model_path or "nequip_qm9")  # the default: the shipped energy model
     if isinstance(model, (Ensemble, Cascade)):
         kind = "an ensemble" if isinstance(model, Ensemble) else "a cascade"
+        names = model.references if isinstance(model, Ensemble) else ()  # a cascade names ensembles
         raise ConfigError(f"{model_path}: {kind} cannot be fine-tuned; fine-tune one network "
-                          f"(--model {' or '.join(model.references) or 'nequip_qm9'})")
+                          f"(--model {' or '.join(names) or 'nequip_mf or blocks_mf'})")
     config, entries = load_spectra_set(spectra)
     if overrides:
         config = FinetuneConfig(**{**config.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})

@@ -24,6 +24,8 @@ CASCADE_FORMAT = "hessfit-cascade-1"
 
 #: the guard's threshold (hessfit.sources.GUARD_IMAGINARY_CM1), cm⁻¹
 CASCADE_THRESHOLD_CM1 = -50.0
+#: the most blend weights a cascade tries (steps of 1/k)
+MAX_BLEND_STEPS = 1000
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -42,8 +44,12 @@ class Cascade:
             raise ValueError("a cascade's primary and fallback must be networks or ensembles, not cascades")
         if not np.isfinite(self.threshold_cm1):
             raise ValueError(f"a cascade's threshold must be a finite frequency in cm⁻¹, got {self.threshold_cm1}")
-        if int(self.blend_steps) != self.blend_steps or self.blend_steps < 0:
-            raise ValueError(f"a cascade's blend_steps must be a whole number >= 0, got {self.blend_steps}")
+        steps = self.blend_steps
+        if isinstance(steps, bool) or not isinstance(steps, (int, float)) or not np.isfinite(steps) \
+                or int(steps) != steps or not 0 <= steps <= MAX_BLEND_STEPS:
+            raise ValueError(f"a cascade's blend_steps must be a whole number from 0 to {MAX_BLEND_STEPS}, "
+                             f"got {steps!r}")
+        object.__setattr__(self, "blend_steps", int(steps))
 
 
 def projected_hessian(structure, hessian) -> np.ndarray:
@@ -97,7 +103,7 @@ def choose_sounder(structures: Sequence, primary: list, fallback: Callable[[list
     out, weights = list(primary), [0.0] * len(primary)
     grid = [1.0] if blend_steps <= 0 else [k / blend_steps for k in range(1, blend_steps + 1)]
     if failing:
-        for i, hf in zip(failing, fallback([structures[i] for i in failing])):
+        for i, hf in zip(failing, fallback([structures[i] for i in failing]), strict=True):
             if hf is None:
                 continue
             df = projected_hessian(structures[i], hf)

@@ -176,11 +176,14 @@ def load_cascade(path: Path, doc: dict) -> Cascade:
     if not all(refs):
         raise InputFormatError(f"{path / 'model.json'}: a cascade needs 'primary' and 'fallback'")
     cache: dict = {}  # a network in both primary and fallback is loaded (and predicted) once
-    parts = [load_model(model_path(ref, base=path), cache) for ref in refs]
+    try:
+        parts = [load_model(model_path(ref, base=path), cache) for ref in refs]
+    except InputFormatError as exc:
+        raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
     try:
         return Cascade(parts[0], parts[1], float(doc.get("threshold_cm1", -50.0)), doc.get("metadata", {}),
                        tuple(refs), doc.get("blend_steps", 0))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 
 

@@ -126,9 +126,15 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
             for s in structures:
                 check_domain(s, widest)
         memo: dict = {}
+        known = set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(model.fallback)))
+
+        def fallback(ss):  # None for a structure with an element the fallback does not know
+            ok = [s for s in ss if set(int(z) for z in s.numbers) <= known]
+            hs = dict(zip(map(id, ok), _shared_predictions(ok, model.fallback, memo, opts)))
+            return [hs.get(id(s)) for s in ss]
+
         first = _shared_predictions(structures, model.primary, memo, opts)
-        return choose_sounder(structures, first, lambda ss: _shared_predictions(ss, model.fallback, memo, opts),
-                              model.threshold_cm1, model.blend_steps)[0]
+        return choose_sounder(structures, first, fallback, model.threshold_cm1, model.blend_steps)[0]
     if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
         if check:  # once, with the member of the longest cutoff (a row is zero only if zero in every member)
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)
@@ -172,7 +178,7 @@ def _shared_predictions(structures: Sequence, model: Model | Ensemble, memo: dic
     return [sum(w * memo[(id(m), id(s))] for w, m in zip(weights, nets)) for s in structures]
 
 
-def predict_hessian(structure, model: Model | Ensemble | str | Path | None = None) -> np.ndarray:
+def predict_hessian(structure, model: Model | Ensemble | Cascade | str | Path | None = None) -> np.ndarray:
     """Hessian (3N, 3N) float64 in eV/Å² of one structure; ``model``: a loaded model, a shipped model's name
     (``"nequip_qm9"``) or a model folder; None = the shipped default weights."""
     return predict_hessians([structure], model)[0]

@@ -205,23 +205,20 @@ class NequipSource(HessianSource):
     def _predict_cascade(self, structure: Structure, cascade, hm) -> tuple[object, list | None]:
         """A cascade (`hessfit.model.Cascade`, `hessfit.model.choose_sounder`): the primary's prediction, or where
         it has a mode below the cascade's threshold the fallback's (or the least blend of the two that passes).
-        The guard sees the members of the primary, or of the fallback when its Hessian is taken whole; the
-        metadata gives the fallback's weight (``cascade_fallback_weight``, 0 = the primary alone)."""
+        The guard's member disagreement is the primary's (the limit is calibrated on it; a crystal's molecules
+        then share one set of members); the metadata gives the fallback's weight (``cascade_fallback_weight``,
+        0 = the primary alone)."""
         from types import SimpleNamespace
 
         memo: dict = {}
         out, members = dataclasses.replace(self, model=cascade.primary)._predict(structure, memo)
-        fallback_members = []
 
         def fallback(structures):
-            out_f, members_f = dataclasses.replace(self, model=cascade.fallback)._predict(structure, memo, False)
-            fallback_members.append(members_f)
+            out_f, _ = dataclasses.replace(self, model=cascade.fallback)._predict(structure, memo, False)
             return [np.asarray(out_f, float)]
 
         (h,), (w,) = hm.choose_sounder([structure], [np.asarray(out, float)], fallback, cascade.threshold_cm1,
                                        cascade.blend_steps)
-        if w == 1.0:
-            members = fallback_members[0]
         return SimpleNamespace(hessian=h, metadata={"cascade_fallback_weight": float(w)}), members
 
     def _predict_crystal(self, crystal: Structure) -> tuple[np.ndarray, list | None]:

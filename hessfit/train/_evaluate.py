@@ -115,7 +115,8 @@ def network_predict_fn(model, *, max_atoms_per_batch: int = 400) -> Callable:
     molecules with elements the network does not know (they are skipped and counted, not an error)."""
     from hessfit.model import network_leaves, predict_hessians
 
-    known = set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(model)))
+    primary = getattr(model, "primary", model)  # a cascade treats what its primary knows
+    known = set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(primary)))
 
     def predict(structures):
         ok = [i for i, s in enumerate(structures) if set(int(z) for z in s.numbers) <= known]
@@ -140,6 +141,7 @@ def candidate_predictions(structures: Sequence, models: Sequence[str], blends: S
     blend; per molecule F, or with ~k the least blend of P and F in steps of 1/k, where P has a mode below the
     guard's threshold, `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network
     runs once."""
+    from hessfit.errors import ConfigError
     from hessfit.model import choose_sounder, load_model
 
     preds = dict(known or {})
@@ -159,6 +161,9 @@ def candidate_predictions(structures: Sequence, models: Sequence[str], blends: S
     out = {name: get(name) for name in list(models) + list(blends)}
     index = {id(s): i for i, s in enumerate(structures)}
     for spec in cascades:
+        bad_steps = "~" in spec and not spec.rpartition("~")[2].isdigit()
+        if spec.count(">") != 1 or not all(spec.split(">")) or bad_steps:
+            raise ConfigError(f"cascade {spec!r}: expected PRIMARY>FALLBACK or PRIMARY>FALLBACK~STEPS")
         primary, fallback = spec.split(">")
         fallback, _, steps = fallback.partition("~")
         hs, weights = choose_sounder(structures, get(primary), lambda ss: [get(fallback)[index[id(s)]] for s in ss],
@@ -191,7 +196,7 @@ def source_predict_fn(name: str, **options) -> Callable:
 
 
 #: the out-of-domain sets of docs/out_of_domain.md, in a checkout's data/ood/ (held out of training)
-OOD_SET_NAMES = ("dft_b3lyp.npz", "panel_xtb.npz", "panel2_xtb.npz")
+OOD_SET_NAMES = ("dft_b3lyp.npz", "panel_xtb.npz")  # panel2_xtb.npz confirms choices: --ood-data only
 
 
 def ood_dataset_paths(paths: Sequence[str | Path] | None = None, default_sets: bool = False) -> list[Path]:

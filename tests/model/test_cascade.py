@@ -1,6 +1,8 @@
 """Cascades: the fallback's Hessian exactly where the primary's has a mode below the threshold and the fallback's
 lowest mode is higher; saved and loaded as folders, with clear errors."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,13 @@ def test_cascade_folder_predicts_the_per_molecule_choice(members, tmp_path):
     np.testing.assert_allclose(got[k], f[k] if expect_fallback else p[k], atol=1e-12)
     np.testing.assert_allclose(got[1 - k], p[1 - k], atol=1e-12)
     np.testing.assert_allclose(predict_hessian(mols[1 - k], casc), p[1 - k], atol=1e-12)
+    # every molecule fails a threshold of 1e6 cm⁻¹; with the less sound network as primary the fallback is taken
+    worse, better = (("energy", p), ("mix", f)) if lowest[k] < lowest_internal_frequency(mols[k], f[k]) else \
+        (("mix", f), ("energy", p))
+    save_cascade(tmp_path / "forced", str(root / worse[0]), str(root / better[0]), 1e6)
+    got = predict_hessians([mols[k]], load_model(tmp_path / "forced"), max_atoms_per_batch=1)[0]
+    np.testing.assert_allclose(got, better[1][k], atol=1e-12)
+    assert not np.allclose(got, worse[1][k])
 
 
 def test_bad_cascades_are_one_line_errors(members, tmp_path):
@@ -98,8 +107,18 @@ def test_bad_cascades_are_one_line_errors(members, tmp_path):
     with pytest.raises(InputFormatError, match="cascades") as err:
         load_model(tmp_path / "outer")
     assert "model.json" in str(err.value) and "\n" not in str(err.value)
-    save_cascade(tmp_path / "frac", str(root / "energy"), str(root / "blocks"), blend_steps=5)
-    assert load_model(tmp_path / "frac").blend_steps == 5
+    save_cascade(tmp_path / "five", str(root / "energy"), str(root / "blocks"), blend_steps=5)
+    assert load_model(tmp_path / "five").blend_steps == 5
+    doc = json.loads((tmp_path / "five" / "model.json").read_text())
+    for steps, ok in ((10.0, True), (2.5, False), (float("inf"), False), (10**6, False), (True, False)):
+        (tmp_path / "five" / "model.json").write_text(json.dumps({**doc, "blend_steps": steps}))
+        if ok:
+            steps_read = load_model(tmp_path / "five").blend_steps
+            assert steps_read == 10 and type(steps_read) is int
+        else:
+            with pytest.raises(InputFormatError, match="blend_steps must be a whole number") as err:
+                load_model(tmp_path / "five")
+            assert "model.json" in str(err.value) and "\n" not in str(err.value)
     save_cascade(tmp_path / "neg", str(root / "energy"), str(root / "blocks"), blend_steps=-1)
     with pytest.raises(InputFormatError, match="blend_steps must be a whole number"):
         load_model(tmp_path / "neg")
@@ -119,7 +138,8 @@ def test_finetuning_a_cascade_is_a_clear_error(members, tmp_path):
     save_cascade(tmp_path / "casc", str(root / "energy"), str(root / "blocks"))
     spectra = tmp_path / "set.toml"
     spectra.write_text("")
-    with pytest.raises(ConfigError, match="a cascade cannot be fine-tuned; fine-tune one network"):
+    with pytest.raises(ConfigError, match=r"a cascade cannot be fine-tuned; fine-tune one network "
+                                          r"\(--model nequip_mf or blocks_mf\)"):
         finetune_from_toml(spectra, tmp_path / "out", model_path=tmp_path / "casc")
 
 
@@ -134,6 +154,10 @@ def test_the_default_is_the_shipped_cascade_of_shipped_ensembles():
     assert isinstance(default, Cascade) and default.threshold_cm1 == -50.0 and default.blend_steps == 10
     assert isinstance(default.primary, Ensemble) and isinstance(default.fallback, Ensemble)
     assert default.primary.weights == (0.4, 0.6) and default.fallback.weights == (0.3, 0.7)
+    assert default.primary.members[0] is default.fallback.members[0]  # nequip_mf: loaded and predicted once
+    from hessfit.sources import GUARD_IMAGINARY_CM1
+
+    assert CASCADE_THRESHOLD_CM1 == GUARD_IMAGINARY_CM1
 
 
 def test_lowest_internal_frequency_agrees_with_normal_modes():

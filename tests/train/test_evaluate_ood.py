@@ -146,3 +146,21 @@ def test_candidate_predictions_cascade_takes_the_sounder_fallback_where_the_prim
     blend = 0.5 * known["a"][0] + 0.5 * known["b"][0]
     np.testing.assert_allclose(out["p>a+b@0.5"][0], blend)  # the blend of a and b, sounder than p's −120
     assert got[1] == pytest.approx(900.0, abs=1e-6)  # the primary passes: kept
+
+
+def test_candidate_predictions_cascade_blend_steps_missing_molecules_and_bad_specs():
+    from hessfit.errors import ConfigError
+    from hessfit.model import lowest_internal_frequency
+    from hessfit.train._evaluate import candidate_predictions
+    from tests.helpers import hessian_with_frequencies
+
+    mols = [water(), water()]
+    known = {"p": [hessian_with_frequencies(mols[0], [-120.0, 1600.0, 3700.0]), None],
+             "f": [hessian_with_frequencies(mols[0], [100.0, 1600.0, 3700.0]), np.eye(9)]}
+    out = candidate_predictions(mols, [], [], known=known, cascades=["p>f~10"])["p>f~10"]
+    assert out[1] is None  # no primary Hessian: none
+    low = lowest_internal_frequency(mols[0], out[0])
+    assert -50.0 <= low < 0.0  # the least blend that passes: still imaginary, just above the threshold
+    for bad in ("p", "p>f>g", "p>", "p>f~x"):
+        with pytest.raises(ConfigError, match="expected PRIMARY>FALLBACK"):
+            candidate_predictions(mols, [], [], known=known, cascades=[bad])
