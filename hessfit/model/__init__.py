@@ -17,8 +17,8 @@ import importlib
 
 _WHERE = {
     "_blocks": ["BlockModel", "make_direct_hessian_fn"],
-    "_cascade": ["CASCADE_THRESHOLD_CM1", "Cascade", "choose_sounder", "lowest_internal_frequency",
-                 "network_leaves"],
+    "_cascade": ["CASCADE_THRESHOLD_CM1", "Cascade", "choose_sounder", "known_elements",
+                 "lowest_internal_frequency", "network_leaves"],
     "_config": ["PRESETS", "ModelConfig"],
     "_ensemble": ["Ensemble"],
     "_energy": ["EnergyModel", "cast_params", "init_params", "make_energy_fn"],

@@ -52,12 +52,13 @@ class Cascade:
         object.__setattr__(self, "blend_steps", int(steps))
 
 
-def projected_hessian(structure, hessian) -> np.ndarray:
+def projected_hessian(structure, hessian, basis: np.ndarray | None = None) -> np.ndarray:
     """Bᵀ M^-½ H M^-½ B (eV Å⁻² amu⁻¹): the mass-weighted Hessian in the basis B of internal motions
-    (`hessfit.modes.vibrational_basis`), as `hessfit.modes.normal_modes` builds it; NumPy, for cheap checks."""
+    (``basis``, default `hessfit.modes.vibrational_basis`), as `hessfit.modes.normal_modes` builds it; NumPy, for
+    cheap checks."""
     from hessfit.modes import vibrational_basis
 
-    basis = vibrational_basis(structure)
+    basis = vibrational_basis(structure) if basis is None else basis
     inv_sqrt_m = np.repeat(1.0 / np.sqrt(np.asarray(structure.masses, float)), 3)
     h = np.asarray(hessian, float)
     d = 0.5 * (h + h.T) * inv_sqrt_m[:, None] * inv_sqrt_m[None, :]
@@ -97,7 +98,10 @@ def choose_sounder(structures: Sequence, primary: list, fallback: Callable[[list
     Returns:
         (Hessians, weights): ``weights[i]`` is the fallback's weight in structure i's Hessian (0 = the primary's).
     """
-    projected = [None if h is None else projected_hessian(s, h) for s, h in zip(structures, primary)]
+    from hessfit.modes import vibrational_basis
+
+    bases = [None if h is None else vibrational_basis(s) for s, h in zip(structures, primary)]
+    projected = [None if h is None else projected_hessian(s, h, b) for s, h, b in zip(structures, primary, bases)]
     lowest = [None if d is None else _lowest(d) for d in projected]
     failing = [i for i, f in enumerate(lowest) if f is not None and f < threshold_cm1]
     out, weights = list(primary), [0.0] * len(primary)
@@ -106,7 +110,7 @@ def choose_sounder(structures: Sequence, primary: list, fallback: Callable[[list
         for i, hf in zip(failing, fallback([structures[i] for i in failing]), strict=True):
             if hf is None:
                 continue
-            df = projected_hessian(structures[i], hf)
+            df = projected_hessian(structures[i], hf, bases[i])
             best_w, best = 0.0, lowest[i]
             for w in grid:
                 f = _lowest((1 - w) * projected[i] + w * df)
@@ -125,3 +129,8 @@ def network_leaves(model) -> tuple:
         return network_leaves(model.primary) + network_leaves(model.fallback)
     members = getattr(model, "members", None)
     return tuple(members) if members is not None else (model,)
+
+
+def known_elements(model) -> set[int]:
+    """Atomic numbers every network of ``model`` (a `Model` or an ensemble) was trained on."""
+    return set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(model)))

@@ -10,7 +10,7 @@ import numpy as np
 
 from hessfit.model._graph import group_by_size, neighbour_pairs, pack, periodic_neighbour_pairs, species_index
 from hessfit.model._hessian import INFERENCE_CHUNK, batch_hessians
-from hessfit.model._cascade import Cascade, choose_sounder, network_leaves
+from hessfit.model._cascade import Cascade, choose_sounder, known_elements, network_leaves
 from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
@@ -120,13 +120,17 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
     """
     model = as_model(model)
     opts = dict(max_atoms_per_batch=max_atoms_per_batch, chunk_size=chunk_size, progress=progress)
+    if isinstance(model, (Ensemble, Cascade)) and check:
+        # once, with the network of the longest cutoff (a row is zero only if zero in every network)
+        leaves = network_leaves(model.primary if isinstance(model, Cascade) else model)
+        widest = max(leaves, key=lambda m: m.config.cutoff_angstrom)
+        for s in structures:
+            check_domain(s, widest)
+    if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
+        return _shared_predictions(structures, model, {}, opts)
     if isinstance(model, Cascade):
-        if check:
-            widest = max(network_leaves(model.primary), key=lambda m: m.config.cutoff_angstrom)
-            for s in structures:
-                check_domain(s, widest)
         memo: dict = {}
-        known = set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(model.fallback)))
+        known = known_elements(model.fallback)
 
         def fallback(ss):  # None for a structure with an element the fallback does not know
             ok = [s for s in ss if set(int(z) for z in s.numbers) <= known]
@@ -135,13 +139,6 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
 
         first = _shared_predictions(structures, model.primary, memo, opts)
         return choose_sounder(structures, first, fallback, model.threshold_cm1, model.blend_steps)[0]
-    if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
-        if check:  # once, with the member of the longest cutoff (a row is zero only if zero in every member)
-            widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)
-            for s in structures:
-                check_domain(s, widest)
-        parts = [predict_hessians(structures, m, check=False, **opts) for m in model.members]
-        return [sum(w * p[i] for w, p in zip(model.weights, parts)) for i in range(len(structures))]
     cfg = model.config
     prepared = []
     for s in structures:
@@ -167,8 +164,8 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
 
 
 def _shared_predictions(structures: Sequence, model: Model | Ensemble, memo: dict, opts: dict) -> list:
-    """Hessians (eV/Å²) of ``structures`` by a network or an ensemble; each network's Hessian of each structure is
-    computed once per ``memo`` (a cascade's primary and fallback share networks)."""
+    """Hessians (eV/Å²) of ``structures`` by a network or an ensemble (H = Σ_k w_k H_k); each network's Hessian of
+    each structure is computed once per ``memo`` (a cascade's primary and fallback share networks)."""
     nets, weights = (model.members, model.weights) if isinstance(model, Ensemble) else ((model,), (1.0,))
     for m in nets:
         todo = [s for s in structures if (id(m), id(s)) not in memo]

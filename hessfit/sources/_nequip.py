@@ -187,19 +187,19 @@ class NequipSource(HessianSource):
             model = _load_model(None)  # the shipped default, loaded here so an ensemble's members are seen
         if isinstance(model, getattr(hm, "Cascade", ())):
             return self._predict_cascade(structure, model, hm)
+
+        def network(m, check_domain: bool) -> np.ndarray:  # each network's Hessian once per memo
+            if id(m) not in memo:
+                memo[id(m)] = np.asarray(hm.predict_hessians([structure], m, check=check_domain)[0], float)
+            return memo[id(m)]
+
         if ensemble_cls is not None and isinstance(model, ensemble_cls):
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)  # as predict_hessians checks
             memo = {} if memo is None else memo
-            for m in model.members:
-                if id(m) not in memo:
-                    memo[id(m)] = np.asarray(hm.predict_hessians([structure], m, check=check and m is widest)[0],
-                                             float)
-            members = [memo[id(m)] for m in model.members]
+            members = [network(m, check and m is widest) for m in model.members]
             return sum(w * h for w, h in zip(model.weights, members)), members
         if memo is not None:
-            if id(model) not in memo:
-                memo[id(model)] = np.asarray(hm.predict_hessians([structure], model, check=check)[0], float)
-            return memo[id(model)], None
+            return network(model, check), None
         return predict_hessian(structure, model=model), None
 
     def _predict_cascade(self, structure: Structure, cascade, hm) -> tuple[object, list | None]:

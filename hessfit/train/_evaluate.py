@@ -113,10 +113,9 @@ def hessian_metrics(structure, predicted: np.ndarray, reference: np.ndarray, *, 
 def network_predict_fn(model, *, max_atoms_per_batch: int = 400) -> Callable:
     """``predict_fn`` for `evaluate` from a network (`Model`, `Ensemble` or `Cascade`): Hessians in eV/Å², None for
     molecules with elements the network does not know (they are skipped and counted, not an error)."""
-    from hessfit.model import network_leaves, predict_hessians
+    from hessfit.model import known_elements, predict_hessians
 
-    primary = getattr(model, "primary", model)  # a cascade treats what its primary knows
-    known = set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(primary)))
+    known = known_elements(getattr(model, "primary", model))  # a cascade treats what its primary knows
 
     def predict(structures):
         ok = [i for i, s in enumerate(structures) if set(int(z) for z in s.numbers) <= known]
