@@ -44,6 +44,9 @@ InstrumentOpt = Annotated[Optional[str], typer.Option(
     f"spectrum's header names, else {DEFAULT_INSTRUMENT})")]
 OptimizeOpt = Annotated[bool, typer.Option(
     "--optimize", help="relax the geometry with the --source's forces first")]
+NormalizeHOpt = Annotated[bool, typer.Option(
+    "--normalize-h", help="set C-H, N-H, O-H bonds to neutron lengths (1.089, 1.015, 0.993 Å) first, moving each H "
+    "along its bond: for X-ray structures, whose H positions give spurious imaginary modes")]
 
 
 def load_structure(path: Path, *, deuterate: str | None = None, isotopes: list[str] | None = None):
@@ -127,27 +130,33 @@ def make_source(source: str | None, model: Path | str | None = None):
 
 
 def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_units: str = "eV/A^2",
-                model: Path | str | None = None, optimize: bool = False):
+                model: Path | str | None = None, optimize: bool = False, normalize_h: bool = False):
     """Return (structure, Hessian eV/Å², label) from a file (``hessian``) or a named source (default: the network).
 
+    With ``normalize_h`` the X–H bonds are first set to neutron lengths; otherwise X-ray-like ones are warned about.
     For sources with forces, the input geometry's maximum force is checked (a warning suggests --optimize);
     with ``optimize`` the structure is first relaxed with the source's forces and the relaxed one is returned.
     """
-    from hessfit.structures import read_hessian
+    from hessfit.structures import normalize_hydrogens, read_hessian, warn_short_hydrogen_bonds
 
     if hessian is not None and source is not None:
         raise ConfigError("give either --hessian FILE or --source NAME, not both")
     if hessian is not None and model is not None:
         raise ConfigError("give either --hessian FILE or --model (the network that computes one), not both")
     if hessian is not None:
-        if optimize:
-            raise ConfigError("--optimize needs --source (a Hessian file belongs to its own geometry)")
+        if optimize or normalize_h:
+            raise ConfigError(f"--{'optimize' if optimize else 'normalize-h'} needs --source (a Hessian file belongs "
+                              "to its own geometry)")
         return structure, read_hessian(hessian, n_atoms=structure.n_atoms, units=hessian_units), f"file {hessian}"
     from hessfit.sources import check_max_force
     from hessfit.sources import optimize as relax
 
     src = make_source(source, model)
     name = src.name
+    if normalize_h:
+        structure = normalize_hydrogens(structure)
+    elif not optimize:
+        warn_short_hydrogen_bonds(structure)
     if src.has_forces:
         if optimize:
             structure = relax(structure, src).structure
@@ -161,21 +170,24 @@ def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_
 
 def resolve_molecule(structure: Path, *, hessian: Path | None = None, source: str | None = None,
                      model: Path | str | None = None, hessian_units: str = "eV/A^2", deuterate: str | None = None,
-                     isotopes: list[str] | None = None, optimize: bool = False):
+                     isotopes: list[str] | None = None, optimize: bool = False, normalize_h: bool = False):
     """The shared options → (Structure with the requested masses (amu), Hessian (3N, 3N) eV/Å², label of its origin).
 
     The structure file is read and its masses set by --deuterate/--isotope; the Hessian comes from --hessian, or
     from --source (default the network, whose weights --model picks), optionally at the --optimize'd geometry
-    (masses kept). Masses do not change a Hessian, only the modes computed from it.
+    (masses kept), with --normalize-h after setting the X–H bonds to neutron lengths. Masses do not change a
+    Hessian, only the modes computed from it.
     """
     s = load_structure(structure, deuterate=deuterate, isotopes=isotopes)
+    if _is_phonopy(structure) and normalize_h:
+        raise ConfigError(f"{structure}: --normalize-h applies to a structure file, not to a phonopy file's geometry")
     if _is_phonopy(structure) and hessian is None and source is None and model is None:  # crystal force constants
         fc = _read_phonopy(structure)
         return s, fc.hessian, f"phonopy force constants ({fc.n_cells} cells) in {structure}"
     if _is_phonopy(structure) and hessian is None and source in (None, "nequip") and not optimize:
         return _network_in_phonopy_crystal(structure, s, model)
     return get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
-                       optimize=optimize)
+                       optimize=optimize, normalize_h=normalize_h)
 
 
 def _network_in_phonopy_crystal(path: Path, s, model):

@@ -9,8 +9,8 @@ import typer
 
 from hessfit.cli import app
 from hessfit.cli._common import (DEFAULT_INSTRUMENT, DEFAULT_TEMPERATURE_K, DeuterateOpt, HessianOpt, HessianUnitsOpt,
-                                 InstrumentOpt, IsotopeOpt, ModelOpt, OptimizeOpt, SourceOpt, TemperatureOpt,
-                                 resolve_molecule)
+                                 InstrumentOpt, IsotopeOpt, ModelOpt, NormalizeHOpt, OptimizeOpt, SourceOpt,
+                                 TemperatureOpt, resolve_molecule)
 
 
 def _mode_list(text: Optional[str]):
@@ -57,6 +57,7 @@ def compare(
     output: Path = typer.Option(Path("compare_out"), "-o", "--output", help="output directory"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing files in the output directory"),
     optimize: OptimizeOpt = False,
+    normalize_h: NormalizeHOpt = False,
     deuterate: DeuterateOpt = None,
     isotope: IsotopeOpt = None,
 ):
@@ -85,7 +86,7 @@ def compare(
     animate_modes = _mode_list(animate)
     s, h, origin = resolve_molecule(structure, hessian=hessian, source=source, model=model,
                                     hessian_units=hessian_units, deuterate=deuterate, isotopes=isotope,
-                                    optimize=optimize)
+                                    optimize=optimize, normalize_h=normalize_h)
     result = assign_spectrum(s, h, spec, ins_config=ins, compare_config=cmp_cfg, peaks=peaks,
                              resolution_scale=resolution_scale)
     paths = write_report(result, output, overwrite=overwrite, animate_modes=animate_modes)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from hessfit.cli import app
-from hessfit.cli._common import ModelOpt, SourceOpt
+from hessfit.cli._common import ModelOpt, NormalizeHOpt, SourceOpt
 from hessfit.errors import ConfigError
 
 
@@ -192,23 +192,29 @@ def predict(
     batch_atoms: int = typer.Option(400, "--batch-atoms", help="atoms packed per padded graph (the network)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar for many molecules"),
+    normalize_h: NormalizeHOpt = False,
 ):
     """Compute Hessians (eV/Å²) with the network (default) or any --source; several molecules go into one .npz.
 
-    The geometries are used as given (optimise them first with ``hessfit optimize`` for a physics source).
+    The geometries are used as given (optimise them first with ``hessfit optimize`` for a physics source), with
+    --normalize-h after setting X–H bonds to neutron lengths; the .npz holds the geometries used.
     """
     import numpy as np
 
     from hessfit.cli._common import DEFAULT_SOURCE, make_source
-    from hessfit.structures import read_structures, save_dataset, write_hessian
+    from hessfit.structures import read_structures, save_dataset, write_hessian, write_xyz
     from hessfit.structures import from_arrays
-    from hessfit.structures import check_writable
+    from hessfit.structures import check_writable, normalize_hydrogens
 
     suffix = output.suffix.lower()
     if suffix not in (".npy", ".npz"):
         raise ConfigError(f"{output}: output must end in .npy (one molecule) or .npz (dataset format)")
     check_writable(output, overwrite)
+    if normalize_h and suffix == ".npy":
+        check_writable(output.with_suffix(".xyz"), overwrite)
     mols = [s for path in structures for s in read_structures(path)]
+    mols = [normalize_hydrogens(s) for s in mols] if normalize_h else mols
+    _warn_short_hydrogens(mols)
     if suffix == ".npy" and len(mols) != 1:
         raise ConfigError(f"{len(mols)} structures given but {output} is a single-Hessian .npy; use -o NAME.npz")
     name = (source or DEFAULT_SOURCE).strip().lower()
@@ -230,11 +236,32 @@ def predict(
         level = f"hessfit source {name} ({src.level_of_theory})"
     if suffix == ".npy":
         write_hessian(output, hs[0], structure=mols[0], overwrite=overwrite)
+        if normalize_h:  # the Hessian belongs to the normalised geometry: keep it beside the .npy
+            write_xyz(output.with_suffix(".xyz"), mols[0], overwrite=overwrite)
+            typer.echo(f"wrote the geometry with normalised X–H bonds to {output.with_suffix('.xyz')}")
     else:
         ds = from_arrays([s.numbers for s in mols], [s.positions for s in mols], hs,
                          extra={"name": np.array([s.name for s in mols]), "meta_source": np.array(level)})
         save_dataset(output, ds, overwrite=overwrite)
     typer.echo(f"wrote {len(hs)} Hessian(s) from {level} to {output}")
+
+
+def _warn_short_hydrogens(mols) -> None:
+    """One warning line naming the structures with X-ray-like X–H bonds (each structure's own line if only one)."""
+    import warnings
+
+    from hessfit.structures import (SHORT_XH_TOLERANCE_ANGSTROM, HessfitWarning, short_hydrogen_bonds,
+                                    warn_short_hydrogen_bonds)
+
+    if len(mols) == 1:
+        warn_short_hydrogen_bonds(mols[0])
+        return
+    bad = [s.name for s in mols if short_hydrogen_bonds(s)]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.warn(f"{len(bad)} of {len(mols)} structures have X–H bonds shorter than neutron lengths by over "
+                      f"{SHORT_XH_TOLERANCE_ANGSTROM:g} Å ({shown}): X-ray hydrogen positions give spurious imaginary modes; use --normalize-h",
+                      HessfitWarning, stacklevel=2)
 
 
 def _warn_unsound(mols, hessians) -> None:

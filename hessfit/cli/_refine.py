@@ -10,7 +10,8 @@ import typer
 from hessfit.cli import app
 from hessfit.errors import ConfigError
 from hessfit.cli._common import (DEFAULT_INSTRUMENT, DeuterateOpt, HessianOpt, HessianUnitsOpt, InstrumentOpt,
-                                 IsotopeOpt, ModelOpt, OptimizeOpt, SourceOpt, TemperatureOpt, get_hessian,
+                                 IsotopeOpt, ModelOpt, NormalizeHOpt, OptimizeOpt, SourceOpt,
+                                 TemperatureOpt, get_hessian,
                                  instrument_from_header, load_structure, resolve_molecule)
 
 
@@ -56,6 +57,7 @@ def refine(
     deuterate: DeuterateOpt = None,
     isotope: IsotopeOpt = None,
     optimize: OptimizeOpt = False,
+    normalize_h: NormalizeHOpt = False,
 ):
     """Refine the Hessian against a measured INS spectrum; writes Hessian, tables, plots and a summary."""
     from hessfit.compare import read_spectrum
@@ -80,11 +82,12 @@ def refine(
         if not names:
             raise ConfigError(f"--seeds {seeds!r}: no source names; e.g. --seeds nequip,xtb,mmff")
         _compare_seeds(s, measured, cfg, names, outdir, spectrum=spectrum, model=model, optimize=optimize,
-                       quiet=quiet, overwrite=overwrite)
+                       normalize_h=normalize_h, quiet=quiet, overwrite=overwrite)
         return
     # a phonopy file brings its own force constants (the seed), as in modes/spectrum/compare
     s, h0, seed_label = resolve_molecule(structure, hessian=hessian, source=source, hessian_units=hessian_units,
-                                         model=model, deuterate=deuterate, isotopes=isotope, optimize=optimize)
+                                         model=model, deuterate=deuterate, isotopes=isotope, optimize=optimize,
+                                         normalize_h=normalize_h)
     typer.echo(describe_structure(s))
     typer.echo(f"refining {s.name} ({s.formula}, {s.n_atoms} atoms) against {spectrum} on {inst}, "
                f"recipe '{cfg.parametrization}' ({cfg.solver}), seed Hessian from {seed_label}")
@@ -131,7 +134,7 @@ def _echo_result(result) -> None:
         typer.echo(f"  {row['parameter']:<28s} {row['value']:.4f} ± {row['uncertainty_1sigma']:.4f}{boot}{flag}")
 
 
-def _compare_seeds(structure, measured, cfg, names, outdir: Path, *, spectrum, model, optimize, quiet,
+def _compare_seeds(structure, measured, cfg, names, outdir: Path, *, spectrum, model, optimize, normalize_h, quiet,
                    overwrite) -> None:
     """Refine from every seed source in ``names``; rank by held-out Spearman; write seeds.csv and seeds.png."""
     from tqdm.auto import tqdm
@@ -148,7 +151,8 @@ def _compare_seeds(structure, measured, cfg, names, outdir: Path, *, spectrum, m
     results = {}
     for name in tqdm(names, desc="seeds", disable=quiet, leave=False):
         s, h0, label = get_hessian(structure, hessian=None, source=name, hessian_units="eV/A^2",
-                                   model=model if name == "nequip" else None, optimize=optimize)
+                                   model=model if name == "nequip" else None, optimize=optimize,
+                                   normalize_h=normalize_h)
         typer.echo(f"seed {name}: {label}; refining {s.name} against {spectrum}, recipe '{cfg.parametrization}'")
         result = run_refine(s, h0, measured, cfg, progress=not quiet)
         write_refinement(result, outdir / f"seed_{name}", overwrite=True)

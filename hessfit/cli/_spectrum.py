@@ -9,8 +9,8 @@ import typer
 
 from hessfit.cli import app
 from hessfit.cli._common import (DEFAULT_INSTRUMENT, DEFAULT_TEMPERATURE_K, DeuterateOpt, HessianOpt, HessianUnitsOpt,
-                                 InstrumentOpt, IsotopeOpt, ModelOpt, OptimizeOpt, SourceOpt, TemperatureOpt,
-                                 resolve_molecule)
+                                 InstrumentOpt, IsotopeOpt, ModelOpt, NormalizeHOpt, OptimizeOpt, SourceOpt,
+                                 TemperatureOpt, resolve_molecule)
 
 
 @app.command()
@@ -23,6 +23,7 @@ def modes(
     deuterate: DeuterateOpt = None,
     isotope: IsotopeOpt = None,
     optimize: OptimizeOpt = False,
+    normalize_h: NormalizeHOpt = False,
     thermo: bool = typer.Option(False, "--thermo", help="also print the harmonic thermodynamics (ZPE, U, S, Cv, F) "
                                 "at a few temperatures (and at --temperature)"),
     temperature: TemperatureOpt = None,
@@ -34,7 +35,7 @@ def modes(
 
     s, h, origin = resolve_molecule(structure, hessian=hessian, source=source, model=model,
                                     hessian_units=hessian_units, deuterate=deuterate, isotopes=isotope,
-                                    optimize=optimize)
+                                    optimize=optimize, normalize_h=normalize_h)
     m = normal_modes(s, h)
     f = np.asarray(m.frequencies_cm1)
     from hessfit.structures import describe_structure as describe
@@ -81,6 +82,7 @@ def spectrum(
     deuterate: DeuterateOpt = None,
     isotope: IsotopeOpt = None,
     optimize: OptimizeOpt = False,
+    normalize_h: NormalizeHOpt = False,
 ):
     """Simulate the INS spectrum of a molecule from its Hessian."""
     from hessfit.ins import InsConfig, plot_spectrum, save_spectrum, simulate
@@ -95,7 +97,7 @@ def spectrum(
     if plot is not None:
         check_writable(plot, overwrite)
     s, h, _ = resolve_molecule(structure, hessian=hessian, source=source, model=model, hessian_units=hessian_units,
-                               deuterate=deuterate, isotopes=isotope, optimize=optimize)
+                               deuterate=deuterate, isotopes=isotope, optimize=optimize, normalize_h=normalize_h)
     from hessfit.structures import describe_structure as describe
 
     typer.echo(describe(s))

@@ -61,6 +61,9 @@ class InsConfig:
             raise ConfigError(f"units must be 'cm-1' or 'meV', got {self.units!r}")
         if self.wing_a_iso < 0 or self.wing_width_cm1 <= 0:
             raise ConfigError("wing_a_iso must be ≥ 0 and wing_width_cm1 > 0")
+        from hessfit.ins._instrument import load_instrument
+
+        load_instrument(self.instrument)  # an unknown name fails here, before any Hessian is computed
 
     @property
     def n_bins(self) -> int:

@@ -1,5 +1,5 @@
-"""Structures and Hessians in: readers, writers, element data, validation, internal coordinates and crystals
-(molecules across periodic boundaries, supercells)."""
+"""Structures and Hessians in: readers, writers, element data, validation, internal coordinates, crystals
+(molecules across periodic boundaries, supercells) and X-ray hydrogen positions (detection, normalisation)."""
 
 from hessfit.structures._elements import CROSS_SECTIONS_BARN, DEUTERIUM_MASS, cross_sections, standard_mass
 from hessfit.structures._hessian import HessfitWarning, read_hessian, validate_hessian, write_hessian
@@ -8,6 +8,8 @@ from hessfit.structures._crystal import (MoleculeAssignment, describe_structure,
                                          require_crystal, split_intermolecular, supercell)
 from hessfit.structures._dataset import HessianDataset, concat_datasets, from_arrays, load_dataset, save_dataset
 from hessfit.structures._files import check_writable
+from hessfit.structures._hydrogens import (NEUTRON_XH_ANGSTROM, SHORT_XH_TOLERANCE_ANGSTROM, hydrogen_bonds,
+                                            normalize_hydrogens, short_hydrogen_bonds, warn_short_hydrogen_bonds)
 from hessfit.structures._frequency_dataset import (FrequencyDataset, frequency_dataset_from_arrays,
                                                    load_frequency_dataset, save_frequency_dataset)
 from hessfit.structures._internal import (BOND_SCALE, InternalCoordinate, atom_groups, bonds_from_radii,
@@ -23,5 +25,7 @@ __all__ = [
     "MoleculeAssignment", "describe_structure", "find_molecules", "make_whole", "require_crystal", "supercell",
     "split_intermolecular",
     "from_arrays", "check_writable",
+    "NEUTRON_XH_ANGSTROM", "SHORT_XH_TOLERANCE_ANGSTROM", "hydrogen_bonds", "short_hydrogen_bonds", "normalize_hydrogens",
+    "warn_short_hydrogen_bonds",
     "FrequencyDataset", "frequency_dataset_from_arrays", "load_frequency_dataset", "save_frequency_dataset",
 ]

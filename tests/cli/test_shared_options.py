@@ -1,7 +1,8 @@
-"""One set of options everywhere: --source/--model/--hessian/--deuterate/--isotope/--temperature/--instrument
-reach the computation the same way in modes, spectrum, compare, refine and predict."""
+"""One set of options everywhere: --source/--model/--hessian/--deuterate/--isotope/--temperature/--instrument/
+--normalize-h reach the computation the same way in modes, spectrum, compare, refine and predict."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ HESS = "qm9/qm9_100001_hessian.npy"
 HEX = "hexane/hexane_rdkit_mmff.xyz"
 HEX_H = "hexane/hexane_rdkit_mmff_hessian_mmff94.npy"
 HEX_SPEC = "hexane/hexane_tfxa.dat"
+HEX_XRAY = "hexane/hexane.xyz"  # cut from the X-ray crystal structure: C–H 0.956–0.991 Å
 C13 = 13.00335484
 
 
@@ -33,6 +35,7 @@ SHARED = {
     "--deuterate": ["modes", "spectrum", "compare", "refine"],
     "--isotope": ["modes", "spectrum", "compare", "refine"],
     "--optimize": ["modes", "spectrum", "compare", "refine"],
+    "--normalize-h": ["modes", "spectrum", "compare", "refine", "predict"],
     "--temperature": ["modes", "spectrum", "compare", "refine"],
     "--instrument": ["spectrum", "compare", "refine"],
 }
@@ -222,3 +225,45 @@ def test_instrument_from_header(header, expected):
         metadata = {"header": header}
 
     assert instrument_from_header(Spec) == expected
+
+
+@pytest.mark.parametrize("command", ["modes", "spectrum", "compare", "refine"])
+def test_normalize_h_reaches_the_computation(command, capture, model_dir, data_dir, tmp_path, capsys):
+    """With --normalize-h the Hessian is the network's at the normalised geometry (C–H 1.089 Å, carbons unmoved);
+    without it the X-ray hydrogens are named in one warning line."""
+    from hessfit.structures import hydrogen_bonds, normalize_hydrogens
+
+    xray = read_structure(data_dir / HEX_XRAY)
+
+    def run(*extra):
+        spectrum = [str(data_dir / HEX_SPEC)] if command in ("compare", "refine") else []
+        out = {"modes": [], "spectrum": ["-o", str(tmp_path / "s.nc")]}.get(command, ["-o", str(tmp_path / "out")])
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")  # shown again, though an earlier test showed it from the same line
+            main([command, str(data_dir / HEX_XRAY), *spectrum, "--model", str(model_dir), *extra, *out])
+        return capsys.readouterr().err
+
+    assert "hydrogen positions look X-ray determined" in run()
+    assert "X-ray" not in run("--normalize-h")
+    s = capture["structure"]
+    carbons = s.numbers == 6
+    np.testing.assert_array_equal(s.positions[carbons], xray.positions[carbons])
+    np.testing.assert_allclose([b.length for b in hydrogen_bonds(s)], 1.089, atol=1e-12)
+    expected = predict_hessian(normalize_hydrogens(xray), load_model(model_dir))
+    np.testing.assert_allclose(capture["hessian"], expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+
+
+def test_predict_normalize_h_writes_the_geometry_it_used(model_dir, data_dir, tmp_path, capsys):
+    from hessfit.structures import hydrogen_bonds
+
+    out = tmp_path / "h.npy"
+    assert main(["predict", str(data_dir / HEX_XRAY), "--model", str(model_dir), "--normalize-h", "-o",
+                 str(out)]) == 0
+    used = read_structure(tmp_path / "h.xyz")
+    np.testing.assert_allclose([b.length for b in hydrogen_bonds(used)], 1.089, atol=1e-5)
+    np.testing.assert_allclose(np.load(out), predict_hessian(used, load_model(model_dir)), rtol=1e-4,
+                               atol=1e-6 * np.abs(np.load(out)).max())
+    assert main(["predict", str(data_dir / HEX_XRAY), "--model", str(model_dir), "--normalize-h", "-o",
+                 str(out)]) == 1  # the .npy exists: nothing is overwritten without --overwrite
+    assert main(["modes", str(data_dir / HEX_XRAY), "--hessian", str(out), "--normalize-h"]) == 1
+    assert "--normalize-h needs --source" in capsys.readouterr().err

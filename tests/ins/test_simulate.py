@@ -204,3 +204,18 @@ def test_spectrum_invariant_to_basis_inside_degenerate_subspace():
     xs = jnp.asarray(cross_sections(s.numbers, s.masses))
     a, b = np.asarray(core(m, xs)), np.asarray(core(m2, xs))
     assert np.max(np.abs(a - b)) < 1e-12 * np.max(a)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(instrument="nosuch"), "unknown instrument 'nosuch'"),
+    (dict(max_order=0), "max_order must be between"),
+    (dict(temperature_k=-5.0), "temperature_k must be positive"),
+    (dict(e_min_cm1=500.0, e_max_cm1=100.0), "energy grid"),
+])
+def test_ins_config_rejects_bad_settings_when_made(changes, message):
+    """Bad settings fail when the config is made (before any Hessian is computed), each with its own message."""
+    from hessfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        InsConfig(**changes)
+    assert InsConfig(instrument="vision").instrument == "vision"
