@@ -43,9 +43,13 @@ def _run(argv: list[str]) -> str:
     return out.getvalue()
 
 
-def _lowest_modes(text: str, n: int = 3) -> list[float]:
+def _lowest_modes(text: str, n: int = 3) -> str:
+    """The ``n`` lowest modes of a `hessfit modes` table above 1 cm⁻¹ in size, and how many zero ones it lists (a
+    crystal's lattice modes without intermolecular force constants)."""
     rows = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
-    return [float(r[1]) for r in rows if len(r) >= 3 and r[0].isdigit()][:n]
+    f = np.array([float(r[1]) for r in rows if len(r) >= 3 and r[0].isdigit()])
+    zero = int(np.sum(np.abs(f) < 1.0))
+    return ", ".join(f"{x:.0f}" for x in f[np.abs(f) >= 1.0][:n]) + (f" ({zero} zero)" if zero else "")
 
 
 MINIMA = [ROOT / "data" / "ood" / f for f in ("panel_xtb.npz", "panel2_xtb.npz", "dft_b3lyp.npz")] + [
@@ -90,7 +94,7 @@ def main() -> int:
                     measured = [r for r in rows if r[0].startswith("P")]  # columns: measured, …, calculated
                     assigned = sum(1 for r in measured if r[3].startswith("M"))
                     h = "normalised" if flag else "as given"
-                    print(f"{label:22s}{source:8s}{h:12s}{', '.join(f'{x:.0f}' for x in low):>26s}{score:>10.3f}"
+                    print(f"{label:22s}{source:8s}{h:12s}{low:>26s}{score:>10.3f}"
                           f"{f'{assigned}/{len(measured)}':>16s}", flush=True)
     return 0
 

@@ -4,11 +4,12 @@ from hessfit.modes._crystal import (acoustic_sum_rule_error, crystal_basis, crys
                                     translation_basis)
 from hessfit.modes._eigh import safe_eigh
 from hessfit.modes._solve import (Modes, internal_basis, modes_from_hessian, normal_modes, rigid_body_basis,
-                                  vibrational_basis)
+                                  vibrational_basis, without_rigid_body_motion)
 from hessfit.modes._thermo import THERMO_TEMPERATURES_K, VibrationalThermo, thermo_table, vibrational_thermo
 
 __all__ = ["Modes", "normal_modes", "modes_from_hessian", "internal_basis", "rigid_body_basis", "vibrational_basis",
-           "safe_eigh", "crystal_basis", "crystal_modes", "lattice_character", "acoustic_sum_rule_error",
+           "without_rigid_body_motion", "safe_eigh", "crystal_basis", "crystal_modes", "lattice_character",
+           "acoustic_sum_rule_error",
            "translation_basis", "vibrational_thermo", "thermo_table", "VibrationalThermo", "THERMO_TEMPERATURES_K"]
 
 from hessfit._precision import float64_exports  # noqa: E402

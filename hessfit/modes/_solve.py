@@ -74,6 +74,20 @@ def rigid_body_basis(positions: np.ndarray, masses: np.ndarray, *, rel_tol: floa
     return u[:, s > rel_tol * s.max()]
 
 
+def without_rigid_body_motion(positions: np.ndarray, masses: np.ndarray, hessian: np.ndarray) -> np.ndarray:
+    """A molecule's Cartesian Hessian (3N, 3N) eV/Å² with its rigid-body motion projected out (Eckart):
+    M^½ P M^-½ H M^-½ P M^½, P the projector off `rigid_body_basis`. Its internal modes are those of ``hessian``;
+    translations and rotations of the molecule have zero curvature, which an isolated molecule's force field
+    should have but a network or a non-stationary geometry does not give exactly. NumPy."""
+    b = rigid_body_basis(positions, masses)
+    sqm = np.repeat(np.sqrt(np.asarray(masses, float)), 3)
+    h = np.asarray(hessian, float)
+    mw = 0.5 * (h + h.T) / np.outer(sqm, sqm)
+    mw = mw - b @ (b.T @ mw)
+    mw = mw - (mw @ b) @ b.T
+    return 0.5 * (mw + mw.T) * np.outer(sqm, sqm)
+
+
 def orthogonal_complement(vectors: np.ndarray) -> np.ndarray:
     """Orthonormal basis (n, n−k) of the space orthogonal to the orthonormal columns of ``vectors`` (n, k)."""
     q, _ = np.linalg.qr(np.concatenate([vectors, np.eye(vectors.shape[0])], axis=1))

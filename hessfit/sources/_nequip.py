@@ -225,7 +225,11 @@ class NequipSource(HessianSource):
         """A crystal's Hessian (3N, 3N) eV/Å² from its molecules: every molecule made whole and predicted alone (the
         network was trained on isolated molecules: it is not asked for intermolecular force constants), assembled
         block-diagonally (see `crystal_molecules`), plus the intermolecular part of ``self.intermolecular`` when
-        given (else the blocks between molecules are zero)."""
+        given (else the blocks between molecules are zero). Each molecule's block has its rigid-body motion
+        projected out (`hessfit.modes.without_rigid_body_motion`): the network's curvature along a molecule's
+        rotations (64–190 cm⁻¹ for hexane cut from its crystal) is not a force between molecules, and it would
+        otherwise pose as librational lattice modes."""
+        from hessfit.modes import without_rigid_body_motion
         from hessfit.structures import split_intermolecular
 
         inter = 0.0
@@ -239,11 +243,11 @@ class NequipSource(HessianSource):
         parts, member_parts = [], None
         for mol in molecules:
             h, members = self._predict(mol)
-            parts.append(np.asarray(getattr(h, "hessian", h), float))
+            parts.append(without_rigid_body_motion(mol.positions, mol.masses, getattr(h, "hessian", h)))
             if members is not None:
                 member_parts = (member_parts or [[] for _ in members])
                 for k, hm in enumerate(members):
-                    member_parts[k].append(hm)
+                    member_parts[k].append(without_rigid_body_motion(mol.positions, mol.masses, hm))
 
         def assemble(blocks):
             out = np.zeros((3 * crystal.n_atoms,) * 2)
@@ -254,8 +258,9 @@ class NequipSource(HessianSource):
 
         if self.intermolecular is None:
             warnings.warn(f"{crystal.name}: network Hessian of a crystal: intramolecular force constants only (each "
-                          f"of its {len(molecules)} molecules predicted alone); lattice modes need intermolecular "
-                          "ones: give a phonopy file (its intermolecular blocks are added) or use --source xtb",
+                          f"of its {len(molecules)} molecules predicted alone), so its lattice modes are zero and "
+                          "left out of the spectrum; for them give a phonopy file (its intermolecular blocks are "
+                          "added) or use --source xtb",
                           HessfitWarning, stacklevel=4)
         return assemble(parts), ([assemble(m) for m in member_parts] if member_parts else None)
 

@@ -112,3 +112,34 @@ def test_frequency_gradient_degenerate_methane_matches_fd():
     fd = (loss(jnp.asarray(h + eps * d)) - loss(jnp.asarray(h - eps * d))) / (2 * eps)
     assert np.isfinite(np.asarray(g)).all()
     assert float(jnp.sum(g * d)) == pytest.approx(float(fd), rel=1e-6)
+
+
+def test_without_rigid_body_motion_keeps_the_internal_modes_and_zeroes_the_rigid_ones():
+    """A non-stationary-looking Hessian (springs plus curvature along rotations and translations plus noise):
+    after projection the rigid-body displacements (Cartesian translations, rotations ω × r about any point) give
+    zero force, the internal frequencies are unchanged, it is symmetric and idempotent, and curvature added only
+    along rigid-body motion is removed exactly."""
+    from hessfit.modes import without_rigid_body_motion
+
+    s, h_springs = methane()
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=h_springs.shape)
+    b = rigid_body_basis(s.positions, s.masses)
+    sqm = np.repeat(np.sqrt(s.masses), 3)
+    c = rng.normal(size=(b.shape[1],) * 2)
+    rigid_curvature = np.outer(sqm, sqm) * (b @ (c @ c.T) @ b.T)  # only along rigid-body motion
+    h = h_springs + 0.05 * (noise + noise.T) + rigid_curvature
+    p = without_rigid_body_motion(s.positions, s.masses, h)
+    np.testing.assert_allclose(p, p.T, atol=1e-12)
+    for k in range(3):
+        t = np.zeros_like(s.positions)
+        t[:, k] = 1.0
+        axis = np.eye(3)[k]
+        rotation = np.cross(axis, s.positions - np.array([0.3, -0.2, 0.5]))  # about a point off the centre
+        for d in (t, rotation):
+            assert np.abs(p @ d.ravel()).max() < 1e-10
+    np.testing.assert_allclose(np.asarray(normal_modes(s, p).frequencies_cm1),
+                               np.asarray(normal_modes(s, h).frequencies_cm1), atol=1e-8)
+    np.testing.assert_allclose(without_rigid_body_motion(s.positions, s.masses, p), p, atol=1e-10)
+    np.testing.assert_allclose(without_rigid_body_motion(s.positions, s.masses, h - rigid_curvature), p, atol=1e-10)
+    assert np.abs(h @ rotation.ravel()).max() > 1.0  # the unprojected one had rotational curvature

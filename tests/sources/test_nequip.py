@@ -35,9 +35,11 @@ def test_model_missing_is_a_config_error(monkeypatch, water):
 
 
 def test_a_crystal_is_predicted_molecule_by_molecule(monkeypatch):
-    """Each molecule made whole and predicted alone, assembled block-diagonally (zero between molecules), with a
-    warning that the intermolecular part is missing; a polymer through the boundary is refused in one line."""
+    """Each molecule made whole and predicted alone, its rigid-body motion projected out, assembled
+    block-diagonally (zero between molecules), with a warning that the intermolecular part is missing; a polymer
+    through the boundary is refused in one line."""
     from hessfit.errors import InputFormatError
+    from hessfit.modes import normal_modes, without_rigid_body_motion
     from hessfit.structures import HessfitWarning, Structure
     from tests.ins.crystal_models import dimer_crystal
 
@@ -56,10 +58,16 @@ def test_a_crystal_is_predicted_molecule_by_molecule(monkeypatch):
         h = get_source("nequip").hessian(s).hessian
     assert [m.n_atoms for m in seen] == [2, 2]
     assert np.linalg.norm(seen[0].positions[1] - seen[0].positions[0]) == pytest.approx(1.3)  # made whole
-    for k, idx in enumerate(([0, 1], [2, 3])):
+    for k, idx in enumerate(([0, 1], [2, 3])):  # each block the molecule's prediction without rigid-body motion
         cols = (3 * np.asarray(idx)[:, None] + np.arange(3)).ravel()
-        np.testing.assert_allclose(h[np.ix_(cols, cols)], fake_predict(seen[k]))
+        np.testing.assert_allclose(h[np.ix_(cols, cols)], without_rigid_body_motion(
+            seen[k].positions, seen[k].masses, fake_predict(seen[k])), atol=1e-12)
+        assert np.abs(fake_predict(seen[k]) - h[np.ix_(cols, cols)]).max() > 0.5  # the projection removed something
     assert not h[:6, 6:].any() and not h[6:, :6].any()
+    # the fake network's curvature along each molecule's rotations and translations is gone: besides the 3 acoustic
+    # modes the crystal has 2 × 5 − 3 zero modes (linear molecules), and each molecule's stretch as predicted
+    f = np.sort(np.abs(np.asarray(normal_modes(s, h).frequencies_cm1)))
+    assert np.all(f[:7] < 1e-3) and np.all(f[7:] > 1.0), f
     # with a crystal Hessian for the intermolecular part: added, and no warning
     import warnings
 
