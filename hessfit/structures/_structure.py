@@ -197,11 +197,23 @@ def read_structures(path: str | Path, *, format: str | None = None) -> list[Stru
         numbers = atoms.get_atomic_numbers()
         if np.any(numbers <= 0):
             raise InputFormatError(f"{path}: unknown element (atomic number {int(numbers.min())})")
+        _refuse_partial_occupancy(atoms, path)
         periodic = bool(np.any(atoms.pbc)) and atoms.cell.rank == 3
         out.append(Structure(numbers, atoms.get_positions(), atoms.get_masses(), name=path.stem,
                              cell=np.array(atoms.cell) if periodic else None,
                              pbc=np.array(atoms.pbc) if periodic else None))
     return out
+
+
+def _refuse_partial_occupancy(atoms, path: Path) -> None:
+    """A disordered crystal (sites with occupancy < 1, as ase's CIF reader records them) has every alternative
+    position as a full atom: overlapping or surplus atoms, so any Hessian of it is wrong. One-line error."""
+    partial = [(el, float(v)) for site in (atoms.info.get("occupancy") or {}).values() for el, v in site.items()
+               if float(v) < 0.999]
+    if partial:
+        shown = ", ".join(f"{el} {v:g}" for el, v in partial[:4]) + (" …" if len(partial) > 4 else "")
+        raise InputFormatError(f"{path}: {len(partial)} site(s) with partial occupancy ({shown}): the structure is "
+                               "disordered; keep one component and delete the others (e.g. in Mercury or Olex2)")
 
 
 def read_structure(path: str | Path, *, format: str | None = None, frame: int = 0) -> Structure:

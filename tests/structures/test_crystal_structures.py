@@ -128,3 +128,38 @@ def test_write_xyz_keeps_a_crystal_cell(tmp_path):
     np.testing.assert_allclose(back.cell, s.cell, atol=1e-9)
     np.testing.assert_allclose(back.positions, s.positions, atol=1e-7)
     assert list(back.pbc) == [True, True, True]
+
+
+_DISORDERED_CIF = """data_test
+_cell_length_a 6.0
+_cell_length_b 6.0
+_cell_length_c 6.0
+_cell_angle_alpha 90
+_cell_angle_beta 90
+_cell_angle_gamma 90
+_symmetry_space_group_name_H-M 'P 1'
+loop_
+_atom_site_label
+_atom_site_type_symbol
+_atom_site_fract_x
+_atom_site_fract_y
+_atom_site_fract_z
+_atom_site_occupancy
+C1 C 0.0 0.0 0.0 1.0
+O1 O 0.2 0.0 0.0 1.0
+H1A H 0.0 0.18 0.0 {occ}
+H1B H 0.0 -0.18 0.0 {occ}
+"""
+
+
+def test_a_disordered_cif_is_refused_in_one_line_and_an_ordered_one_read(tmp_path, data_dir):
+    """Partial occupancies (two alternative H positions at 0.5) would be read as two full atoms: refused, naming
+    the file and the sites; the same file at occupancy 1 and the bundled hexane CIF read as crystals."""
+    bad = tmp_path / "disordered.cif"
+    bad.write_text(_DISORDERED_CIF.format(occ="0.5"))
+    with pytest.raises(InputFormatError, match=r"disordered.cif: 2 site\(s\) with partial occupancy \(H 0.5, H 0.5\)"):
+        read_structure(bad)
+    good = tmp_path / "ordered.cif"
+    good.write_text(_DISORDERED_CIF.format(occ="1.0"))
+    assert read_structure(good).is_crystal and read_structure(good).n_atoms == 4
+    assert read_structure(data_dir / "hexane" / "hexane_crystal.cif").n_atoms == 20
