@@ -137,7 +137,7 @@ def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_
     For sources with forces, the input geometry's maximum force is checked (a warning suggests --optimize);
     with ``optimize`` the structure is first relaxed with the source's forces and the relaxed one is returned.
     """
-    from hessfit.structures import normalize_hydrogens, read_hessian, warn_short_hydrogen_bonds
+    from hessfit.structures import normalize_hydrogens, read_hessian, warn_hydrogen_positions
 
     if hessian is not None and source is not None:
         raise ConfigError("give either --hessian FILE or --source NAME, not both")
@@ -156,7 +156,7 @@ def get_hessian(structure, *, hessian: Path | None, source: str | None, hessian_
     if normalize_h:
         structure = normalize_hydrogens(structure)
     elif not optimize:
-        warn_short_hydrogen_bonds(structure)
+        warn_hydrogen_positions(structure)
     if src.has_forces:
         if optimize:
             structure = relax(structure, src).structure

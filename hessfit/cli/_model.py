@@ -214,7 +214,7 @@ def predict(
         check_writable(output.with_suffix(".xyz"), overwrite)
     mols = [s for path in structures for s in read_structures(path)]
     mols = [normalize_hydrogens(s) for s in mols] if normalize_h else mols
-    _warn_short_hydrogens(mols)
+    _warn_hydrogens(mols)
     if suffix == ".npy" and len(mols) != 1:
         raise ConfigError(f"{len(mols)} structures given but {output} is a single-Hessian .npy; use -o NAME.npz")
     name = (source or DEFAULT_SOURCE).strip().lower()
@@ -246,22 +246,22 @@ def predict(
     typer.echo(f"wrote {len(hs)} Hessian(s) from {level} to {output}")
 
 
-def _warn_short_hydrogens(mols) -> None:
-    """One warning line naming the structures with X-ray-like X–H bonds (each structure's own line if only one)."""
+def _warn_hydrogens(mols) -> None:
+    """One warning line about X-ray-like or missing hydrogens (`hessfit.structures.hydrogen_problem`): the
+    structure's own line if only one, else one line naming the structures."""
     import warnings
 
-    from hessfit.structures import (SHORT_XH_TOLERANCE_ANGSTROM, HessfitWarning, short_hydrogen_bonds,
-                                    warn_short_hydrogen_bonds)
+    from hessfit.structures import HessfitWarning, hydrogen_problem, warn_hydrogen_positions
 
     if len(mols) == 1:
-        warn_short_hydrogen_bonds(mols[0])
+        warn_hydrogen_positions(mols[0])
         return
-    bad = [s.name for s in mols if short_hydrogen_bonds(s)]
+    bad = [s.name for s in mols if hydrogen_problem(s)]
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        warnings.warn(f"{len(bad)} of {len(mols)} structures have X–H bonds shorter than neutron lengths by over "
-                      f"{SHORT_XH_TOLERANCE_ANGSTROM:g} Å ({shown}): X-ray hydrogen positions give spurious imaginary modes; use --normalize-h",
-                      HessfitWarning, stacklevel=2)
+        warnings.warn(f"{len(bad)} of {len(mols)} structures have X-ray-like or missing hydrogens ({shown}): X-ray "
+                      "hydrogen positions give spurious imaginary modes (use --normalize-h); missing ones must be "
+                      "added first", HessfitWarning, stacklevel=2)
 
 
 def _warn_unsound(mols, hessians) -> None:

@@ -9,7 +9,8 @@ from hessfit.structures._crystal import (MoleculeAssignment, describe_structure,
 from hessfit.structures._dataset import HessianDataset, concat_datasets, from_arrays, load_dataset, save_dataset
 from hessfit.structures._files import check_writable
 from hessfit.structures._hydrogens import (NEUTRON_XH_ANGSTROM, SHORT_XH_TOLERANCE_ANGSTROM, hydrogen_bonds,
-                                            normalize_hydrogens, short_hydrogen_bonds, warn_short_hydrogen_bonds)
+                                            hydrogen_problem, normalize_hydrogens, short_hydrogen_bonds,
+                                            warn_hydrogen_positions)
 from hessfit.structures._frequency_dataset import (FrequencyDataset, frequency_dataset_from_arrays,
                                                    load_frequency_dataset, save_frequency_dataset)
 from hessfit.structures._internal import (BOND_SCALE, InternalCoordinate, atom_groups, bonds_from_radii,
@@ -26,6 +27,6 @@ __all__ = [
     "split_intermolecular",
     "from_arrays", "check_writable",
     "NEUTRON_XH_ANGSTROM", "SHORT_XH_TOLERANCE_ANGSTROM", "hydrogen_bonds", "short_hydrogen_bonds", "normalize_hydrogens",
-    "warn_short_hydrogen_bonds",
+    "warn_hydrogen_positions", "hydrogen_problem",
     "FrequencyDataset", "frequency_dataset_from_arrays", "load_frequency_dataset", "save_frequency_dataset",
 ]

@@ -78,15 +78,26 @@ def normalize_hydrogens(structure: Structure) -> Structure:
     return dataclasses.replace(structure, positions=positions)
 
 
-def warn_short_hydrogen_bonds(structure: Structure) -> bool:
-    """Warn (HessfitWarning, one line) when ``structure`` has X-ray-like X–H bonds; True if it warned."""
+def hydrogen_problem(structure: Structure) -> str | None:
+    """What is wrong with the hydrogens of ``structure`` (one line, naming it), or None: carbon but no hydrogen at
+    all (X-ray CIFs sometimes omit them), or X-ray-like X–H bonds (`short_hydrogen_bonds`)."""
+    n_carbon = int(np.sum(structure.numbers == 6))
+    if n_carbon >= 2 and not np.any(structure.numbers == 1):
+        return (f"{structure.name}: {n_carbon} carbon atoms and no hydrogen: if the file omits them (some X-ray "
+                "structures do), add them first; INS spectra are dominated by hydrogen motion")
     short = short_hydrogen_bonds(structure)
     if not short:
-        return False
+        return None
     worst = min(short, key=lambda b: b.length - NEUTRON_XH_ANGSTROM[int(structure.numbers[b.parent])])
     x = int(structure.numbers[worst.parent])
-    warnings.warn(f"{structure.name}: {len(short)} X–H bond(s) shorter than neutron lengths (worst {_SYMBOL[x]}–H "
-                  f"{worst.length:.3f} Å, expected {NEUTRON_XH_ANGSTROM[x]:.3f}): hydrogen positions look X-ray "
-                  "determined, which gives spurious imaginary modes; use --normalize-h, or optimise the geometry",
-                  HessfitWarning, stacklevel=2)
-    return True
+    return (f"{structure.name}: {len(short)} X–H bond(s) shorter than neutron lengths (worst {_SYMBOL[x]}–H "
+            f"{worst.length:.3f} Å, expected {NEUTRON_XH_ANGSTROM[x]:.3f}): hydrogen positions look X-ray "
+            "determined, which gives spurious imaginary modes; use --normalize-h, or optimise the geometry")
+
+
+def warn_hydrogen_positions(structure: Structure) -> bool:
+    """Warn (HessfitWarning, one line) about `hydrogen_problem`; True if it warned."""
+    problem = hydrogen_problem(structure)
+    if problem:
+        warnings.warn(problem, HessfitWarning, stacklevel=2)
+    return problem is not None

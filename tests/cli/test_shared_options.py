@@ -267,3 +267,12 @@ def test_predict_normalize_h_writes_the_geometry_it_used(model_dir, data_dir, tm
                  str(out)]) == 1  # the .npy exists: nothing is overwritten without --overwrite
     assert main(["modes", str(data_dir / HEX_XRAY), "--hessian", str(out), "--normalize-h"]) == 1
     assert "--normalize-h needs --source" in capsys.readouterr().err
+
+
+def test_predict_names_the_structures_with_xray_hydrogens_in_one_line(model_dir, data_dir, tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["predict", str(data_dir / HEX_XRAY), str(data_dir / HEX), "--model", str(model_dir), "-o",
+                     str(tmp_path / "two.npz")]) == 0
+    lines = [x for x in capsys.readouterr().err.splitlines() if "hydrogens" in x]
+    assert lines == [lines[0]] and "1 of 2 structures have X-ray-like or missing hydrogens (hexane)" in lines[0]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hessfit.structures import (NEUTRON_XH_ANGSTROM, HessfitWarning, Structure, hydrogen_bonds, normalize_hydrogens,
-                                read_structure, short_hydrogen_bonds, warn_short_hydrogen_bonds)
+                                read_structure, short_hydrogen_bonds, warn_hydrogen_positions)
 from hessfit.structures import standard_mass
 
 
@@ -56,11 +56,11 @@ def test_short_bonds_are_those_of_the_x_ray_cut_and_not_of_dft_or_force_field_mi
 def test_the_warning_names_the_bond_furthest_below_its_length_once():
     s = _water_methanol_hydrogen_sulfide()
     with pytest.warns(HessfitWarning, match=r"4 X–H bond\(s\) .*worst N–H 0.870 Å, expected 1.015") as rec:
-        assert warn_short_hydrogen_bonds(s)
+        assert warn_hydrogen_positions(s)
     assert len(rec) == 1 and "--normalize-h" in str(rec[0].message)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not warn_short_hydrogen_bonds(normalize_hydrogens(s))
+        assert not warn_hydrogen_positions(normalize_hydrogens(s))
 
 
 def test_a_bond_across_the_cell_boundary_is_found_and_normalised_by_minimum_image():
@@ -72,3 +72,15 @@ def test_a_bond_across_the_cell_boundary_is_found_and_normalised_by_minimum_imag
     n = normalize_hydrogens(s)
     np.testing.assert_allclose(n.positions[1], [0.2 - 1.089 + 6.0, 3.0, 4.0], atol=1e-12)  # away from the C, same image
     np.testing.assert_array_equal(n.cell, cell)
+
+
+def test_carbon_without_any_hydrogen_is_warned_about():
+    """A CIF whose hydrogens were left out reads as a hydrogen-free molecule: one warning line; a single carbon
+    (CO2) or a molecule with hydrogens does not warn."""
+    ethane_no_h = _structure([6, 6], [[0, 0, 0], [1.54, 0, 0]], name="ethane_skeleton")
+    with pytest.warns(HessfitWarning, match="ethane_skeleton: 2 carbon atoms and no hydrogen"):
+        assert warn_hydrogen_positions(ethane_no_h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not warn_hydrogen_positions(_structure([8, 6, 8], [[-1.16, 0, 0], [0, 0, 0], [1.16, 0, 0]]))
+        assert not warn_hydrogen_positions(normalize_hydrogens(_water_methanol_hydrogen_sulfide()))
