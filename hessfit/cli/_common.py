@@ -176,11 +176,11 @@ def resolve_molecule(structure: Path, *, hessian: Path | None = None, source: st
     The structure file is read and its masses set by --deuterate/--isotope; the Hessian comes from --hessian, or
     from --source (default the network, whose weights --model picks), optionally at the --optimize'd geometry
     (masses kept), with --normalize-h after setting the X–H bonds to neutron lengths. Masses do not change a
-    Hessian, only the modes computed from it.
+    Hessian, only the modes computed from it; the one exception is the network's Hessian of a crystal, whose
+    molecules' rigid-body motion is projected out with these masses (`NequipSource._predict_crystal`).
     """
     s = load_structure(structure, deuterate=deuterate, isotopes=isotopes)
-    if _is_phonopy(structure) and normalize_h:
-        raise ConfigError(f"{structure}: --normalize-h applies to a structure file, not to a phonopy file's geometry")
+    check_normalize_h(structure, normalize_h)
     if _is_phonopy(structure) and hessian is None and source is None and model is None:  # crystal force constants
         fc = _read_phonopy(structure)
         return s, fc.hessian, f"phonopy force constants ({fc.n_cells} cells) in {structure}"
@@ -188,6 +188,12 @@ def resolve_molecule(structure: Path, *, hessian: Path | None = None, source: st
         return _network_in_phonopy_crystal(structure, s, model)
     return get_hessian(s, hessian=hessian, source=source, hessian_units=hessian_units, model=model,
                        optimize=optimize, normalize_h=normalize_h)
+
+
+def check_normalize_h(path: Path, normalize_h: bool) -> None:
+    """--normalize-h moves hydrogens of a structure file; a phonopy file's geometry belongs to its force constants."""
+    if normalize_h and _is_phonopy(path):
+        raise ConfigError(f"{path}: --normalize-h applies to a structure file, not to a phonopy file's geometry")
 
 
 def _network_in_phonopy_crystal(path: Path, s, model):

@@ -197,7 +197,8 @@ def predict(
     """Compute Hessians (eV/Å²) with the network (default) or any --source; several molecules go into one .npz.
 
     The geometries are used as given (optimise them first with ``hessfit optimize`` for a physics source), with
-    --normalize-h after setting X–H bonds to neutron lengths; the .npz holds the geometries used.
+    --normalize-h after setting X–H bonds to neutron lengths (the .npz holds the geometries used; a .npy gets
+    NAME_geometry.xyz beside it). Crystals go through the nequip source: each molecule predicted alone.
     """
     import numpy as np
 
@@ -209,9 +210,12 @@ def predict(
     suffix = output.suffix.lower()
     if suffix not in (".npy", ".npz"):
         raise ConfigError(f"{output}: output must end in .npy (one molecule) or .npz (dataset format)")
-    check_writable(output, overwrite)
-    if normalize_h and suffix == ".npy":
-        check_writable(output.with_suffix(".xyz"), overwrite)
+    geometry = output.with_name(f"{output.stem}_geometry.xyz")  # with --normalize-h: the geometry of the .npy
+    inputs = {Path(p).resolve() for p in structures}
+    for path in [output] + ([geometry] if normalize_h and suffix == ".npy" else []):
+        if path.resolve() in inputs:
+            raise ConfigError(f"{path}: is one of the input structures; choose another -o")
+        check_writable(path, overwrite)
     mols = [s for path in structures for s in read_structures(path)]
     mols = [normalize_hydrogens(s) for s in mols] if normalize_h else mols
     _warn_hydrogens(mols)
@@ -222,9 +226,19 @@ def predict(
     if name == "nequip":  # the network, batched: several molecules per padded graph
         from hessfit.model import load_model, predict_hessians
 
-        hs = predict_hessians(mols, load_model(model), max_atoms_per_batch=batch_atoms, progress=show)
+        hs = [None] * len(mols)
+        singles = [i for i, s in enumerate(mols) if not s.is_crystal]
+        if singles:
+            batch = [mols[i] for i in singles]
+            for i, h in zip(singles, predict_hessians(batch, load_model(model), max_atoms_per_batch=batch_atoms,
+                                                      progress=show)):
+                hs[i] = h
+            _warn_unsound(batch, [hs[i] for i in singles])
+        if len(singles) < len(mols):  # crystals as in modes/spectrum/compare: each molecule alone (docs/crystal.md)
+            src = make_source(name, model)
+            for i in (i for i in range(len(mols)) if mols[i].is_crystal):
+                hs[i] = src.hessian(mols[i]).hessian
         level = "hessfit nequip network"
-        _warn_unsound(mols, hs)
     else:  # any other registered source, one molecule at a time
         src = make_source(name, model)
         it = mols
@@ -237,8 +251,8 @@ def predict(
     if suffix == ".npy":
         write_hessian(output, hs[0], structure=mols[0], overwrite=overwrite)
         if normalize_h:  # the Hessian belongs to the normalised geometry: keep it beside the .npy
-            write_xyz(output.with_suffix(".xyz"), mols[0], overwrite=overwrite)
-            typer.echo(f"wrote the geometry with normalised X–H bonds to {output.with_suffix('.xyz')}")
+            write_xyz(geometry, mols[0], overwrite=overwrite)
+            typer.echo(f"wrote the geometry with normalised X–H bonds to {geometry}")
     else:
         ds = from_arrays([s.numbers for s in mols], [s.positions for s in mols], hs,
                          extra={"name": np.array([s.name for s in mols]), "meta_source": np.array(level)})

@@ -11,7 +11,7 @@ from hessfit.cli import app
 from hessfit.errors import ConfigError
 from hessfit.cli._common import (DEFAULT_INSTRUMENT, DeuterateOpt, HessianOpt, HessianUnitsOpt, InstrumentOpt,
                                  IsotopeOpt, ModelOpt, NormalizeHOpt, OptimizeOpt, SourceOpt,
-                                 TemperatureOpt, get_hessian,
+                                 TemperatureOpt, check_normalize_h, get_hessian,
                                  instrument_from_header, load_structure, resolve_molecule)
 
 
@@ -66,6 +66,7 @@ def refine(
     from hessfit.structures import describe_structure
 
     s = load_structure(structure, deuterate=deuterate, isotopes=isotope)
+    check_normalize_h(structure, normalize_h)
     outdir = check_outdir(output or Path(f"refine_{s.name}"), overwrite)
     bank_sel = int(bank) if bank is not None and bank.isdigit() else bank
     measured = read_spectrum(spectrum, energy_units=energy_units, bank=bank_sel)

@@ -228,7 +228,9 @@ class NequipSource(HessianSource):
         given (else the blocks between molecules are zero). Each molecule's block has its rigid-body motion
         projected out (`hessfit.modes.without_rigid_body_motion`): the network's curvature along a molecule's
         rotations (64–190 cm⁻¹ for hexane cut from its crystal) is not a force between molecules, and it would
-        otherwise pose as librational lattice modes."""
+        otherwise pose as librational lattice modes. The projection is mass-weighted (the Eckart frame of the
+        molecule's own normal-mode analysis), so this Hessian belongs to the crystal's masses: isotopes are set
+        before it is computed, not after."""
         from hessfit.modes import without_rigid_body_motion
         from hessfit.structures import split_intermolecular
 

@@ -79,10 +79,12 @@ def normalize_hydrogens(structure: Structure) -> Structure:
 
 
 def hydrogen_problem(structure: Structure) -> str | None:
-    """What is wrong with the hydrogens of ``structure`` (one line, naming it), or None: carbon but no hydrogen at
-    all (X-ray CIFs sometimes omit them), or X-ray-like X–H bonds (`short_hydrogen_bonds`)."""
+    """What is wrong with the hydrogens of ``structure`` (one line, naming it), or None: two or more carbons, no
+    halogen and no hydrogen at all (X-ray CIFs sometimes omit them), or X-ray-like X–H bonds
+    (`short_hydrogen_bonds`)."""
     n_carbon = int(np.sum(structure.numbers == 6))
-    if n_carbon >= 2 and not np.any(structure.numbers == 1):
+    halogens = np.isin(structure.numbers, (9, 17, 35, 53))  # perhalogenated molecules have no H by nature
+    if n_carbon >= 2 and not np.any(structure.numbers == 1) and not halogens.any():
         return (f"{structure.name}: {n_carbon} carbon atoms and no hydrogen: if the file omits them (some X-ray "
                 "structures do), add them first; INS spectra are dominated by hydrogen motion")
     short = short_hydrogen_bonds(structure)

@@ -259,7 +259,7 @@ def test_predict_normalize_h_writes_the_geometry_it_used(model_dir, data_dir, tm
     out = tmp_path / "h.npy"
     assert main(["predict", str(data_dir / HEX_XRAY), "--model", str(model_dir), "--normalize-h", "-o",
                  str(out)]) == 0
-    used = read_structure(tmp_path / "h.xyz")
+    used = read_structure(tmp_path / "h_geometry.xyz")
     np.testing.assert_allclose([b.length for b in hydrogen_bonds(used)], 1.089, atol=1e-5)
     np.testing.assert_allclose(np.load(out), predict_hessian(used, load_model(model_dir)), rtol=1e-4,
                                atol=1e-6 * np.abs(np.load(out)).max())
@@ -267,6 +267,15 @@ def test_predict_normalize_h_writes_the_geometry_it_used(model_dir, data_dir, tm
                  str(out)]) == 1  # the .npy exists: nothing is overwritten without --overwrite
     assert main(["modes", str(data_dir / HEX_XRAY), "--hessian", str(out), "--normalize-h"]) == 1
     assert "--normalize-h needs --source" in capsys.readouterr().err
+    mine = tmp_path / "mol.xyz"  # the geometry goes to mol_geometry.xyz: the input is never replaced
+    mine.write_text((data_dir / HEX_XRAY).read_text())
+    assert main(["predict", str(mine), "--model", str(model_dir), "--normalize-h", "--overwrite", "-o",
+                 str(tmp_path / "mol.npy")]) == 0
+    assert mine.read_text() == (data_dir / HEX_XRAY).read_text() and (tmp_path / "mol_geometry.xyz").exists()
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "mol_geometry.xyz"), "--model", str(model_dir), "--normalize-h",
+                 "--overwrite", "-o", str(tmp_path / "mol.npy")]) == 1  # even with --overwrite
+    assert "is one of the input structures" in capsys.readouterr().err
 
 
 def test_predict_names_the_structures_with_xray_hydrogens_in_one_line(model_dir, data_dir, tmp_path, capsys):
@@ -276,3 +285,25 @@ def test_predict_names_the_structures_with_xray_hydrogens_in_one_line(model_dir,
                      str(tmp_path / "two.npz")]) == 0
     lines = [x for x in capsys.readouterr().err.splitlines() if "hydrogens" in x]
     assert lines == [lines[0]] and "1 of 2 structures have X-ray-like or missing hydrogens (hexane)" in lines[0]
+
+
+def test_predict_treats_a_crystal_as_modes_and_compare_do(model_dir, data_dir, tmp_path):
+    """A crystal goes through the nequip source (each molecule alone, rigid-body motion projected out), not the
+    periodic graph, so `predict` and `modes`/`compare` give the same Hessian."""
+    from hessfit.sources import get_source
+
+    cif = data_dir / "hexane" / "hexane_crystal.cif"
+    out = tmp_path / "c.npy"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["predict", str(cif), "--model", str(model_dir), "-o", str(out)]) == 0
+        expected = get_source("nequip", model=str(model_dir)).hessian(read_structure(cif)).hessian
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+
+
+def test_refine_seeds_refuse_normalize_h_for_a_phonopy_file(data_dir, tmp_path, capsys):
+    phonopy_file = data_dir / "hexane" / "hexane_crystal_gfn2_phonopy_params.yaml"
+    assert main(["refine", str(phonopy_file), str(data_dir / HEX_SPEC), "--seeds", "nequip", "--normalize-h",
+                 "-o", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "--normalize-h applies to a structure file" in err and err.count("\n") == 1

@@ -76,11 +76,13 @@ def test_a_bond_across_the_cell_boundary_is_found_and_normalised_by_minimum_imag
 
 def test_carbon_without_any_hydrogen_is_warned_about():
     """A CIF whose hydrogens were left out reads as a hydrogen-free molecule: one warning line; a single carbon
-    (CO2) or a molecule with hydrogens does not warn."""
+    (CO2), a perhalogenated molecule or a molecule with hydrogens does not warn."""
     ethane_no_h = _structure([6, 6], [[0, 0, 0], [1.54, 0, 0]], name="ethane_skeleton")
     with pytest.warns(HessfitWarning, match="ethane_skeleton: 2 carbon atoms and no hydrogen"):
         assert warn_hydrogen_positions(ethane_no_h)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not warn_hydrogen_positions(_structure([8, 6, 8], [[-1.16, 0, 0], [0, 0, 0], [1.16, 0, 0]]))
+        assert not warn_hydrogen_positions(_structure([6, 6, 17, 17, 17, 17], [  # C2Cl4 has no H by nature
+            [0, 0, 0], [1.35, 0, 0], [-0.9, 1.4, 0], [-0.9, -1.4, 0], [2.25, 1.4, 0], [2.25, -1.4, 0]]))
         assert not warn_hydrogen_positions(normalize_hydrogens(_water_methanol_hydrogen_sulfide()))
