@@ -219,3 +219,5 @@ def test_ins_config_rejects_bad_settings_when_made(changes, message):
     with pytest.raises(ConfigError, match=message):
         InsConfig(**changes)
     assert InsConfig(instrument="vision").instrument == "vision"
+    vision = load_instrument("vision")
+    assert InsConfig(instrument=vision).instrument is vision  # an Instrument object is kept as given
