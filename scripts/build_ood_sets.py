@@ -28,6 +28,7 @@ along that mode (±0.3 Å in total, both signs), re-optimised to max force ≤ 0
 lower-energy result if that has no mode below −20 cm⁻¹ (logged; kept as it was otherwise). ``fix-dft-saddles``
 does the same for the finished DFT references with the DFT source (the + push first, the − push only if that
 found no minimum), into ``scratch/ood/dft_b3lyp.fixed.npz``, which ``publish`` prefers over the workers' files.
+Its relaxations are resumable: geometry and BFGS state after every step in ``scratch/ood/saddle_checkpoints/``.
 """
 
 from __future__ import annotations
@@ -80,17 +81,51 @@ def _lowest_mode(structure, hessian):
     return float(np.asarray(m.frequencies_cm1)[0]), np.asarray(m.cartesian_displacements[0])
 
 
+def _relax(structure, source, *, fmax_eV_A: float, max_steps: int, checkpoint: Path | None = None):
+    """`hessfit.sources.optimize` (BFGS), resumable when ``checkpoint`` (a path stem) is given: the geometry after
+    every step goes to CHECKPOINT.xyz and the BFGS state (Hessian estimate, last step) to CHECKPOINT.bfgs.json,
+    and a rerun continues from them as if never stopped. ``max_steps`` counts this run's steps."""
+    import dataclasses
+
+    import numpy as np
+
+    from hessfit.sources import optimize
+
+    if checkpoint is None:
+        return optimize(structure, source, fmax_eV_A=fmax_eV_A, max_steps=max_steps)
+    from ase.io import read, write
+    from ase.optimize import BFGS
+
+    from hessfit.sources import OptimizeResult
+    from hessfit.sources._optimize import _ase_calculator
+
+    xyz, state = checkpoint.with_suffix(".xyz"), checkpoint.with_suffix(".bfgs.json")
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if xyz.exists():
+        structure = dataclasses.replace(structure, positions=read(xyz).get_positions())
+        print(f"{checkpoint.name}: resumed from {xyz}", flush=True)
+    atoms = structure.to_ase()
+    atoms.calc = _ase_calculator(source, structure)
+    opt = BFGS(atoms, restart=str(state), logfile=None)
+    opt.attach(lambda: write(xyz, atoms, format="extxyz"), interval=1)
+    opt.run(fmax=fmax_eV_A, steps=max_steps)
+    fmax = float(np.max(np.linalg.norm(atoms.get_forces(), axis=1)))
+    return OptimizeResult(structure=dataclasses.replace(structure, positions=np.array(atoms.get_positions())),
+                          energy_eV=float(atoms.get_potential_energy()), max_force_eV_A=fmax, n_steps=int(opt.nsteps),
+                          converged=fmax <= fmax_eV_A, level_of_theory=source.level_of_theory, optimizer="BFGS")
+
+
 def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.002, max_steps: int = 3000,
-                         stop_at_first: bool = False):
+                         stop_at_first: bool = False, checkpoint_dir: Path | None = None):
     """Yield (index, one-molecule dataset) replacing each molecule of ``ds`` whose lowest internal mode is below
     SADDLE_CM1 (see module doc) by the lower-energy minimum found with ``source`` (pushed along that mode with
-    +, then − sign; ``stop_at_first``: no − push once the + push found one), as soon as it is found."""
+    +, then − sign; ``stop_at_first``: no − push once the + push found one), as soon as it is found. With
+    ``checkpoint_dir`` each relaxation is resumable (`_relax`): a killed run loses at most one force call."""
     import dataclasses
 
     import numpy as np
 
     from hessfit.dataset._build import _entry_dataset
-    from hessfit.sources import optimize
 
     for i in range(len(ds)):
         key = str(ds.extra["key"][i])
@@ -102,8 +137,9 @@ def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: f
         for sign in (1.0, -1.0):
             if stop_at_first and best is not None:
                 break
-            opt = optimize(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), source,
-                           fmax_eV_A=fmax_eV_A, max_steps=max_steps)
+            ckpt = None if checkpoint_dir is None else checkpoint_dir / f"{key}.push{sign:+.0f}"
+            opt = _relax(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), source,
+                         fmax_eV_A=fmax_eV_A, max_steps=max_steps, checkpoint=ckpt)
             h = source.hessian(opt.structure).hessian
             new_low = _lowest_mode(opt.structure, h)[0]
             print(f"saddle {key}: push {sign:+.0f}: converged {opt.converged}, lowest mode {new_low:.0f} cm⁻¹, "
@@ -156,7 +192,8 @@ def _fix_dft_saddles() -> None:
         todo = [i for i in range(len(ds)) if str(ds.extra["key"][i]) not in done]
         if not todo:
             continue
-        for _, entry in _saddle_replacements(ds.subset(todo), dft, max_steps=300, stop_at_first=True):
+        for _, entry in _saddle_replacements(ds.subset(todo), dft, max_steps=300, stop_at_first=True,
+                                             checkpoint_dir=WORK / "saddle_checkpoints"):
             fixed = entry if fixed is None else concat_datasets([fixed, entry])
             _atomic_save(FIXED, fixed)
             done.add(str(entry.extra["key"][0]))
