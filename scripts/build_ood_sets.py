@@ -99,7 +99,7 @@ def _relax(structure, source, *, fmax_eV_A: float, max_steps: int, checkpoint: P
     from hessfit.sources import OptimizeResult
     from hessfit.sources._optimize import _ase_calculator
 
-    xyz, state = checkpoint.with_suffix(".xyz"), checkpoint.with_suffix(".bfgs.json")
+    xyz, state = Path(f"{checkpoint}.xyz"), Path(f"{checkpoint}.bfgs.json")  # (a key may contain dots)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     if xyz.exists():
         structure = dataclasses.replace(structure, positions=read(xyz).get_positions())
@@ -137,7 +137,7 @@ def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: f
         for sign in (1.0, -1.0):
             if stop_at_first and best is not None:
                 break
-            ckpt = None if checkpoint_dir is None else checkpoint_dir / f"{key}.push{sign:+.0f}"
+            ckpt = None if checkpoint_dir is None else checkpoint_dir / f"{key}_push{sign:+.0f}"
             opt = _relax(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), source,
                          fmax_eV_A=fmax_eV_A, max_steps=max_steps, checkpoint=ckpt)
             h = source.hessian(opt.structure).hessian

@@ -104,6 +104,7 @@ def test_a_relaxation_stopped_and_resumed_from_its_checkpoint_ends_where_an_unin
     whole = build._relax(start, src, fmax_eV_A=1e-3, max_steps=500, checkpoint=tmp_path / "whole")
     first = build._relax(start, src, fmax_eV_A=1e-3, max_steps=3, checkpoint=tmp_path / "split")
     assert not first.converged and first.n_steps == 3 and (tmp_path / "split.xyz").exists()
+    assert (tmp_path / "split.bfgs.json").exists()
     rest = build._relax(start, src, fmax_eV_A=1e-3, max_steps=500, checkpoint=tmp_path / "split")
     assert whole.converged and rest.converged and whole.n_steps > 6
     assert first.n_steps + rest.n_steps == whole.n_steps
