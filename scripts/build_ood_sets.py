@@ -81,51 +81,19 @@ def _lowest_mode(structure, hessian):
     return float(np.asarray(m.frequencies_cm1)[0]), np.asarray(m.cartesian_displacements[0])
 
 
-def _relax(structure, source, *, fmax_eV_A: float, max_steps: int, checkpoint: Path | None = None):
-    """`hessfit.sources.optimize` (BFGS), resumable when ``checkpoint`` (a path stem) is given: the geometry after
-    every step goes to CHECKPOINT.xyz and the BFGS state (Hessian estimate, last step) to CHECKPOINT.bfgs.json,
-    and a rerun continues from them as if never stopped. ``max_steps`` counts this run's steps."""
-    import dataclasses
-
-    import numpy as np
-
-    from hessfit.sources import optimize
-
-    if checkpoint is None:
-        return optimize(structure, source, fmax_eV_A=fmax_eV_A, max_steps=max_steps)
-    from ase.io import read, write
-    from ase.optimize import BFGS
-
-    from hessfit.sources import OptimizeResult
-    from hessfit.sources._optimize import _ase_calculator
-
-    xyz, state = Path(f"{checkpoint}.xyz"), Path(f"{checkpoint}.bfgs.json")  # (a key may contain dots)
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    if xyz.exists():
-        structure = dataclasses.replace(structure, positions=read(xyz).get_positions())
-        print(f"{checkpoint.name}: resumed from {xyz}", flush=True)
-    atoms = structure.to_ase()
-    atoms.calc = _ase_calculator(source, structure)
-    opt = BFGS(atoms, restart=str(state), logfile=None)
-    opt.attach(lambda: write(xyz, atoms, format="extxyz"), interval=1)
-    opt.run(fmax=fmax_eV_A, steps=max_steps)
-    fmax = float(np.max(np.linalg.norm(atoms.get_forces(), axis=1)))
-    return OptimizeResult(structure=dataclasses.replace(structure, positions=np.array(atoms.get_positions())),
-                          energy_eV=float(atoms.get_potential_energy()), max_force_eV_A=fmax, n_steps=int(opt.nsteps),
-                          converged=fmax <= fmax_eV_A, level_of_theory=source.level_of_theory, optimizer="BFGS")
-
-
 def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: float = 0.002, max_steps: int = 3000,
                          stop_at_first: bool = False, checkpoint_dir: Path | None = None):
     """Yield (index, one-molecule dataset) replacing each molecule of ``ds`` whose lowest internal mode is below
     SADDLE_CM1 (see module doc) by the lower-energy minimum found with ``source`` (pushed along that mode with
     +, then − sign; ``stop_at_first``: no − push once the + push found one), as soon as it is found. With
-    ``checkpoint_dir`` each relaxation is resumable (`_relax`): a killed run loses at most one force call."""
+    ``checkpoint_dir`` each relaxation is resumable (`hessfit.sources.optimize`'s ``checkpoint``): a killed run
+    loses at most one force call."""
     import dataclasses
 
     import numpy as np
 
     from hessfit.dataset._build import _entry_dataset
+    from hessfit.sources import optimize
 
     for i in range(len(ds)):
         key = str(ds.extra["key"][i])
@@ -138,8 +106,8 @@ def _saddle_replacements(ds, source, *, step_angstrom: float = 0.3, fmax_eV_A: f
             if stop_at_first and best is not None:
                 break
             ckpt = None if checkpoint_dir is None else checkpoint_dir / f"{key}_push{sign:+.0f}"
-            opt = _relax(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), source,
-                         fmax_eV_A=fmax_eV_A, max_steps=max_steps, checkpoint=ckpt)
+            opt = optimize(dataclasses.replace(s, positions=s.positions + sign * step_angstrom * disp), source,
+                           fmax_eV_A=fmax_eV_A, max_steps=max_steps, checkpoint=ckpt)
             h = source.hessian(opt.structure).hessian
             new_low = _lowest_mode(opt.structure, h)[0]
             print(f"saddle {key}: push {sign:+.0f}: converged {opt.converged}, lowest mode {new_low:.0f} cm⁻¹, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -98,7 +99,8 @@ def _ase_calculator(source: HessianSource, template: Structure):
 
 
 def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_eV_A: float = DEFAULT_FMAX_EV_A,
-             max_steps: int = 500, optimizer: str = "BFGS", cell: bool = False, **options) -> OptimizeResult:
+             max_steps: int = 500, optimizer: str = "BFGS", cell: bool = False, checkpoint: str | Path | None = None,
+             **options) -> OptimizeResult:
     """Relax ``structure`` with a backend's forces.
 
     Args:
@@ -109,6 +111,10 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
         optimizer: ASE optimiser: BFGS, LBFGS, FIRE or BFGSLineSearch.
         cell: a crystal only: relax the cell too (ASE's FrechetCellFilter; the source must give a stress: xtb).
             Convergence then also needs every stress component × volume (eV) below ``fmax_eV_A``.
+        checkpoint: a path stem making the run resumable (for slow sources such as DFT): the geometry after every
+            step goes to CHECKPOINT.xyz and the optimiser's state to CHECKPOINT.<optimizer>.json; a rerun with the
+            same stem continues from them as if never stopped (``max_steps`` counts this run's steps). Not with
+            ``cell``.
         **options: options of the source when ``method`` is a name (e.g. ``basis="6-31G*"``).
     """
     import ase.optimize
@@ -117,6 +123,8 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
         raise ConfigError(f"unknown optimiser {optimizer!r}; use one of {', '.join(_OPTIMIZERS)}")
     if not fmax_eV_A > 0:
         raise ConfigError(f"fmax must be positive, got {fmax_eV_A} eV/Å")
+    if checkpoint is not None and cell:
+        raise ConfigError("a checkpoint cannot resume a cell relaxation; leave out cell or checkpoint")
     source = _as_source(method, options)
     if cell:
         from hessfit.structures import require_crystal
@@ -124,6 +132,14 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
         require_crystal(structure, "--cell")
         if not hasattr(source, "energy_forces_stress"):
             raise ConfigError(f"source {source.name!r} gives no stress; relax the cell with --method xtb")
+    restart = None
+    if checkpoint is not None:
+        xyz, restart = Path(f"{checkpoint}.xyz"), f"{checkpoint}.{optimizer.lower()}.json"  # a stem may hold dots
+        xyz.parent.mkdir(parents=True, exist_ok=True)
+        if xyz.exists():
+            import ase.io
+
+            structure = dataclasses.replace(structure, positions=ase.io.read(xyz).get_positions())
     atoms = structure.to_ase()
     atoms.calc = _ase_calculator(source, structure)
     target = atoms
@@ -131,7 +147,11 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
         from ase.filters import FrechetCellFilter
 
         target = FrechetCellFilter(atoms)
-    opt = getattr(ase.optimize, optimizer)(target, logfile=None)
+    opt = getattr(ase.optimize, optimizer)(target, logfile=None, restart=restart)
+    if checkpoint is not None:
+        import ase.io
+
+        opt.attach(lambda: ase.io.write(xyz, atoms, format="extxyz"), interval=1)
     opt.run(fmax=fmax_eV_A, steps=max_steps)
     forces = atoms.get_forces()
     fmax = float(np.max(np.linalg.norm(forces, axis=1)))

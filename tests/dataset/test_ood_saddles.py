@@ -95,18 +95,23 @@ def test_saddle_is_replaced_by_the_lower_minimum(tmp_path):
 
 
 def test_a_relaxation_stopped_and_resumed_from_its_checkpoint_ends_where_an_uninterrupted_one_does(tmp_path):
-    """`_relax` with a checkpoint: 3 steps, stopped (not converged), then rerun: it continues from the saved
-    geometry and BFGS state and reaches the same minimum in the same total number of steps as one run."""
-    build = _script()
+    """`hessfit.sources.optimize` with a checkpoint (what the DFT saddle fix uses): 3 steps, stopped (not
+    converged), then rerun: it continues from the saved geometry and BFGS state and reaches the same minimum in the
+    same total number of steps as one run; a cell relaxation cannot be checkpointed."""
+    from hessfit.errors import ConfigError
+    from hessfit.sources import optimize
+
     src = Umbrella()
     start = Structure.from_numbers([7, 1, 1, 1], [[0.05, 0.02, 0.1], [0, 0.92, 0], [-0.8, -0.46, 0.05],
                                                   [0.8, -0.46, -0.03]], name="bent")
-    whole = build._relax(start, src, fmax_eV_A=1e-3, max_steps=500, checkpoint=tmp_path / "whole")
-    first = build._relax(start, src, fmax_eV_A=1e-3, max_steps=3, checkpoint=tmp_path / "split")
+    whole = optimize(start, src, fmax_eV_A=1e-3, max_steps=500, checkpoint=tmp_path / "whole")
+    first = optimize(start, src, fmax_eV_A=1e-3, max_steps=3, checkpoint=tmp_path / "split")
     assert not first.converged and first.n_steps == 3 and (tmp_path / "split.xyz").exists()
     assert (tmp_path / "split.bfgs.json").exists()
-    rest = build._relax(start, src, fmax_eV_A=1e-3, max_steps=500, checkpoint=tmp_path / "split")
+    rest = optimize(start, src, fmax_eV_A=1e-3, max_steps=500, checkpoint=tmp_path / "split")
     assert whole.converged and rest.converged and whole.n_steps > 6
     assert first.n_steps + rest.n_steps == whole.n_steps
     np.testing.assert_allclose(rest.structure.positions, whole.structure.positions, atol=1e-5)
     assert rest.energy_eV == pytest.approx(whole.energy_eV, abs=1e-8)
+    with pytest.raises(ConfigError, match="cannot resume a cell relaxation"):
+        optimize(start, src, cell=True, checkpoint=tmp_path / "cell")
