@@ -226,18 +226,12 @@ def predict(
     if name == "nequip":  # the network, batched: several molecules per padded graph
         from hessfit.model import load_model, predict_hessians
 
-        hs = [None] * len(mols)
-        singles = [i for i, s in enumerate(mols) if not s.is_crystal]
-        if singles:
-            batch = [mols[i] for i in singles]
-            for i, h in zip(singles, predict_hessians(batch, load_model(model), max_atoms_per_batch=batch_atoms,
-                                                      progress=show)):
-                hs[i] = h
-            _warn_unsound(batch, [hs[i] for i in singles])
-        if len(singles) < len(mols):  # crystals as in modes/spectrum/compare: each molecule alone (docs/crystal.md)
-            src = make_source(name, model)
-            for i in (i for i in range(len(mols)) if mols[i].is_crystal):
-                hs[i] = src.hessian(mols[i]).hessian
+        singles = [s for s in mols if not s.is_crystal]
+        predicted = predict_hessians(singles, load_model(model), max_atoms_per_batch=batch_atoms, progress=show)
+        _warn_unsound(singles, predicted)
+        predicted = iter(predicted)
+        src = make_source(name, model)  # crystals as in modes/spectrum/compare: each molecule alone
+        hs = [src.hessian(s).hessian if s.is_crystal else next(predicted) for s in mols]
         level = "hessfit nequip network"
     else:  # any other registered source, one molecule at a time
         src = make_source(name, model)
@@ -260,6 +254,11 @@ def predict(
     typer.echo(f"wrote {len(hs)} Hessian(s) from {level} to {output}")
 
 
+def _few(names: list[str], k: int = 5) -> str:
+    """The first ``k`` of ``names``, and how many more, for a one-line warning."""
+    return ", ".join(names[:k]) + (f" and {len(names) - k} more" if len(names) > k else "")
+
+
 def _warn_hydrogens(mols) -> None:
     """One warning line about X-ray-like or missing hydrogens (`hessfit.structures.hydrogen_problem`): the
     structure's own line if only one, else one line naming the structures."""
@@ -272,8 +271,7 @@ def _warn_hydrogens(mols) -> None:
         return
     bad = [s.name for s in mols if hydrogen_problem(s)]
     if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-        warnings.warn(f"{len(bad)} of {len(mols)} structures have X-ray-like or missing hydrogens ({shown}): X-ray "
+        warnings.warn(f"{len(bad)} of {len(mols)} structures have X-ray-like or missing hydrogens ({_few(bad)}): X-ray "
                       "hydrogen positions give spurious imaginary modes (use --normalize-h); missing ones must be "
                       "added first", HessfitWarning, stacklevel=2)
 
@@ -290,7 +288,6 @@ def _warn_unsound(mols, hessians) -> None:
         if not report.passed:
             bad.append(f"{s.name} ({report.lowest_cm1:.0f} cm⁻¹)")
     if bad:
-        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         warnings.warn(f"{len(bad)} of {len(mols)} network Hessians have a mode below {GUARD_IMAGINARY_CM1:.0f} cm⁻¹: "
-                      f"{shown}; their soft modes are not to be trusted (use --source auto or --source xtb)",
+                      f"{_few(bad)}; their soft modes are not to be trusted (use --source auto or --source xtb)",
                       NetworkGuardWarning, stacklevel=2)
