@@ -105,7 +105,7 @@ def main() -> None:
                    help="also evaluate these models (shipped names or model folders, e.g. a fine-tuned run's best/)")
     p.add_argument("--blend", nargs="*", default=[], metavar="A+B@W",
                    help="also evaluate (1 - W) A + W B for models A, B from --models or the members, e.g. "
-                        "nequip_qm9+runs/x/best@0.6")
+                        "nequip_qm9+runs/x/best@0.6, or a weighted sum of several, A*0.2+B*0.3+C*0.5")
     p.add_argument("--cascade", nargs="*", default=[], metavar="P>F",
                    help="guard cascades: F (a model or blend) where P has a mode below -50 cm^-1 and F's lowest is "
                         "higher; P>F~k: the least blend of P and F in steps of 1/k that passes")

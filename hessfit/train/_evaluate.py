@@ -133,10 +133,27 @@ def blend_hessians(a: Sequence, b: Sequence, w: float) -> list:
     return [None if x is None or y is None else (1 - w) * x + w * y for x, y in zip(a, b)]
 
 
+def weighted_sum(spec: str, get: Callable) -> list:
+    """Σ_k w_k·H_k per molecule for ``spec`` 'A*wa+B*wb+...' (weights must sum to 1, so the sum is a convex
+    combination: symmetric, sum rule and equivariance kept); ``get(name)`` gives a model's Hessians (None where a
+    molecule is missing, which makes it missing from the sum)."""
+    from hessfit.errors import ConfigError
+
+    try:
+        terms = [(name, float(w)) for name, w in (t.rsplit("*", 1) for t in spec.split("+"))]
+    except ValueError:
+        raise ConfigError(f"weighted sum {spec!r}: expected MODEL*WEIGHT+MODEL*WEIGHT+...") from None
+    if abs(sum(w for _, w in terms) - 1.0) > 1e-9 or min(w for _, w in terms) < 0:
+        raise ConfigError(f"weighted sum {spec!r}: the weights must be non-negative and sum to 1")
+    columns = [get(name) for name, _ in terms]
+    return [None if any(h is None for h in hs) else sum(w * h for (_, w), h in zip(terms, hs))
+            for hs in zip(*columns)]
+
+
 def candidate_predictions(structures: Sequence, models: Sequence[str], blends: Sequence[str],
                           known: dict | None = None, cascades: Sequence[str] = ()) -> dict:
     """{name: [Hessian or None per structure]} of the networks ``models`` (shipped names or model folders), of
-    the ``blends`` 'A+B@W' = (1 − W)·A + W·B and of the ``cascades`` 'P>F' or 'P>F~k' (P and F: a name or a
+    the ``blends`` 'A+B@W' = (1 − W)·A + W·B or 'A*wa+B*wb+...' (`weighted_sum`), and of the ``cascades`` 'P>F' or 'P>F~k' (P and F: a name or a
     blend; per molecule F, or with ~k the least blend of P and F in steps of 1/k, where P has a mode below the
     guard's threshold, `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network
     runs once."""
@@ -151,6 +168,9 @@ def candidate_predictions(structures: Sequence, models: Sequence[str], blends: S
                 pair, w = name.rsplit("@", 1)
                 a, b = pair.split("+")
                 preds[name] = blend_hessians(get(a), get(b), float(w))
+                return preds[name]
+            if "*" in name:  # a weighted sum 'A*wa+B*wb+...'
+                preds[name] = weighted_sum(name, get)
                 return preds[name]
             t0 = time.perf_counter()
             preds[name] = network_predict_fn(load_model(name))(structures)

@@ -130,6 +130,22 @@ def test_candidate_predictions_blend_and_reuse(monkeypatch):
     assert blend_hessians([None], [np.eye(3)], 0.5) == [None]
 
 
+def test_candidate_predictions_weighted_sum_of_several_models():
+    from hessfit.errors import ConfigError
+    from hessfit.train._evaluate import candidate_predictions
+
+    known = {"a": [np.eye(9), np.eye(9)], "b": [2 * np.eye(9), None], "c": [np.ones((9, 9)), np.ones((9, 9))]}
+    spec = "a*0.2+b*0.3+c*0.5"
+    out = candidate_predictions([water(), water()], [], [spec], known=known)[spec]
+    np.testing.assert_allclose(out[0], 0.2 * np.eye(9) + 0.6 * np.eye(9) + 0.5 * np.ones((9, 9)))
+    assert out[1] is None  # missing from one model: missing from the sum
+    out = candidate_predictions([water(), water()], [], [], known=known, cascades=[f"{spec}>a"])
+    assert out[f"{spec}>a"][1] is None  # a weighted sum can be a cascade's primary
+    for bad, match in (("a*0.2+b*0.3", "sum to 1"), ("a*x+b*1", "expected MODEL"), ("a*1.5+b*-0.5", "sum to 1")):
+        with pytest.raises(ConfigError, match=match):
+            candidate_predictions([water()], [], [bad], known=known)
+
+
 def test_candidate_predictions_cascade_takes_the_sounder_fallback_where_the_primary_fails():
     from hessfit.model import lowest_internal_frequency
     from hessfit.train._evaluate import candidate_predictions
