@@ -11,7 +11,8 @@ modes below 200 cm⁻¹), molecules with a mode below −50 cm⁻¹, the most ne
 geometries, except against references of their own level (xtb on the xTB panel).
 
 Guard: per molecule, the ensemble's modes below −50 cm⁻¹ and the members' disagreement (RMS difference of
-sorted frequencies, `hessfit.sources.network_guard`). ``GUARD_DISAGREEMENT_CM1`` is the 99th percentile of the
+sorted frequencies, `hessfit.sources.network_guard`). The limit (`hessfit.sources.disagreement_limit`: the ensemble's
+calibrated ``guard_disagreement_cm1``, else ``GUARD_DISAGREEMENT_CM1``) is the 99th percentile of the
 disagreement on the QM9 *validation* split (in domain, not the test split and not the OOD sets); the table
 reports how often the guard fails on the QM9 test split (false alarms) and on the OOD sets.
 
@@ -64,10 +65,12 @@ def member_predictions(structures, ensemble):
     return preds, ens
 
 
-def guard_stats(ds, idx, preds, ens) -> dict:
+def guard_stats(ds, idx, preds, ens, limit: float) -> dict:
+    """The guard on the default ensemble's Hessians ``ens`` and its members' ``preds``; ``limit``: its member-
+    disagreement limit, cm⁻¹ (`hessfit.sources.disagreement_limit`)."""
     import numpy as np
 
-    from hessfit.sources import GUARD_DISAGREEMENT_CM1, network_guard
+    from hessfit.sources import network_guard
 
     spread, below, fail, rows = [], [], [], []
     keys = ds.extra.get("key")
@@ -75,7 +78,7 @@ def guard_stats(ds, idx, preds, ens) -> dict:
         if ens[k] is None:
             continue
         s = ds.structure(i)
-        rep = network_guard(s, ens[k], [p[k] for p in preds.values()], max_disagreement_cm1=GUARD_DISAGREEMENT_CM1)
+        rep = network_guard(s, ens[k], [p[k] for p in preds.values()], max_disagreement_cm1=limit)
         spread.append(rep.disagreement_cm1)
         below.append(bool(rep.modes_below))
         fail.append(not rep.passed)
@@ -89,8 +92,8 @@ def guard_stats(ds, idx, preds, ens) -> dict:
             "disagreement_cm1_p95": float(np.percentile(spread, 95)),
             "disagreement_cm1_p99": float(np.percentile(spread, 99)), "disagreement_cm1_max": float(spread.max()),
             "fraction_mode_below_guard": float(np.mean(below)),
-            "fraction_disagreement_above_limit": float(np.mean(spread > GUARD_DISAGREEMENT_CM1)),
-            "fraction_guard_fails": float(np.mean(fail)), "limit_cm1": GUARD_DISAGREEMENT_CM1}
+            "fraction_disagreement_above_limit": float(np.mean(spread > limit)),
+            "fraction_guard_fails": float(np.mean(fail)), "limit_cm1": limit}
 
 
 def main() -> None:
@@ -119,6 +122,7 @@ def main() -> None:
     import warnings
 
     from hessfit.model import load_model
+    from hessfit.sources import disagreement_limit
     from hessfit.structures import HessfitWarning
     from hessfit.train._evaluate import (blend_hessians, candidate_predictions, evaluate, source_predict_fn,
                                          write_evaluation)
@@ -140,7 +144,8 @@ def main() -> None:
         print(f"{set_name}: {len(idx)} molecules", flush=True)
         structures = [ds.structure(i) for i in idx]
         preds, ens = ({}, None) if args.no_default else member_predictions(structures, ensemble)
-        results[set_name] = {"guard": {} if args.no_default else guard_stats(ds, idx, preds, ens), "models": {}}
+        guard = {} if args.no_default else guard_stats(ds, idx, preds, ens, disagreement_limit(ensemble))
+        results[set_name] = {"guard": guard, "models": {}}
         levels = {str(v) for v in ds.extra.get("level_of_theory", [])} or {"B3LYP/6-311++G(d,p)"}
         candidates = [] if args.no_default else [(default_name, ens)] + list(preds.items())
         for w in [] if args.no_default else args.also_weights:  # other blends of the same two members

@@ -34,6 +34,7 @@ def main(argv=None) -> None:
                     "of 1/k that passes (default 10)")
     ap.add_argument("--metrics", default=None, help="only store this metrics.json of `hessfit evaluate --model "
                     "DEST` (test split) in the existing cascade DEST")
+    ap.add_argument("--card", default="docs/model_card_cascade.md", help="the model card named in the description")
     ap.add_argument("--dest", required=True, help="cascade folder to write")
     args = ap.parse_args(argv)
     if args.metrics:
@@ -43,7 +44,7 @@ def main(argv=None) -> None:
         ap.error("a cascade needs --primary and --fallback (or --metrics for an existing one)")
     meta = {"description": f"{args.primary}, and where its Hessian has an internal mode below {args.threshold:g} "
                            f"cm-1 the least blend with {args.fallback} (steps of 1/{args.blend_steps}) that lifts "
-                           "it above; see docs/model_card_cascade.md"}
+                           f"it above; see {args.card}"}
     dest = save_cascade(args.dest, args.primary, args.fallback, args.threshold, meta, args.blend_steps)
     meta["bundled_molecule_metrics"] = bundled_molecule_metrics(load_model(dest))
     print(save_cascade(args.dest, args.primary, args.fallback, args.threshold, meta, args.blend_steps))

@@ -1,7 +1,10 @@
-"""Release tool: build a two-member ensemble, H = (1 − w) H_A + w H_B, with w chosen on validation molecules.
+"""Release tool: build a two-member ensemble, H = (1 − w) H_A + w H_B, with w chosen on validation molecules, or
+an ensemble of any members with weights given.
 
     python scripts/build_ensemble.py --data ../shared/data/hessians/qm9_b3lyp_hessians.npz \\
         --split checkpoints/nequip_qm9/split.json --members nequip_qm9 blocks_qm9 --dest DIR
+    python scripts/build_ensemble.py --members nequip_qm9 nequip_mf blocks_qm9 blocks_mf \\
+        --weights 0.2 0.2 0.3 0.3 --guard-disagreement 48 --dest DIR
 
 The weight with the lowest validation value of ``--criterion`` (default: frequency MAE in cm⁻¹) is kept
 (`hessfit.train.weight_scan`, `choose_weight`). Writes the ensemble folder ``--dest`` (required; the shipped one is
@@ -31,7 +34,13 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="build a two-member ensemble, weight chosen on validation molecules")
     ap.add_argument("--data", help="Hessian dataset .npz")
     ap.add_argument("--split", help="split.json of the members' training runs")
-    ap.add_argument("--members", nargs=2, default=["nequip_qm9", "blocks_qm9"], help="member A and member B")
+    ap.add_argument("--members", nargs="+", default=["nequip_qm9", "blocks_qm9"],
+                    help="member A and member B (or more, with --weights)")
+    ap.add_argument("--weights", type=float, nargs="+", default=None,
+                    help="one weight per member, summing to 1 (no scan)")
+    ap.add_argument("--guard-disagreement", type=float, default=None,
+                    help="the guard's member-disagreement limit for this ensemble, cm^-1 (stored as "
+                         "guard_disagreement_cm1; calibrate it as the 99th percentile on validation molecules)")
     ap.add_argument("--max-molecules", type=int, default=None, help="validation molecules used (default: all)")
     ap.add_argument("--grid", default="0,0.3,0.4,0.45,0.5,0.55,0.6,0.7,1", help="weights of member B")
     ap.add_argument("--criterion", default="frequency_mae_cm1", choices=SCAN_KEYS)
@@ -49,6 +58,11 @@ def main(argv=None) -> None:
     if args.metrics:  # the ensemble exists already and was evaluated: only record its test metrics
         add_test_metrics(args.dest, args.metrics)
         return
+    if args.weights is not None:
+        write_weighted(args)
+        return
+    if len(args.members) != 2:
+        ap.error("--members: two for the weight scan (more need --weights)")
     a, b = (load_model(m) for m in args.members)
     meta = {"description": f"(1 - w) * {args.members[0]} + w * {args.members[1]}, w chosen on validation "
                            f"molecules by {args.criterion}"
@@ -72,8 +86,25 @@ def main(argv=None) -> None:
                                     "criterion": args.criterion, "tie_break": args.tie_break,
                                     "max_below_guard_fraction": args.max_below_guard, "scan": rows}
     print(f"weight of {args.members[1]}: {w:g}")
+    if args.guard_disagreement is not None:
+        meta["guard_disagreement_cm1"] = args.guard_disagreement
     meta["bundled_molecule_metrics"] = bundled_molecule_metrics(Ensemble((a, b), (round(1.0 - w, 12), w)))
     print(save_ensemble(args.dest, args.members, [round(1.0 - w, 12), w], meta))  # 0.45, not 0.44999999999999996
+
+
+def write_weighted(args) -> None:
+    """An ensemble of ``args.members`` with ``args.weights`` chosen outside this script (see the model card)."""
+    from hessfit.model import Ensemble, load_model, save_ensemble
+
+    if len(args.weights) != len(args.members) or abs(sum(args.weights) - 1.0) > 1e-9 or min(args.weights) < 0:
+        raise SystemExit("--weights: one non-negative weight per member, summing to 1")
+    terms = " + ".join(f"{w:g} * {m}" for m, w in zip(args.members, args.weights))
+    meta = {"description": f"{terms}, weights chosen outside this script (see the model card)"}
+    if args.guard_disagreement is not None:
+        meta["guard_disagreement_cm1"] = args.guard_disagreement
+    meta["bundled_molecule_metrics"] = bundled_molecule_metrics(
+        Ensemble(tuple(load_model(m) for m in args.members), tuple(args.weights)))
+    print(save_ensemble(args.dest, args.members, args.weights, meta))
 
 
 def add_test_metrics(dest: str | Path, metrics: str | Path) -> None:

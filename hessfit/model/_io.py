@@ -1,7 +1,7 @@
 """`Model` (config + parameters + metadata) and the on-disk form of models and ensembles, in one place: a model is
 a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) or
 a cascade (`hessfit.model.Cascade`) is a folder with ``model.json`` only. ``load_model(None)`` loads the package's
-default (the shipped cascade ``cascade_mf``)."""
+default (the shipped cascade ``cascade_pooled``)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from hessfit.model._ensemble import ENSEMBLE_FORMAT, Ensemble
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ENERGY_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
 BLOCKS_WEIGHTS = WEIGHTS_DIR / "blocks_qm9"
-ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_mf"
-#: the default: ``ensemble_mf``, and where its Hessian has a mode below −50 cm⁻¹ the least blend with the
-#: hinge-trained ``ensemble_hinge_mf`` that lifts it (docs/model_card_cascade.md)
-CASCADE_WEIGHTS = WEIGHTS_DIR / "cascade_mf"
+#: the default's primary: the four members nequip_qm9, nequip_mf, blocks_qm9, blocks_mf pooled (docs/pooled_members.md)
+ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_pooled"
+#: the default: ``ensemble_pooled``, and where its Hessian has a mode below −50 cm⁻¹ the least blend with the
+#: hinge-trained ``ensemble_hinge_mf`` that lifts it (docs/model_card_pooled.md; the previous default
+#: ``cascade_mf`` has ``ensemble_mf`` as primary, docs/model_card_cascade.md)
+CASCADE_WEIGHTS = WEIGHTS_DIR / "cascade_pooled"
 DEFAULT_WEIGHTS = CASCADE_WEIGHTS
 
 
@@ -88,7 +90,7 @@ def model_path(path: str | Path, base: str | Path | None = None) -> Path:
 def load_model(path: str | Path | None = None, _cache: dict | None = None):
     """Load a model folder (or its ``model.json``): a `Model`, an `~hessfit.model.Ensemble` of models or a
     `~hessfit.model.Cascade` of two. None loads
-    the shipped default (``cascade_mf``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
+    the shipped default (``cascade_pooled``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
     ``"ensemble_qm9"``, ``"ensemble_mf"``, ``"cascade_mf"``, ...) loads that one when no such folder exists here.
     ``_cache`` ({resolved folder: model}) makes the networks that a cascade's primary and fallback share one object,
     so that each is predicted once."""

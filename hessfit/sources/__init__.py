@@ -16,7 +16,7 @@ from hessfit.sources._fd import DEFAULT_STEP_ANGSTROM, finite_difference_hessian
 from hessfit.sources._auto import AutoSource
 from hessfit.sources._file import FileSource
 from hessfit.sources._nequip import (GUARD_DISAGREEMENT_CM1, GUARD_IMAGINARY_CM1, GuardReport, NequipSource,
-                                     NetworkGuardWarning, network_guard)
+                                     NetworkGuardWarning, disagreement_limit, network_guard)
 from hessfit.sources._mmff import MmffSource
 from hessfit.sources._optimize import (DEFAULT_FMAX_EV_A, MAX_FORCE_WARN_EV_A, OptimizeResult, check_max_force,
                                        max_force, optimize)
@@ -26,6 +26,7 @@ __all__ = [
     "HessianSource", "HessianResult", "get_source", "register_source", "source_names",
     "XtbSource", "MmffSource", "DftSource", "FileSource", "NequipSource", "AutoSource",
     "network_guard", "GuardReport", "NetworkGuardWarning", "GUARD_IMAGINARY_CM1", "GUARD_DISAGREEMENT_CM1",
+    "disagreement_limit",
     "finite_difference_hessian", "DEFAULT_STEP_ANGSTROM",
     "optimize", "OptimizeResult", "max_force", "check_max_force", "DEFAULT_FMAX_EV_A", "MAX_FORCE_WARN_EV_A",
     "is_phonopy_file", "read_phonopy", "require",

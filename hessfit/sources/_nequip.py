@@ -33,10 +33,18 @@ def _load_model(path: str | None):
 
 #: the guard fails when an internal mode lies below this, cm⁻¹ (imaginary modes are negative)
 GUARD_IMAGINARY_CM1 = -50.0
-#: the guard fails when ensemble members' sorted frequencies differ by more than this RMS, cm⁻¹: the 99th
-#: percentile (53 cm⁻¹; median 29, max 66) of the default's members nequip_mf vs blocks_mf on the 412 QM9
+#: the guard fails when ensemble members' sorted frequencies differ by more than this RMS, cm⁻¹, unless the
+#: ensemble's model.json gives its own calibrated ``guard_disagreement_cm1`` (`disagreement_limit`): the 99th
+#: percentile (53 cm⁻¹; median 29, max 66) of ensemble_mf's members nequip_mf vs blocks_mf on the 412 QM9
 #: validation molecules (benchmarks/out_of_domain.py; docs/out_of_domain.md; 65 for ensemble_qm9's members)
 GUARD_DISAGREEMENT_CM1 = 53.0
+
+
+def disagreement_limit(model) -> float:
+    """The guard's member-disagreement limit (cm⁻¹) for a loaded ``model``: its ensemble's calibrated
+    ``guard_disagreement_cm1`` (model.json metadata; for a cascade, its primary's), else `GUARD_DISAGREEMENT_CM1`."""
+    ensemble = getattr(model, "primary", model)
+    return float((getattr(ensemble, "metadata", None) or {}).get("guard_disagreement_cm1", GUARD_DISAGREEMENT_CM1))
 
 
 class NetworkGuardWarning(HessfitWarning):
@@ -144,8 +152,9 @@ class NequipSource(HessianSource):
 
     Attributes:
         model: path to trained weights (loaded with ``hessfit.model.load_model``), a loaded model, or
-            ``None`` for the shipped default (the cascade ``cascade_mf``: the ``ensemble_mf`` mean of the energy
-            and block networks, blended with a hinge-trained ensemble only where it has a mode below −50 cm⁻¹).
+            ``None`` for the shipped default (the cascade ``cascade_pooled``: the ``ensemble_pooled`` mean of two
+            energy and two block networks, blended with a hinge-trained ensemble only where it has a mode below
+            −50 cm⁻¹).
         guard: run `network_guard` on the Hessian, record it in the metadata and warn when it fails.
         crystal: how a crystal is treated: 'molecules' (default: every molecule predicted alone, intramolecular
             blocks only; `_predict_crystal`) or 'periodic' (one graph with edges to periodic images: the network's
@@ -179,12 +188,8 @@ class NequipSource(HessianSource):
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"the nequip source needs hessfit.model.predict_hessian, which this installation "
                               f"does not provide ({exc}); use --source xtb|mmff|dft|file") from None
-        model = self.model
-        if isinstance(model, (str, Path)):
-            model = _load_model(str(model))
+        model = self._model(hm)
         ensemble_cls = getattr(hm, "Ensemble", None)
-        if model is None and ensemble_cls is not None and self.guard:
-            model = _load_model(None)  # the shipped default, loaded here so an ensemble's members are seen
         if isinstance(model, getattr(hm, "Cascade", ())):
             return self._predict_cascade(structure, model, hm)
 
@@ -201,6 +206,15 @@ class NequipSource(HessianSource):
         if memo is not None:
             return network(model, check), None
         return predict_hessian(structure, model=model), None
+
+    def _model(self, hm):
+        """The loaded model: ``self.model`` read from its folder, or the shipped default (loaded here, with the guard
+        on, so that an ensemble's members are seen); None leaves the default to ``predict_hessian``."""
+        if isinstance(self.model, (str, Path)):
+            return _load_model(str(self.model))
+        if self.model is None and getattr(hm, "Ensemble", None) is not None and self.guard:
+            return _load_model(None)
+        return self.model
 
     def _predict_cascade(self, structure: Structure, cascade, hm) -> tuple[object, list | None]:
         """A cascade (`hessfit.model.Cascade`, `hessfit.model.choose_sounder`): the primary's prediction, or where
@@ -280,7 +294,8 @@ class NequipSource(HessianSource):
             meta["level_of_theory"] = level
         report = None
         if self.guard:
-            report = network_guard(structure, result.hessian, members)
+            limit = disagreement_limit(self._model(importlib.import_module("hessfit.model")))
+            report = network_guard(structure, result.hessian, members, max_disagreement_cm1=limit)
             meta.update(report.metadata())
             if warn and not report.passed:
                 warnings.warn(report.message(structure.name), NetworkGuardWarning, stacklevel=3)

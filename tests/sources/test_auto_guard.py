@@ -95,6 +95,29 @@ def test_ensemble_members_reach_the_guard(water, monkeypatch):
     assert checked == [True, False]  # the domain check runs once, with the widest-cutoff member
 
 
+def test_an_ensembles_own_disagreement_limit(water, monkeypatch):
+    """An ensemble whose model.json metadata gives ``guard_disagreement_cm1`` is judged by that limit (a cascade
+    by its primary's); without it, by GUARD_DISAGREEMENT_CM1."""
+    import hessfit.model as hm
+    from hessfit.sources import GUARD_DISAGREEMENT_CM1, disagreement_limit
+
+    ha = hessian_with_frequencies(water, [1000.0, 1600.0, 3700.0])
+    hb = hessian_with_frequencies(water, [1100.0, 1600.0, 3700.0])  # 100/√3 = 57.7 cm⁻¹ apart
+    ma = types.SimpleNamespace(config=types.SimpleNamespace(cutoff_angstrom=5.0))
+    mb = types.SimpleNamespace(config=types.SimpleNamespace(cutoff_angstrom=4.0))
+    monkeypatch.setattr(hm, "predict_hessians", lambda ss, model, check=True: [ha if model is ma else hb])
+    plain = hm.Ensemble((ma, mb), (0.5, 0.5))
+    calibrated = hm.Ensemble((ma, mb), (0.5, 0.5), {"guard_disagreement_cm1": 60.0})
+    assert disagreement_limit(plain) == GUARD_DISAGREEMENT_CM1 == 53.0 and disagreement_limit(calibrated) == 60.0
+    assert disagreement_limit(hm.Cascade(calibrated, plain)) == 60.0 and disagreement_limit(ma) == 53.0
+    with pytest.warns(NetworkGuardWarning, match="members disagree by 58 cm⁻¹ RMS \\(limit 53\\)"):
+        NequipSource(model=plain).hessian(water)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NetworkGuardWarning)
+        res = NequipSource(model=calibrated).hessian(water)
+    assert res.metadata["guard_passed"] is True and res.metadata["member_disagreement_cm1"] == pytest.approx(57.735, abs=1e-3)
+
+
 @needs_xtb
 def test_auto_falls_back_to_xtb(water, fake_network):
     fake_network["h"] = hessian_with_frequencies(water, [-200.0, 1600.0, 3700.0])

@@ -76,3 +76,13 @@ def test_ensemble_weight_scan_and_build(tiny_dataset, tiny32, tmp_path):
     mix = load_model(tmp_path / "mix")
     assert isinstance(mix, Ensemble) and mix.weights == (0.75, 0.25)
     assert 0 < mix.metadata["bundled_molecule_metrics"]["hessian_mae"]
+    # several members with given weights, and the guard's calibrated limit
+    main(["--members", str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "a"), "--weights", "0.5", "0.3",
+          "0.2", "--guard-disagreement", "48", "--dest", str(tmp_path / "three")])
+    three = load_model(tmp_path / "three")
+    assert three.weights == (0.5, 0.3, 0.2) and three.metadata["guard_disagreement_cm1"] == 48.0
+    ref = load_model(tmp_path / "mix")  # 0.75 a + 0.25 b: not the same mix, different metrics
+    assert three.metadata["bundled_molecule_metrics"]["hessian_mae"] != ref.metadata["bundled_molecule_metrics"]["hessian_mae"]
+    with pytest.raises(SystemExit, match="summing to 1"):
+        main(["--members", str(tmp_path / "a"), str(tmp_path / "b"), "--weights", "0.5", "0.6",
+              "--dest", str(tmp_path / "bad")])
