@@ -142,8 +142,56 @@ def save_ensemble(path: str | Path, references: Sequence[str], weights: Sequence
     return path
 
 
+def with_fidelities(model: Model, n_fidelities: int) -> Model:
+    """``model`` as a network of ``n_fidelities`` levels of theory (a multiple of its own) that predicts exactly
+    what it predicts: its species-indexed tables (self-connections, energy scale and shift) are repeated for the
+    new levels, which predictions never use, and the species embedding, a linear map of the one-hot species
+    normalised by 1/√(number of species), is repeated and scaled by √(n_fidelities / its levels). Members of one
+    architecture then share one compiled program (`harmonise_members`)."""
+    c = model.config
+    k, rem = divmod(n_fidelities, c.n_fidelities)
+    if rem or k < 1:
+        raise ValueError(f"n_fidelities {n_fidelities} is not a multiple of the model's {c.n_fidelities}")
+    if k == 1:
+        return model
+    n_old = c.n_species
+
+    def lift(path, x):
+        name = jax.tree_util.keystr(path)
+        x = np.asarray(x)
+        if "['embedding']" in name:
+            return np.tile(x, (k, 1)) * np.asarray(np.sqrt(k), x.dtype)
+        if "['self_connection']" in name or "['energy_scale']" in name or "['energy_shift']" in name:
+            return np.concatenate([x] * k, axis=0)
+        return x
+
+    params = jax.tree_util.tree_map_with_path(lift, model.params)
+    embedding = params["params"]["embedding"]
+    params["params"]["embedding"] = {key.replace(f" {n_old}x0e,", f" {n_old * k}x0e,"): w
+                                     for key, w in embedding.items()}
+    return Model(dataclasses.replace(c, n_fidelities=n_fidelities), params, model.metadata)
+
+
+def harmonise_members(members: Sequence[Model]) -> list[Model]:
+    """Members that differ only in their number of levels of theory, lifted to the largest (`with_fidelities`), so
+    that each architecture is traced and compiled once (the default's primary pools single- and two-level
+    networks); the predictions are unchanged."""
+    def arch(m):
+        return dataclasses.replace(m.config, n_fidelities=1)
+
+    most = {}
+    for m in members:
+        most[arch(m)] = max(most.get(arch(m), 1), m.config.n_fidelities)
+    out = []
+    for m in members:
+        n = most[arch(m)]
+        out.append(with_fidelities(m, n) if n % m.config.n_fidelities == 0 else m)
+    return out
+
+
 def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble:
-    """The ensemble described by ``doc`` (the parsed ``path/model.json``); members loaded with `load_model`."""
+    """The ensemble described by ``doc`` (the parsed ``path/model.json``); members loaded with `load_model` and
+    harmonised (`harmonise_members`)."""
     members, weights, refs = [], [], []
     for entry in doc.get("members") or []:
         ref = str(entry.get("model", ""))
@@ -154,7 +202,7 @@ def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble
         weights.append(float(entry.get("weight", float("nan"))))
         refs.append(ref)
     try:
-        return Ensemble(tuple(members), tuple(weights), doc.get("metadata", {}), tuple(refs))
+        return Ensemble(tuple(harmonise_members(members)), tuple(weights), doc.get("metadata", {}), tuple(refs))
     except ValueError as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 
