@@ -1,4 +1,5 @@
-"""Spectra where the default cascade uses its fallback (docs/model_card_cascade.md).
+"""Spectra where the cascade `cascade_mf` (the default until `cascade_pooled`) uses its fallback
+(docs/model_card_cascade.md).
 
     python benchmarks/cascade_spectra.py
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from out_of_domain import load_set  # noqa: E402
 
 CANDIDATES = {
-    "ensemble_mf (default)": {"nequip_mf": 0.4, "blocks_mf": 0.6},
+    "ensemble_mf (default then)": {"nequip_mf": 0.4, "blocks_mf": 0.6},
     "C1": {"nequip_mf": 0.4, "blocks_mf": 0.3, "runs/mf_blocks_tiny/best": 0.3},
     "C2": {"nequip_mf": 0.4, "blocks_mf": 0.3, "blocks_qm9": 0.3},
     "C3": {"nequip_mf": 0.2, "nequip_qm9": 0.2, "blocks_mf": 0.3, "blocks_qm9": 0.3},

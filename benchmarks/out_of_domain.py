@@ -3,9 +3,10 @@
     OMP_NUM_THREADS=1 python benchmarks/out_of_domain.py                    # QM9 val/test + data/ood/*.npz
     python benchmarks/out_of_domain.py --sets qm9_test panel --baselines mmff
 
-For each set, every member of the default ensemble (``--default``; the shipped ``ensemble_mf``: ``nequip_mf``,
-``blocks_mf``) predicts every molecule once;
-the ensemble Hessian is their weighted mean (``--also-weights`` adds other blends of the same predictions). Per model: frequency MAE against the reference (all modes and
+For each set, every member of the default ensemble (``--default``; the shipped default's primary
+``ensemble_pooled``: ``nequip_qm9``, ``nequip_mf``, ``blocks_qm9``, ``blocks_mf``) predicts every molecule once;
+the ensemble Hessian is their weighted mean (``--also-weights``, for a two-member ``--default`` such as
+``ensemble_mf``, adds other blends of the same predictions). Per model: frequency MAE against the reference (all modes and
 modes below 200 cm⁻¹), molecules with a mode below −50 cm⁻¹, the most negative mode, pooled Hessian R²
 (`hessfit.train._evaluate`). Physics baselines (``--baselines xtb mmff``) are evaluated at the reference
 geometries, except against references of their own level (xtb on the xTB panel).
@@ -53,16 +54,16 @@ def member_predictions(structures, ensemble):
     """{member name: [Hessian or None per molecule]} and the ensemble's weighted mean (None where any is None)."""
     from hessfit.train._evaluate import network_predict_fn
 
+    from hessfit.train._evaluate import weighted_mean
+
     preds = {}
-    for ref, m in zip(ensemble.references, ensemble.members):
+    for k, (ref, m) in enumerate(zip(ensemble.references, ensemble.members)):
+        name = ref if ref not in preds else f"{ref} (member {k + 1})"  # a repeated member keeps its own weight
         t0 = time.perf_counter()
-        preds[ref] = network_predict_fn(m)(structures)
-        print(f"  {ref}: {sum(p is not None for p in preds[ref])} molecules predicted in {time.perf_counter() - t0:.0f} s",
-              flush=True)
-    refs = list(preds)
-    ens = [None if any(preds[r][k] is None for r in refs) else
-           sum(w * preds[r][k] for w, r in zip(ensemble.weights, refs)) for k in range(len(structures))]
-    return preds, ens
+        preds[name] = network_predict_fn(m)(structures)
+        print(f"  {name}: {sum(p is not None for p in preds[name])} molecules predicted in "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
+    return preds, weighted_mean(list(preds.values()), ensemble.weights)
 
 
 def guard_stats(ds, idx, preds, ens, limit: float) -> dict:
@@ -115,7 +116,7 @@ def main() -> None:
     p.add_argument("--no-default", action="store_true",
                    help="skip the default ensemble and its members (candidates only)")
     p.add_argument("--default", default=None, help="the ensemble evaluated with its members (default: the shipped "
-                   "default, ensemble_mf; ensemble_qm9 is the previous one)")
+                   "default's primary, ensemble_pooled; ensemble_mf and ensemble_qm9 are earlier ones)")
     p.add_argument("--out", type=Path, default=ROOT / "scratch" / "ood" / "eval")
     args = p.parse_args()
 
@@ -135,6 +136,9 @@ def main() -> None:
     if not hasattr(ensemble, "members"):
         p.error(f"--default {default_name}: an ensemble is needed (its members are evaluated too); "
                 "give other models with --models, cascades with --cascade")
+    if args.also_weights and len(ensemble.members) != 2:
+        p.error(f"--also-weights blends two members; --default {default_name} has {len(ensemble.members)} "
+                "(give --default ensemble_mf, or weighted sums with --blend)")
     results, rows = {}, []
     for set_name in args.sets:
         if not set_name.startswith("qm9_") and not OOD[set_name].exists():

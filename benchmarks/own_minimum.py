@@ -5,7 +5,7 @@
 Per molecule: relax on ``nequip_mf``'s surface from the reference geometry (scipy L-BFGS with the network's
 analytic gradient, max force ≤ 0.005 eV/Å, ≤ 500 steps), take its Hessian there, and evaluate it as the Hessian of
 the reference structure, alone and as (1 − W)·that + W·``blocks_mf`` (blocks at the reference geometry) for W in
-0.3…0.7; the default ``ensemble_mf`` (W = 0.6, no relaxation) beside them. Prints per set the table rows and the
+0.3…0.7; ``ensemble_mf`` (W = 0.6, no relaxation; the default when this was measured) beside them. Prints per set the table rows and the
 relaxation's statistics (RMS displacement, steps, unconverged molecules).
 
     python benchmarks/own_minimum.py --structure data/hexane/hexane_gfn2_molecule_opt.xyz

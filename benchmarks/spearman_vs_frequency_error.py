@@ -7,7 +7,8 @@ Hessian's internal frequencies are shifted by Gaussian noise of standard deviati
 eigenvectors kept, and the spectrum Spearman is computed exactly as `hessfit evaluate` does
 (`hessfit.train._evaluate.hessian_metrics`: TOSCA, 10 K, 1 cm⁻¹ bins, 20–3500 cm⁻¹, order 1). Keeping the
 eigenvectors makes this the best case for a given frequency error: a model's eigenvector errors only lower the
-score further. Prints, per σ, the frequency MAE and the median order-1 Spearman, and the default network's row
+score further. Prints, per σ, the frequency MAE and the median order-1 Spearman, and `cascade_mf`'s row (the
+default when this was measured)
 measured on the same molecules.
 """
 

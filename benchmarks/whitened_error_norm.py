@@ -1,4 +1,5 @@
-"""Spectral size of the default network's whitened Hessian error, QM9 validation against the INS panel (issue 17).
+"""Spectral size of a network's whitened Hessian error (default `ensemble_mf`, the default network when this was
+measured), QM9 validation against the INS panel (issue 17).
 
     OMP_NUM_THREADS=2 python benchmarks/whitened_error_norm.py [--qm9 150]
 

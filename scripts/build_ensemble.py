@@ -96,8 +96,14 @@ def write_weighted(args) -> None:
     """An ensemble of ``args.members`` with ``args.weights`` chosen outside this script (see the model card)."""
     from hessfit.model import Ensemble, load_model, save_ensemble
 
-    if len(args.weights) != len(args.members) or abs(sum(args.weights) - 1.0) > 1e-9 or min(args.weights) < 0:
-        raise SystemExit("--weights: one non-negative weight per member, summing to 1")
+    from hessfit.model import check_convex_weights
+
+    try:
+        if len(args.weights) != len(args.members):
+            raise ValueError(f"{len(args.weights)} weights for {len(args.members)} members")
+        check_convex_weights(args.weights)
+    except ValueError as exc:
+        raise SystemExit(f"--weights: one weight per member, finite, >= 0 and summing to 1 ({exc})") from None
     terms = " + ".join(f"{w:g} * {m}" for m, w in zip(args.members, args.weights))
     meta = {"description": f"{terms}, weights chosen outside this script (see the model card)"}
     if args.guard_disagreement is not None:

@@ -20,7 +20,7 @@ _WHERE = {
     "_cascade": ["CASCADE_THRESHOLD_CM1", "Cascade", "choose_sounder", "known_elements",
                  "lowest_internal_frequency", "network_leaves"],
     "_config": ["PRESETS", "ModelConfig"],
-    "_ensemble": ["Ensemble"],
+    "_ensemble": ["Ensemble", "check_convex_weights"],
     "_energy": ["EnergyModel", "cast_params", "init_params", "make_energy_fn"],
     "_graph": ["Graph", "PackedBatch", "bucket_atoms", "bucket_edges", "group_by_size", "molecule_index",
                "neighbour_pairs", "pack", "periodic_neighbour_pairs", "species_index"],

@@ -12,8 +12,17 @@ name of a shipped model. Reading and writing live with the single model's in `he
 from __future__ import annotations
 
 import dataclasses
+import math
 
 ENSEMBLE_FORMAT = "hessfit-ensemble-1"
+
+
+def check_convex_weights(weights) -> None:
+    """Raise ValueError unless ``weights`` are finite, ≥ 0 and sum to 1 (a convex combination of Hessians keeps
+    their symmetry, sum rule and equivariance)."""
+    w = [float(x) for x in weights]
+    if not w or not all(math.isfinite(x) and x >= 0 for x in w) or abs(sum(w) - 1.0) > 1e-9:
+        raise ValueError(f"ensemble weights must be finite, >= 0 and sum to 1, got {w}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -28,5 +37,4 @@ class Ensemble:
     def __post_init__(self):
         if len(self.members) != len(self.weights) or not self.members:
             raise ValueError("an ensemble needs one weight per member and at least one member")
-        if abs(sum(self.weights) - 1.0) > 1e-9 or min(self.weights) < 0:
-            raise ValueError(f"ensemble weights must be >= 0 and sum to 1, got {list(self.weights)}")
+        check_convex_weights(self.weights)

@@ -18,8 +18,8 @@ from hessfit.model._config import ModelConfig
 from hessfit.model._cascade import CASCADE_FORMAT, Cascade
 from hessfit.model._ensemble import ENSEMBLE_FORMAT, Ensemble
 
-#: the pretrained models shipped inside the package: the energy model, the direct block model and their ensemble
-#: (the default: the weighted mean of the two, more accurate than either)
+#: the pretrained models shipped inside the package: energy and direct block models, their ensembles and cascades
+#: (the default: a cascade whose primary pools four networks, below)
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ENERGY_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
 BLOCKS_WEIGHTS = WEIGHTS_DIR / "blocks_qm9"
@@ -143,50 +143,86 @@ def save_ensemble(path: str | Path, references: Sequence[str], weights: Sequence
 
 
 def with_fidelities(model: Model, n_fidelities: int) -> Model:
-    """``model`` as a network of ``n_fidelities`` levels of theory (a multiple of its own) that predicts exactly
-    what it predicts: its species-indexed tables (self-connections, energy scale and shift) are repeated for the
-    new levels, which predictions never use, and the species embedding, a linear map of the one-hot species
-    normalised by 1/√(number of species), is repeated and scaled by √(n_fidelities / its levels). Members of one
-    architecture then share one compiled program (`harmonise_members`)."""
+    """``model`` as a network of ``n_fidelities`` levels of theory (a multiple of its own) that predicts what it
+    predicts (to rounding: identical in float64, ~1e-7 relative in float32): its species-indexed tables
+    (self-connections, energy scale and shift) are repeated for the new levels, which predictions never use, and
+    the species embedding, a linear map of the one-hot species normalised by 1/√(number of species), is repeated
+    and scaled by √(n_fidelities / its levels). Members of one architecture then share one compiled program
+    (`harmonise_members`). Raises ValueError for a level count that is not a multiple, or parameters without the
+    species embedding."""
+    from flax.core import unfreeze
+
     c = model.config
     k, rem = divmod(n_fidelities, c.n_fidelities)
     if rem or k < 1:
         raise ValueError(f"n_fidelities {n_fidelities} is not a multiple of the model's {c.n_fidelities}")
     if k == 1:
         return model
+    params = unfreeze(model.params)
+    if not isinstance(params.get("params", {}).get("embedding"), dict):
+        raise ValueError("the parameters have no species embedding ('params' → 'embedding')")
     n_old = c.n_species
 
     def lift(path, x):
-        name = jax.tree_util.keystr(path)
+        keys = [getattr(p, "key", None) for p in path]
         x = np.asarray(x)
-        if "['embedding']" in name:
+        if keys[:2] == ["params", "embedding"]:
             return np.tile(x, (k, 1)) * np.asarray(np.sqrt(k), x.dtype)
-        if "['self_connection']" in name or "['energy_scale']" in name or "['energy_shift']" in name:
+        if "self_connection" in keys or keys[:2] in (["params", "energy_scale"], ["params", "energy_shift"]):
             return np.concatenate([x] * k, axis=0)
         return x
 
-    params = jax.tree_util.tree_map_with_path(lift, model.params)
-    embedding = params["params"]["embedding"]
+    params = jax.tree_util.tree_map_with_path(lift, params)
     params["params"]["embedding"] = {key.replace(f" {n_old}x0e,", f" {n_old * k}x0e,"): w
-                                     for key, w in embedding.items()}
+                                     for key, w in params["params"]["embedding"].items()}
     return Model(dataclasses.replace(c, n_fidelities=n_fidelities), params, model.metadata)
 
 
-def harmonise_members(members: Sequence[Model]) -> list[Model]:
+def _architecture(model: Model) -> ModelConfig:
+    return dataclasses.replace(model.config, n_fidelities=1)
+
+
+def harmonise_members(members: Sequence[Model], lifted: dict | None = None,
+                      levels: dict | None = None) -> list[Model]:
     """Members that differ only in their number of levels of theory, lifted to the largest (`with_fidelities`), so
     that each architecture is traced and compiled once (the default's primary pools single- and two-level
-    networks); the predictions are unchanged."""
-    def arch(m):
-        return dataclasses.replace(m.config, n_fidelities=1)
-
-    most = {}
-    for m in members:
-        most[arch(m)] = max(most.get(arch(m), 1), m.config.n_fidelities)
+    networks); the predictions are unchanged. ``levels`` ({architecture: levels}; default: from ``members``)
+    sets the targets; ``lifted`` memoises the lifted networks by (id of the original, levels), so that a network
+    shared by a cascade's primary and fallback stays one object. A member that cannot be lifted is kept."""
+    lifted = {} if lifted is None else lifted
+    if levels is None:
+        levels = {}
+        for m in members:
+            levels[_architecture(m)] = max(levels.get(_architecture(m), 1), m.config.n_fidelities)
     out = []
     for m in members:
-        n = most[arch(m)]
-        out.append(with_fidelities(m, n) if n % m.config.n_fidelities == 0 else m)
+        n = levels.get(_architecture(m), m.config.n_fidelities)
+        key = ("lifted", id(m), n)
+        if n != m.config.n_fidelities and key not in lifted:
+            try:
+                lifted[key] = with_fidelities(m, n)
+            except ValueError:
+                lifted[key] = m
+        out.append(lifted.get(key, m))
     return out
+
+
+def _harmonise_cascade(primary, fallback, lifted: dict) -> tuple:
+    """Primary and fallback with every network lifted to the most levels its architecture has in either part."""
+    from hessfit.model._cascade import network_leaves
+
+    if isinstance(primary, Cascade) or isinstance(fallback, Cascade):
+        return primary, fallback  # refused by Cascade itself, with its own message
+    levels: dict = {}
+    for m in network_leaves(primary) + network_leaves(fallback):
+        levels[_architecture(m)] = max(levels.get(_architecture(m), 1), m.config.n_fidelities)
+
+    def part(model):
+        if isinstance(model, Ensemble):
+            return dataclasses.replace(model, members=tuple(harmonise_members(model.members, lifted, levels)))
+        return harmonise_members([model], lifted, levels)[0]
+
+    return part(primary), part(fallback)
 
 
 def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble:
@@ -202,7 +238,8 @@ def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble
         weights.append(float(entry.get("weight", float("nan"))))
         refs.append(ref)
     try:
-        return Ensemble(tuple(harmonise_members(members)), tuple(weights), doc.get("metadata", {}), tuple(refs))
+        return Ensemble(tuple(harmonise_members(members, _cache)), tuple(weights), doc.get("metadata", {}),
+                        tuple(refs))
     except ValueError as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 
@@ -230,6 +267,7 @@ def load_cascade(path: Path, doc: dict) -> Cascade:
         parts = [load_model(model_path(ref, base=path), cache) for ref in refs]
     except InputFormatError as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
+    parts = _harmonise_cascade(parts[0], parts[1], cache)
     try:
         return Cascade(parts[0], parts[1], float(doc.get("threshold_cm1", -50.0)), doc.get("metadata", {}),
                        tuple(refs), doc.get("blend_steps", 0))

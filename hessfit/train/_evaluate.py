@@ -128,26 +128,35 @@ def network_predict_fn(model, *, max_atoms_per_batch: int = 400) -> Callable:
     return predict
 
 
+def weighted_mean(columns: Sequence[Sequence], weights: Sequence[float]) -> list:
+    """Σ_k w_k·columns[k][i] per molecule i (None where any column has None)."""
+    return [None if any(h is None for h in hs) else sum(w * h for w, h in zip(weights, hs)) for hs in zip(*columns)]
+
+
 def blend_hessians(a: Sequence, b: Sequence, w: float) -> list:
     """(1 − w)·a + w·b per molecule (None where either is None)."""
-    return [None if x is None or y is None else (1 - w) * x + w * y for x, y in zip(a, b)]
+    return weighted_mean([a, b], [1 - w, w])
 
 
 def weighted_sum(spec: str, get: Callable) -> list:
-    """Σ_k w_k·H_k per molecule for ``spec`` 'A*wa+B*wb+...' (weights must sum to 1, so the sum is a convex
-    combination: symmetric, sum rule and equivariance kept); ``get(name)`` gives a model's Hessians (None where a
-    molecule is missing, which makes it missing from the sum)."""
+    """Σ_k w_k·H_k per molecule for ``spec`` 'A*wa+B*wb+...' (two or more terms; weights finite, ≥ 0, summing to 1,
+    so the sum is a convex combination: symmetry, sum rule and equivariance kept; model names cannot contain '*',
+    '+' or '@'); ``get(name)`` gives a model's Hessians (None where a molecule is missing, which makes it missing
+    from the sum)."""
     from hessfit.errors import ConfigError
+    from hessfit.model import check_convex_weights
 
     try:
-        terms = [(name, float(w)) for name, w in (t.rsplit("*", 1) for t in spec.split("+"))]
+        terms = [(name.strip(), float(w)) for name, w in (t.rsplit("*", 1) for t in spec.split("+"))]
     except ValueError:
-        raise ConfigError(f"weighted sum {spec!r}: expected MODEL*WEIGHT+MODEL*WEIGHT+...") from None
-    if abs(sum(w for _, w in terms) - 1.0) > 1e-9 or min(w for _, w in terms) < 0:
-        raise ConfigError(f"weighted sum {spec!r}: the weights must be non-negative and sum to 1")
-    columns = [get(name) for name, _ in terms]
-    return [None if any(h is None for h in hs) else sum(w * h for (_, w), h in zip(terms, hs))
-            for hs in zip(*columns)]
+        terms = []
+    if len(terms) < 2 or not all(name for name, _ in terms):
+        raise ConfigError(f"weighted sum {spec!r}: expected MODEL*WEIGHT+MODEL*WEIGHT+... (two or more terms)")
+    try:
+        check_convex_weights([w for _, w in terms])
+    except ValueError as exc:
+        raise ConfigError(f"weighted sum {spec!r}: {exc}") from None
+    return weighted_mean([get(name) for name, _ in terms], [w for _, w in terms])
 
 
 def candidate_predictions(structures: Sequence, models: Sequence[str], blends: Sequence[str],

@@ -32,7 +32,8 @@ def test_member_refs_resolve_relative_to_the_folder_or_as_shipped_names(members,
         load_model(tmp_path / "mix")
 
 
-@pytest.mark.parametrize("weights, message", [([0.6, 0.6], "sum to 1"), ([1.2, -0.2], ">= 0")])
+@pytest.mark.parametrize("weights, message", [([0.6, 0.6], "sum to 1"), ([1.2, -0.2], ">= 0"),
+                                              ([float("nan"), float("nan")], "finite")])
 def test_bad_weights_are_one_line_errors(members, weights, message):
     root, *_ = members
     save_ensemble(root / "bad", ["../energy", "../blocks"], weights)

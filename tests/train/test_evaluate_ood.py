@@ -141,7 +141,11 @@ def test_candidate_predictions_weighted_sum_of_several_models():
     assert out[1] is None  # missing from one model: missing from the sum
     out = candidate_predictions([water(), water()], [], [], known=known, cascades=[f"{spec}>a"])
     assert out[f"{spec}>a"][1] is None  # a weighted sum can be a cascade's primary
-    for bad, match in (("a*0.2+b*0.3", "sum to 1"), ("a*x+b*1", "expected MODEL"), ("a*1.5+b*-0.5", "sum to 1")):
+    spaced = "a * 0.2 + b * 0.3 + c * 0.5"  # spaces around names and weights are allowed
+    np.testing.assert_allclose(candidate_predictions([water()], [], [spaced], known=known)[spaced][0],
+                               0.2 * np.eye(9) + 0.6 * np.eye(9) + 0.5 * np.ones((9, 9)))
+    for bad, match in (("a*0.2+b*0.3", "sum to 1"), ("a*x+b*1", "expected MODEL"), ("a*1.5+b*-0.5", ">= 0"),
+                       ("a*nan+b*nan", "finite"), ("a*1", "two or more"), ("a*0.5+*0.5", "expected MODEL")):
         with pytest.raises(ConfigError, match=match):
             candidate_predictions([water()], [], [bad], known=known)
 
