@@ -215,7 +215,7 @@ def main():
 
     print(f"\nreference: modified-DFT vs DFT frequency MAE on the held-out molecules = {shift:.1f} cm-1 "
           f"(what a perfect transfer must move)")
-    print(f"\n| set | metric | before | after | change |\n|---|---|---|---|---|")
+    print("\n| set | metric | before | after | change |\n|---|---|---|---|---|")
     names = {"spearman": "Spearman vs 'measured' (orders 1-2, 50-3500 cm-1)",
              "freq_mae": "frequency MAE vs modified DFT, all modes (cm-1)",
              "xh_mae": "frequency MAE vs modified DFT, X-H stretches (cm-1)"}

@@ -31,7 +31,6 @@ Writes docs/images/hexane_crystal.png, docs/images/hexane_crystal_zoom.png and b
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import warnings
@@ -181,7 +180,6 @@ def main():
 
     # hessfit vs abinslib on the same phonopy force constants (orders 1-2)
     cfg2 = cfg.replace(max_order=2)
-    key = f"crystal GFN2-xTB, {qmesh[0]}x{qmesh[1]}x{qmesh[2]} q-mesh"
     t0 = time.perf_counter()
     ours = simulate(fc.structure, fc.hessian, cfg2)
     t_ours = time.perf_counter() - t0

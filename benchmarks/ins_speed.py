@@ -141,8 +141,6 @@ def _make_hessfit(case, numbers, positions, hessian):
     import jax
     import jax.numpy as jnp
 
-    import jax
-
     jax.config.update("jax_enable_x64", True)  # this program's process: float64 (spectrum_fn_for runs at the caller's precision)
     from hessfit.ins import InsConfig, spectrum_fn_for
     from hessfit.structures import Structure
