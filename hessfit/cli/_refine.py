@@ -101,7 +101,7 @@ def refine(
 
 def _echo_result(result) -> None:
     """The refinement's scores and parameters on stdout (the verdict line first when the seed was kept)."""
-    from hessfit.refine import heldout_peak_text, scale_factor_rows
+    from hessfit.refine import chosen_stage_text, heldout_peak_text, scale_factor_rows
 
     m = result.metrics
     if m["heldout_worse"]:
@@ -120,8 +120,7 @@ def _echo_result(result) -> None:
     typer.echo(f"peak RMS {m['peak_rms_cm1_before']:.1f} -> {m['peak_rms_cm1_after']:.1f} cm-1 "
                f"({m['n_matched_after']} of {m['n_measured_peaks']} peaks matched; held-out peaks "
                f"{heldout_peak_text(m, 'before')} -> {heldout_peak_text(m, 'after')}); intensity scale "
-               f"{m['intensity_scale_after']:.3g}; stage {m['selected_stage']} chosen "
-               f"(prior strength {m['selected_prior_strength']:g}); {result.elapsed_s:.1f} s")
+               f"{m['intensity_scale_after']:.3g}; {chosen_stage_text(m)}; {result.elapsed_s:.1f} s")
     if "external_centre_cm1" in m:
         typer.echo(f"external-mode band (lattice modes of the solid, held): centre {m['external_centre_cm1']:.0f} "
                    f"cm-1, width {m['external_width_cm1']:.0f} cm-1")

@@ -8,10 +8,11 @@ from hessfit.refine._measurement import bernstein_basis, simulation_range_cm1, w
 from hessfit.refine._parametrize import (Parametrization, class_scales, crystal_parametrization, free_elements,
                                          global_scale, internal_scales, make_parametrization)
 from hessfit.refine._refine import Match, RefineResult, refine
-from hessfit.refine._report import check_outdir, heldout_peak_text, scale_factor_rows, write_refinement
+from hessfit.refine._report import (check_outdir, chosen_stage_text, heldout_peak_text, scale_factor_rows,
+                                   write_refinement)
 from hessfit.refine._seeds import plot_seeds, seed_rows, write_seed_table
 
-__all__ = ["RefineConfig", "heldout_peak_text", "refine", "RefineResult", "Match", "Parametrization",
+__all__ = ["RefineConfig", "chosen_stage_text", "heldout_peak_text", "refine", "RefineResult", "Match", "Parametrization",
            "make_parametrization", "crystal_parametrization", "global_scale", "class_scales", "internal_scales",
            "free_elements",
            "soft_rank", "soft_spearman", "wasserstein_loss", "write_refinement", "fit_external_modes", "l2_loss",

@@ -59,6 +59,13 @@ def heldout_peak_text(metrics: dict, which: str) -> str:
     return "none matched" if n == 0 else f"{metrics[f'peak_rms_heldout_cm1_{which}']:.1f} ({n} matched)"
 
 
+def chosen_stage_text(metrics: dict) -> str:
+    """Which refinement stage was kept, as text: its number and prior strength, or that the seed was kept."""
+    if metrics["selected_stage"] < 0:
+        return "seed kept (no stage raised the held-out score)"
+    return f"stage {metrics['selected_stage']} chosen (prior strength {metrics['selected_prior_strength']:g})"
+
+
 def scale_factor_rows(result: RefineResult) -> list[dict]:
     """One row per fitted parameter: value, curvature and bootstrap 1σ, prior width, bound flag."""
     names = result.parameter_names

@@ -69,6 +69,15 @@ def test_heldout_peak_text_never_prints_nan():
     assert heldout_peak_text(m, "after") == "none matched"
 
 
+def test_chosen_stage_text_says_when_the_seed_was_kept():
+    from hessfit.refine import chosen_stage_text
+
+    assert chosen_stage_text({"selected_stage": -1, "selected_prior_strength": float("nan")}) == \
+        "seed kept (no stage raised the held-out score)"
+    assert chosen_stage_text({"selected_stage": 2, "selected_prior_strength": 0.1}) == \
+        "stage 2 chosen (prior strength 0.1)"
+
+
 def test_degenerate_molecule_refines_without_nan():
     s, h = methane()
     meas = _synthetic(s, h)
