@@ -94,9 +94,7 @@ def main(argv=None) -> None:
 
 def write_weighted(args) -> None:
     """An ensemble of ``args.members`` with ``args.weights`` chosen outside this script (see the model card)."""
-    from hessfit.model import Ensemble, load_model, save_ensemble
-
-    from hessfit.model import check_convex_weights
+    from hessfit.model import Ensemble, check_convex_weights, load_model, save_ensemble
 
     try:
         if len(args.weights) != len(args.members):

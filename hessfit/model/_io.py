@@ -182,6 +182,14 @@ def _architecture(model: Model) -> ModelConfig:
     return dataclasses.replace(model.config, n_fidelities=1)
 
 
+def _most_levels(networks) -> dict:
+    """{architecture: the most levels of theory any of ``networks`` of that architecture has}."""
+    levels: dict = {}
+    for m in networks:
+        levels[_architecture(m)] = max(levels.get(_architecture(m), 1), m.config.n_fidelities)
+    return levels
+
+
 def harmonise_members(members: Sequence[Model], lifted: dict | None = None,
                       levels: dict | None = None) -> list[Model]:
     """Members that differ only in their number of levels of theory, lifted to the largest (`with_fidelities`), so
@@ -190,10 +198,7 @@ def harmonise_members(members: Sequence[Model], lifted: dict | None = None,
     sets the targets; ``lifted`` memoises the lifted networks by (id of the original, levels), so that a network
     shared by a cascade's primary and fallback stays one object. A member that cannot be lifted is kept."""
     lifted = {} if lifted is None else lifted
-    if levels is None:
-        levels = {}
-        for m in members:
-            levels[_architecture(m)] = max(levels.get(_architecture(m), 1), m.config.n_fidelities)
+    levels = _most_levels(members) if levels is None else levels
     out = []
     for m in members:
         n = levels.get(_architecture(m), m.config.n_fidelities)
@@ -213,9 +218,7 @@ def _harmonise_cascade(primary, fallback, lifted: dict) -> tuple:
 
     if isinstance(primary, Cascade) or isinstance(fallback, Cascade):
         return primary, fallback  # refused by Cascade itself, with its own message
-    levels: dict = {}
-    for m in network_leaves(primary) + network_leaves(fallback):
-        levels[_architecture(m)] = max(levels.get(_architecture(m), 1), m.config.n_fidelities)
+    levels = _most_levels(network_leaves(primary) + network_leaves(fallback))
 
     def part(model):
         if isinstance(model, Ensemble):

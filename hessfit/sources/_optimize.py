@@ -117,6 +117,7 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
             ``cell``.
         **options: options of the source when ``method`` is a name (e.g. ``basis="6-31G*"``).
     """
+    import ase.io
     import ase.optimize
 
     if optimizer not in _OPTIMIZERS:
@@ -137,8 +138,6 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
         xyz, restart = Path(f"{checkpoint}.xyz"), f"{checkpoint}.{optimizer.lower()}.json"  # a stem may hold dots
         xyz.parent.mkdir(parents=True, exist_ok=True)
         if xyz.exists():
-            import ase.io
-
             structure = dataclasses.replace(structure, positions=ase.io.read(xyz).get_positions())
     atoms = structure.to_ase()
     atoms.calc = _ase_calculator(source, structure)
@@ -149,8 +148,6 @@ def optimize(structure: Structure, method: str | HessianSource = "xtb", *, fmax_
         target = FrechetCellFilter(atoms)
     opt = getattr(ase.optimize, optimizer)(target, logfile=None, restart=restart)
     if checkpoint is not None:
-        import ase.io
-
         opt.attach(lambda: ase.io.write(xyz, atoms, format="extxyz"), interval=1)
     opt.run(fmax=fmax_eV_A, steps=max_steps)
     forces = atoms.get_forces()

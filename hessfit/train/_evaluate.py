@@ -162,10 +162,10 @@ def weighted_sum(spec: str, get: Callable) -> list:
 def candidate_predictions(structures: Sequence, models: Sequence[str], blends: Sequence[str],
                           known: dict | None = None, cascades: Sequence[str] = ()) -> dict:
     """{name: [Hessian or None per structure]} of the networks ``models`` (shipped names or model folders), of
-    the ``blends`` 'A+B@W' = (1 − W)·A + W·B or 'A*wa+B*wb+...' (`weighted_sum`), and of the ``cascades`` 'P>F' or 'P>F~k' (P and F: a name or a
-    blend; per molecule F, or with ~k the least blend of P and F in steps of 1/k, where P has a mode below the
-    guard's threshold, `hessfit.model.choose_sounder`); predictions already in ``known`` are reused, each network
-    runs once."""
+    the ``blends`` 'A+B@W' = (1 − W)·A + W·B or 'A*wa+B*wb+...' (`weighted_sum`), and of the ``cascades`` 'P>F'
+    or 'P>F~k' (P and F: a name or a blend; per molecule F, or with ~k the least blend of P and F in steps of 1/k,
+    where P has a mode below the guard's threshold, `hessfit.model.choose_sounder`); predictions already in
+    ``known`` are reused, each network runs once."""
     from hessfit.errors import ConfigError
     from hessfit.model import choose_sounder, load_model
 
