@@ -1,0 +1,125 @@
+"""Stacked regression of committed networks on the QM9 validation split (docs/stacked_members.md).
+
+    OMP_NUM_THREADS=1 python benchmarks/stacked_members.py [--drop NAME ...] [--compare cascade_pooled DIR]
+
+Predicts the 412 validation molecules with every member (cached per member under ``--cache``), halves the
+split by a seeded permutation, fits convex weights (w ≥ 0, Σw = 1) minimising the Hessian MSE of Σ wₖHₖ on half A
+(`hessfit.train._stacking`, a quadratic programme), drops members below ``--min-weight`` and refits until none is, then prints each member's
+weight and, on half B, the Hessian MSE, R² and frequency MAE of every member and of the stacked mean. ``--compare``
+evaluates whole models (a default cascade, a candidate folder) on half B with the same metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+QM9 = ROOT.parent / "shared" / "data" / "hessians" / "qm9_b3lyp_hessians.npz"
+SPLIT = ROOT / "checkpoints" / "nequip_qm9" / "split.json"
+CKPT = "checkpoints/multi_fidelity/{}/best"
+POOL = ["nequip_qm9", "nequip_mf", "blocks_qm9", "blocks_mf", "blocks_hinge_mf"] + [CKPT.format(n) for n in (
+    "mf_blocks_hinge01", "mf_blocks_hinge01_l0", "mf_blocks_hinge01_l0_modes", "mf_blocks_hinge01_l0_modes002",
+    "mf_blocks_hinge_modes", "mf_blocks_soft10", "mf_energy_hinge01", "mf_energy_lanczos1_large_x3",
+    "mf_energy_lanczos1_soft10_fam", "mf_energy_lanczos1_soft10_l0", "mf_energy_lanczos1_soft10_x3", "mf_plain",
+    "mf_plain_anneal", "mf_plain_r10")]
+
+
+def short(name: str) -> str:
+    return name.split("/")[-2] if "/" in name else name
+
+
+def member_hessians(name: str, structures, cache: Path) -> list[np.ndarray]:
+    """Validation Hessians (eV/Å²) of one member, from ``cache`` or predicted and cached."""
+    path = cache / f"{short(name)}.npz"
+    if path.exists():
+        z = np.load(path)
+        return [z[f"h{i}"] for i in range(len(structures))]
+    from hessfit.model import load_model
+    from hessfit.train._evaluate import network_predict_fn
+
+    t0 = time.perf_counter()
+    model = load_model(str(ROOT / name) if "/" in name else name)
+    hs = [np.asarray(h, np.float64) for h in network_predict_fn(model)(structures)]
+    print(f"  {short(name)}: {len(hs)} molecules in {time.perf_counter() - t0:.0f} s", flush=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **{f"h{i}": h for i, h in enumerate(hs)})
+    return hs
+
+
+def metrics(structures, refs, hs, rows) -> dict:
+    """Hessian MSE and R² (all elements) and sorted-frequency MAE (cm⁻¹; all, below 200 cm⁻¹) on ``rows``."""
+    from hessfit.train._evaluate import _frequencies
+
+    err = np.concatenate([(hs[i] - refs[i]).ravel() for i in rows])
+    ref = np.concatenate([refs[i].ravel() for i in rows])
+    f_err, low_err, below = [], [], 0
+    for i in rows:
+        fr, fp = _frequencies(structures[i], refs[i]), _frequencies(structures[i], hs[i])
+        f_err.append(np.abs(fp - fr))
+        low_err.append(np.abs(fp - fr)[fr < 200])
+        below += bool(fp.min() < -50)
+    return {"mse": float(np.mean(err ** 2)), "r2": float(1 - np.sum(err ** 2) / np.sum((ref - ref.mean()) ** 2)),
+            "mae": float(np.mean(np.concatenate(f_err))), "mae_low": float(np.mean(np.concatenate(low_err))),
+            "below_m50": below}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--members", nargs="+", default=POOL)
+    p.add_argument("--drop", nargs="*", default=[], help="members left out (short names), e.g. for the speed rule")
+    p.add_argument("--min-weight", type=float, default=0.03)
+    p.add_argument("--seed", type=int, default=0, help="seed of the permutation that halves the validation split")
+    p.add_argument("--cache", type=Path, default=ROOT / "scratch" / "stacked_cache")
+    p.add_argument("--compare", nargs="*", default=[], help="whole models evaluated on half B")
+    p.add_argument("--out", type=Path, default=None, help="write weights and metrics (JSON)")
+    args = p.parse_args()
+
+    from hessfit.structures import HessfitWarning, load_dataset
+    from hessfit.train._stacking import stack_weights
+
+    import warnings
+
+    warnings.simplefilter("ignore", HessfitWarning)
+    ds = load_dataset(QM9)
+    idx = [int(i) for i in json.loads(SPLIT.read_text())["val"]]
+    structures = [ds.structure(i) for i in idx]
+    refs = [np.asarray(ds.hessian(i), np.float64) for i in idx]
+    perm = np.random.default_rng(args.seed).permutation(len(idx))
+    half_a, half_b = np.sort(perm[: len(idx) // 2]), np.sort(perm[len(idx) // 2:])
+
+    members = [m for m in args.members if short(m) not in args.drop]
+    preds = {short(m): member_hessians(m, structures, args.cache) for m in members}
+    weights = stack_weights(preds, refs, half_a, min_weight=args.min_weight)
+    stacked = [sum(w * preds[n][i] for n, w in weights.items()) for i in range(len(idx))]
+
+    rows = {n: metrics(structures, refs, preds[n], half_b) for n in preds}
+    rows["stacked"] = metrics(structures, refs, stacked, half_b)
+    for name in args.compare:
+        from hessfit.model import load_model
+        from hessfit.train._evaluate import network_predict_fn
+
+        hs = network_predict_fn(load_model(name))([structures[i] for i in half_b])
+        full = [None] * len(idx)
+        for i, h in zip(half_b, hs):
+            full[i] = np.asarray(h, np.float64)
+        rows[name] = metrics(structures, refs, full, half_b)
+
+    print(f"validation half A: {len(half_a)} molecules (fit), half B: {len(half_b)} (judged)\n")
+    print("| member | weight | half B: Hessian MSE | R² | freq. MAE | < 200 cm⁻¹ | < −50 cm⁻¹ |")
+    print("|---|---|---|---|---|---|---|")
+    for n, r in rows.items():
+        w = f"{weights[n]:.3f}" if n in weights else ""
+        print(f"| {n} | {w} | {r['mse']:.5f} | {r['r2']:.5f} | {r['mae']:.2f} | {r['mae_low']:.1f} | "
+              f"{r['below_m50']} |")
+    print("\nweights: " + " ".join(f"{n}*{w:.3f}" for n, w in weights.items()))
+    if args.out:
+        args.out.write_text(json.dumps({"weights": weights, "half_b": rows, "members": members}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Stacking weights against closed forms and a brute-force search over the simplex."""
+
+import numpy as np
+import pytest
+
+from hessfit.train._stacking import simplex_least_squares, stack_weights
+
+
+def _members(rng, n_mol=6, n=9):
+    ref = [rng.normal(size=(n, n)) for _ in range(n_mol)]
+    return ref, {k: [h + rng.normal(scale=s, size=h.shape) for h in ref] for k, s in (("a", 0.3), ("b", 0.6),
+                                                                                      ("c", 1.0))}
+
+
+def test_exact_mixture_is_recovered():
+    rng = np.random.default_rng(0)
+    a = [rng.normal(size=(6, 6)) for _ in range(4)]
+    b = [rng.normal(size=(6, 6)) for _ in range(4)]
+    ref = [0.3 * x + 0.7 * y for x, y in zip(a, b)]
+    w = stack_weights({"a": a, "b": b}, ref, range(4))
+    assert w["a"] == pytest.approx(0.3, abs=1e-6) and w["b"] == pytest.approx(0.7, abs=1e-6)
+
+
+def test_two_independent_members_inverse_variance():
+    # independent errors of variance s²: the optimum is w ∝ 1/s² (closed form), up to sampling noise
+    rng = np.random.default_rng(1)
+    ref, preds = _members(rng, n_mol=200, n=12)
+    w = stack_weights({k: preds[k] for k in ("a", "b")}, ref, range(200))
+    expected = (1 / 0.3 ** 2) / (1 / 0.3 ** 2 + 1 / 0.6 ** 2)
+    assert w["a"] == pytest.approx(expected, abs=0.01)
+
+
+def test_matches_brute_force_on_the_simplex():
+    rng = np.random.default_rng(2)
+    ref, preds = _members(rng)
+    X = np.stack([np.concatenate([h.ravel() for h in preds[k]]) for k in "abc"], axis=1)
+    r = np.concatenate([h.ravel() for h in ref])
+    w = simplex_least_squares(X.T @ X, X.T @ r)
+    grid = [(i / 200, j / 200, 1 - (i + j) / 200) for i in range(201) for j in range(201 - i)]
+    best = min(grid, key=lambda g: np.sum((X @ np.array(g) - r) ** 2))
+    assert np.sum((X @ w - r) ** 2) <= np.sum((X @ np.array(best) - r) ** 2) + 1e-9
+    assert np.allclose(w, best, atol=0.01) and w.min() >= 0 and w.sum() == pytest.approx(1)
+
+
+def test_boundary_optimum_and_pruning():
+    # a member far worse than the others, and correlated with the best, gets weight 0 and is dropped
+    rng = np.random.default_rng(3)
+    ref, preds = _members(rng, n_mol=50)
+    preds["bad"] = [h + 5 * (p - h) for h, p in zip(ref, preds["a"])]
+    w = stack_weights(preds, ref, range(50), min_weight=0.03)
+    assert "bad" not in w and set(w) <= {"a", "b", "c"} and sum(w.values()) == pytest.approx(1)
+    assert min(w.values()) >= 0.03
