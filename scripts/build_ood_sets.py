@@ -2,6 +2,7 @@
 
     python scripts/build_ood_sets.py panel     # INS panel: SMILES → GFN2-xTB minimum → xTB Hessian
     python scripts/build_ood_sets.py panel2    # the fresh panel (confirmation only), built the same way
+    python scripts/build_ood_sets.py panel3    # a third panel (confirmation only), built the same way
     python scripts/build_ood_sets.py dft       # DFT set: SMILES → xTB pre-opt → B3LYP/6-311++G(d,p) opt → Hessian
     python scripts/build_ood_sets.py dft --worker b   # a second DFT worker (own output file), shares the list
     python scripts/build_ood_sets.py fix-dft-saddles   # re-optimise DFT references that are saddles (see below)
@@ -54,6 +55,7 @@ DFT_OPTIONS = {"functional": "B3LYP", "basis": "6-311++G(d,p)", "max_memory_mb":
 SETS = {
     "panel": {"smiles": DATA / "panel_xtb.smi", "out": WORK / "panel_xtb.npz", "publish": DATA / "panel_xtb.npz"},
     "panel2": {"smiles": DATA / "panel2_xtb.smi", "out": WORK / "panel2_xtb.npz", "publish": DATA / "panel2_xtb.npz"},
+    "panel3": {"smiles": DATA / "panel3_xtb.smi", "out": WORK / "panel3_xtb.npz", "publish": DATA / "panel3_xtb.npz"},
     "dft_preopt": {"smiles": DATA / "dft_b3lyp.smi", "out": WORK / "dft_xtb_preopt.npz", "publish": None},
     "dft": {"smiles": WORK / "dft_xtb_preopt.npz", "out": WORK / "dft_b3lyp.npz", "publish": DATA / "dft_b3lyp.npz"},
 }
@@ -264,7 +266,7 @@ def _publish() -> None:
     from hessfit.dataset._build import _atomic_save, concat_datasets, failures_path, merge_parts, read_build_input
     from hessfit.structures import load_dataset
 
-    for name in ("panel", "panel2"):
+    for name in ("panel", "panel2", "panel3"):
         spec = SETS[name]
         if spec["out"].exists():
             merge_parts(spec["out"])
@@ -294,7 +296,7 @@ def _publish() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["panel", "panel2", "dft", "fix-dft-saddles", "status", "publish"])
+    p.add_argument("what", choices=["panel", "panel2", "panel3", "dft", "fix-dft-saddles", "status", "publish"])
     p.add_argument("--worker", default="main", help="dft: this worker's name (own output file; default main)")
     p.add_argument("--retry-failed", action="store_true", help="recompute molecules in the failure log")
     args = p.parse_args(argv)
@@ -304,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         _publish()
     elif args.what == "fix-dft-saddles":
         _fix_dft_saddles()
-    elif args.what in ("panel", "panel2"):
+    elif args.what in ("panel", "panel2", "panel3"):
         _build(args.what, method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
         _fix_saddles(SETS[args.what]["out"])
     else:
