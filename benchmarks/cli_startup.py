@@ -4,7 +4,8 @@ Cases (wall time of fresh ``python -m hessfit.cli`` processes, median of ``--rep
 
     help     hessfit --help
     predict  hessfit predict MOL70.xyz -o h.npy     70-atom molecule (testosterone 7-hydroxyheptanoate, C26H40O4),
-                                                    the shipped default network (cascade_pooled)
+                                                    the shipped default network (cascade_stacked; --model
+                                                    another)
     refine   hessfit refine sucrose.xyz sucrose.dat --hessian sucrose_mmff.npy --recipe global
                                                     45 atoms (C12H22O11); a synthetic TOSCA spectrum from the
                                                     MMFF94 Hessian scaled by 1.04, refined from the unscaled one
@@ -17,7 +18,7 @@ compares the warm fresh process with the in-process time.
 Targets (issue 20): help ≤ 0.5 s; warm predict ≤ 4 s; warm refine ≤ 1.3 × in-process.
 Geometries: RDKit ETKDG (seed 7) + MMFF94 optimisation; needs RDKit (``pip install 'hessfit[mmff]'``).
 
-    python benchmarks/cli_startup.py [--repeats 5] [--cases help predict refine] [--workdir DIR] [--json OUT]
+    python benchmarks/cli_startup.py [--repeats 5] [--cases help predict refine] [--model M] [--workdir DIR] [--json OUT]
 """
 
 from __future__ import annotations
@@ -82,10 +83,11 @@ def prepare(workdir: Path) -> dict:
     return files
 
 
-def commands(files: dict, workdir: Path) -> dict[str, list[str]]:
+def commands(files: dict, workdir: Path, model: str | None = None) -> dict[str, list[str]]:
     return {
         "help": ["--help"],
-        "predict": ["predict", str(files["mol70"]), "-o", str(workdir / "mol70_h.npy"), "--overwrite"],
+        "predict": ["predict", str(files["mol70"]), "-o", str(workdir / "mol70_h.npy"), "--overwrite"]
+        + (["--model", model] if model else []),
         "refine": ["refine", str(files["sucrose"]), str(files["spectrum"]), "--hessian", str(files["seed"]),
                    "--recipe", "global", "--instrument", "tosca", "-o", str(workdir / "refine_out"), "--overwrite",
                    "--quiet"],
@@ -136,10 +138,11 @@ def main() -> None:
     ap.add_argument("--cases", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     ap.add_argument("--workdir", type=Path, default=None, help="inputs, outputs and caches (default: a temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    ap.add_argument("--model", default=None, help="predict: this network instead of the default (a shipped name)")
     a = ap.parse_args()
     workdir = a.workdir or Path(tempfile.mkdtemp(prefix="hessfit_startup_"))
     files = prepare(workdir)
-    cmds = commands(files, workdir)
+    cmds = commands(files, workdir, a.model)
     results = {}
     for case in a.cases:
         args = cmds[case]

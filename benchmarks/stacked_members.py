@@ -52,20 +52,22 @@ def member_hessians(name: str, structures, cache: Path) -> list[np.ndarray]:
 
 
 def metrics(structures, refs, hs, rows) -> dict:
-    """Hessian MSE and R² (all elements) and sorted-frequency MAE (cm⁻¹; all, below 200 cm⁻¹) on ``rows``."""
+    """Hessian MSE and R² (all elements), sorted-frequency MAE (cm⁻¹; all, below 200 cm⁻¹) and molecules with a
+    mode below −50 and −20 cm⁻¹, on ``rows``."""
     from hessfit.train._evaluate import _frequencies
 
     err = np.concatenate([(hs[i] - refs[i]).ravel() for i in rows])
     ref = np.concatenate([refs[i].ravel() for i in rows])
-    f_err, low_err, below = [], [], 0
+    f_err, low_err, below, below20 = [], [], 0, 0
     for i in rows:
         fr, fp = _frequencies(structures[i], refs[i]), _frequencies(structures[i], hs[i])
         f_err.append(np.abs(fp - fr))
         low_err.append(np.abs(fp - fr)[fr < 200])
         below += bool(fp.min() < -50)
+        below20 += bool(fp.min() < -20)
     return {"mse": float(np.mean(err ** 2)), "r2": float(1 - np.sum(err ** 2) / np.sum((ref - ref.mean()) ** 2)),
             "mae": float(np.mean(np.concatenate(f_err))), "mae_low": float(np.mean(np.concatenate(low_err))),
-            "below_m50": below}
+            "below_m50": below, "below_m20": below20}
 
 
 def main() -> None:
@@ -110,12 +112,12 @@ def main() -> None:
         rows[name] = metrics(structures, refs, full, half_b)
 
     print(f"validation half A: {len(half_a)} molecules (fit), half B: {len(half_b)} (judged)\n")
-    print("| member | weight | half B: Hessian MSE | R² | freq. MAE | < 200 cm⁻¹ | < −50 cm⁻¹ |")
-    print("|---|---|---|---|---|---|---|")
+    print("| member | weight | half B: Hessian MSE | R² | freq. MAE | < 200 cm⁻¹ | < −50 cm⁻¹ | < −20 cm⁻¹ |")
+    print("|---|---|---|---|---|---|---|---|")
     for n, r in rows.items():
         w = f"{weights[n]:.3f}" if n in weights else ""
         print(f"| {n} | {w} | {r['mse']:.5f} | {r['r2']:.5f} | {r['mae']:.2f} | {r['mae_low']:.1f} | "
-              f"{r['below_m50']} |")
+              f"{r['below_m50']} | {r['below_m20']} |")
     print("\nweights: " + " ".join(f"{n}*{w:.3f}" for n, w in weights.items()))
     if args.out:
         args.out.write_text(json.dumps({"weights": weights, "half_b": rows, "members": members}, indent=1))

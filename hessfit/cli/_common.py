@@ -28,8 +28,8 @@ SourceOpt = Annotated[Optional[str], typer.Option(
     "--source", help="Hessian source by name (hessfit.sources registry): nequip = the network (default), xtb, "
     "mmff, dft, ...")]
 ModelOpt = Annotated[Optional[Path], typer.Option(
-    "--model", help="network of --source nequip: a shipped name (cascade_pooled = default, ensemble_pooled, "
-    "cascade_mf, ensemble_mf, nequip_mf, blocks_mf, ensemble_hinge_mf, blocks_hinge_mf, ensemble_qm9, nequip_qm9, "
+    "--model", help="network of --source nequip: a shipped name (cascade_stacked = default, ensemble_stacked, "
+    "cascade_pooled, ensemble_pooled, cascade_mf, ensemble_mf, nequip_mf, blocks_mf, ensemble_hinge_mf, blocks_hinge_mf, ensemble_qm9, nequip_qm9, "
     "blocks_qm9) "
     "or a model folder (hessfit train/finetune output)")]
 HessianUnitsOpt = Annotated[str, typer.Option(

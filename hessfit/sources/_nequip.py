@@ -152,9 +152,9 @@ class NequipSource(HessianSource):
 
     Attributes:
         model: path to trained weights (loaded with ``hessfit.model.load_model``), a loaded model, or
-            ``None`` for the shipped default (the cascade ``cascade_pooled``: the ``ensemble_pooled`` mean of two
-            energy and two block networks, blended with a hinge-trained ensemble only where it has a mode below
-            −50 cm⁻¹).
+            ``None`` for the shipped default (the cascade ``cascade_stacked``: the ``ensemble_stacked`` mean of an
+            energy and a block network, blended with a hinge-trained ensemble only where it has a mode below
+            −20 cm⁻¹).
         guard: run `network_guard` on the Hessian, record it in the metadata and warn when it fails.
         crystal: how a crystal is treated: 'molecules' (default: every molecule predicted alone, intramolecular
             blocks only; `_predict_crystal`) or 'periodic' (one graph with edges to periodic images: the network's
