@@ -34,20 +34,26 @@ def short(name: str) -> str:
 
 
 def member_hessians(name: str, structures, cache: Path) -> list[np.ndarray]:
-    """Validation Hessians (eV/Å²) of one member, from ``cache`` or predicted and cached."""
+    """Validation Hessians (eV/Å²) of one member, from ``cache`` (when made from the same weight files) or
+    predicted and cached."""
+    import hashlib
+
+    from hessfit.model import WEIGHTS_DIR, load_model
+    from hessfit.train._evaluate import network_predict_fn
+
+    folder = ROOT / name if "/" in name else WEIGHTS_DIR / name
+    stamp = hashlib.sha1(b"".join((folder / f).read_bytes() for f in ("model.json", "params.msgpack"))).hexdigest()
     path = cache / f"{short(name)}.npz"
     if path.exists():
         z = np.load(path)
-        return [z[f"h{i}"] for i in range(len(structures))]
-    from hessfit.model import load_model
-    from hessfit.train._evaluate import network_predict_fn
-
+        if "stamp" in z.files and str(z["stamp"]) == stamp:  # the same weight files: reuse
+            return [z[f"h{i}"] for i in range(len(structures))]
     t0 = time.perf_counter()
-    model = load_model(str(ROOT / name) if "/" in name else name)
+    model = load_model(str(folder))
     hs = [np.asarray(h, np.float64) for h in network_predict_fn(model)(structures)]
     print(f"  {short(name)}: {len(hs)} molecules in {time.perf_counter() - t0:.0f} s", flush=True)
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **{f"h{i}": h for i, h in enumerate(hs)})
+    np.savez_compressed(path, stamp=stamp, **{f"h{i}": h for i, h in enumerate(hs)})
     return hs
 
 
