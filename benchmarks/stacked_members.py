@@ -4,9 +4,11 @@
 
 Predicts the 412 validation molecules with every member (cached per member under ``--cache``), halves the
 split by a seeded permutation, fits convex weights (w ≥ 0, Σw = 1) minimising the Hessian MSE of Σ wₖHₖ on half A
-(`hessfit.train._stacking`, a quadratic programme), drops members below ``--min-weight`` and refits until none is, then prints each member's
-weight and, on half B, the Hessian MSE, R² and frequency MAE of every member and of the stacked mean. ``--compare``
-evaluates whole models (a default cascade, a candidate folder) on half B with the same metrics.
+(`hessfit.train._stacking`, a quadratic programme), drops members below ``--min-weight`` and refits until none
+is, then prints each member's weight and, on half B (`hessfit.train.evaluate`), the Hessian MSE and R², the
+frequency MAE (all modes, below 200 cm⁻¹) and the molecules with a mode below −50 and −20 cm⁻¹ of every member
+and of the stacked mean. ``--compare`` evaluates whole models (a default cascade, a candidate folder) on half B
+the same way.
 """
 
 from __future__ import annotations
@@ -57,23 +59,17 @@ def member_hessians(name: str, structures, cache: Path) -> list[np.ndarray]:
     return hs
 
 
-def metrics(structures, refs, hs, rows) -> dict:
-    """Hessian MSE and R² (all elements), sorted-frequency MAE (cm⁻¹; all, below 200 cm⁻¹) and molecules with a
-    mode below −50 and −20 cm⁻¹, on ``rows``."""
-    from hessfit.train._evaluate import _frequencies
+def metrics(predict_fn, ds, indices) -> dict:
+    """`hessfit.train.evaluate` (no spectra) of ``predict_fn`` on dataset molecules ``indices``: Hessian MSE (eV/Å²)²
+    and pooled R², sorted-frequency MAE (cm⁻¹; all, reference below 200 cm⁻¹), molecules with a mode below −50 and
+    −20 cm⁻¹."""
+    from hessfit.train import evaluate
 
-    err = np.concatenate([(hs[i] - refs[i]).ravel() for i in rows])
-    ref = np.concatenate([refs[i].ravel() for i in rows])
-    f_err, low_err, below, below20 = [], [], 0, 0
-    for i in rows:
-        fr, fp = _frequencies(structures[i], refs[i]), _frequencies(structures[i], hs[i])
-        f_err.append(np.abs(fp - fr))
-        low_err.append(np.abs(fp - fr)[fr < 200])
-        below += bool(fp.min() < -50)
-        below20 += bool(fp.min() < -20)
-    return {"mse": float(np.mean(err ** 2)), "r2": float(1 - np.sum(err ** 2) / np.sum((ref - ref.mean()) ** 2)),
-            "mae": float(np.mean(np.concatenate(f_err))), "mae_low": float(np.mean(np.concatenate(low_err))),
-            "below_m50": below, "below_m20": below20}
+    res = evaluate(predict_fn, ds, indices, spectra=False)
+    s = res.summary
+    return {"mse": s["hessian_rmse"] ** 2, "r2": s["hessian_r2"], "mae": s["frequency_mae_cm1"],
+            "mae_low": s["frequency_mae_low_cm1"], "below_m50": s["molecules_with_mode_below_guard"],
+            "below_m20": sum(m["min_frequency_pred_cm1"] < -20 for m in res.per_molecule)}
 
 
 def main() -> None:
@@ -105,20 +101,22 @@ def main() -> None:
     weights = stack_weights(preds, refs, half_a, min_weight=args.min_weight)
     stacked = [sum(w * preds[n][i] for n, w in weights.items()) for i in range(len(idx))]
 
-    rows = {n: metrics(structures, refs, preds[n], half_b) for n in preds}
-    rows["stacked"] = metrics(structures, refs, stacked, half_b)
+    judged = [idx[i] for i in half_b]
+
+    def cached(hs):  # evaluate's predict_fn: the half-B Hessians, in the order of ``judged``
+        return lambda _structures: [hs[i] for i in half_b]
+
+    rows = {n: metrics(cached(preds[n]), ds, judged) for n in preds}
+    rows["stacked"] = metrics(cached(stacked), ds, judged)
     for name in args.compare:
         from hessfit.model import load_model
-        from hessfit.train._evaluate import network_predict_fn
+        from hessfit.train import network_predict_fn
 
-        hs = network_predict_fn(load_model(name))([structures[i] for i in half_b])
-        full = [None] * len(idx)
-        for i, h in zip(half_b, hs):
-            full[i] = np.asarray(h, np.float64)
-        rows[name] = metrics(structures, refs, full, half_b)
+        rows[name] = metrics(network_predict_fn(load_model(name)), ds, judged)
 
     print(f"validation half A: {len(half_a)} molecules (fit), half B: {len(half_b)} (judged)\n")
-    print("| member | weight | half B: Hessian MSE | R² | freq. MAE | < 200 cm⁻¹ | < −50 cm⁻¹ | < −20 cm⁻¹ |")
+    print("| member | weight | half B: Hessian MSE | R² | freq. MAE | < 200 cm⁻¹ | < −50 cm⁻¹ "
+          "| < −20 cm⁻¹ |")
     print("|---|---|---|---|---|---|---|---|")
     for n, r in rows.items():
         w = f"{weights[n]:.3f}" if n in weights else ""
