@@ -59,6 +59,8 @@ SETS = {
     "dft_preopt": {"smiles": DATA / "dft_b3lyp.smi", "out": WORK / "dft_xtb_preopt.npz", "publish": None},
     "dft": {"smiles": WORK / "dft_xtb_preopt.npz", "out": WORK / "dft_b3lyp.npz", "publish": DATA / "dft_b3lyp.npz"},
 }
+#: the xTB panels (built and published the same way)
+PANELS = ("panel", "panel2", "panel3")
 #: DFT references re-optimised off a saddle (``fix-dft-saddles``); preferred by ``publish``
 FIXED = WORK / "dft_b3lyp.fixed.npz"
 
@@ -266,7 +268,7 @@ def _publish() -> None:
     from hessfit.dataset._build import _atomic_save, concat_datasets, failures_path, merge_parts, read_build_input
     from hessfit.structures import load_dataset
 
-    for name in ("panel", "panel2", "panel3"):
+    for name in PANELS:
         spec = SETS[name]
         if spec["out"].exists():
             merge_parts(spec["out"])
@@ -296,7 +298,7 @@ def _publish() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["panel", "panel2", "panel3", "dft", "fix-dft-saddles", "status", "publish"])
+    p.add_argument("what", choices=[*PANELS, "dft", "fix-dft-saddles", "status", "publish"])
     p.add_argument("--worker", default="main", help="dft: this worker's name (own output file; default main)")
     p.add_argument("--retry-failed", action="store_true", help="recompute molecules in the failure log")
     args = p.parse_args(argv)
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         _publish()
     elif args.what == "fix-dft-saddles":
         _fix_dft_saddles()
-    elif args.what in ("panel", "panel2", "panel3"):
+    elif args.what in PANELS:
         _build(args.what, method="xtb", options={}, retry_failed=args.retry_failed, max_steps=1000)
         _fix_saddles(SETS[args.what]["out"])
     else:
