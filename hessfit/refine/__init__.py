@@ -13,8 +13,8 @@ from hessfit.refine._report import (check_outdir, chosen_stage_text, heldout_pea
 from hessfit.refine._seeds import plot_seeds, seed_rows, write_seed_table
 
 __all__ = ["RefineConfig", "chosen_stage_text", "heldout_peak_text", "refine", "RefineResult", "Match",
-           "Parametrization", "make_parametrization", "crystal_parametrization", "global_scale", "class_scales", "internal_scales",
-           "free_elements",
+           "Parametrization", "make_parametrization", "crystal_parametrization", "global_scale", "class_scales",
+           "internal_scales", "free_elements",
            "soft_rank", "soft_spearman", "wasserstein_loss", "write_refinement", "fit_external_modes", "l2_loss",
            "linear_nuisance_fit",
            "positive_nuisance_fit", "bernstein_basis", "simulation_range_cm1", "window_spectrum", "check_outdir",

@@ -13,7 +13,8 @@ import numpy as np
 
 
 def simplex_least_squares(gram: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """argmin_w wᵀGw − 2bᵀw subject to w ≥ 0, Σw = 1, for G = XᵀX and b = Xᵀr (SLSQP; G positive semi-definite)."""
+    """argmin_w wᵀGw − 2bᵀw subject to w ≥ 0, Σw = 1, for G = XᵀX and b = Xᵀr (SLSQP; G positive
+    semi-definite)."""
     from scipy.optimize import minimize
 
     gram, b = np.asarray(gram, float), np.asarray(b, float)
