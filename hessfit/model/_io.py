@@ -194,7 +194,7 @@ def _most_levels(networks) -> dict:
 def harmonise_members(members: Sequence[Model], lifted: dict | None = None,
                       levels: dict | None = None) -> list[Model]:
     """Members that differ only in their number of levels of theory, lifted to the largest (`with_fidelities`), so
-    that each architecture is traced and compiled once (the default's primary pools single- and two-level
+    that each architecture is traced and compiled once (the default cascade mixes single- and two-level
     networks); the predictions are unchanged. ``levels`` ({architecture: levels}; default: from ``members``)
     sets the targets; ``lifted`` memoises the lifted networks by (id of the original, levels), so that a network
     shared by a cascade's primary and fallback stays one object. A member that cannot be lifted is kept."""
