@@ -133,7 +133,27 @@ def test_seed_is_kept_when_the_held_out_score_falls(tmp_path, capsys):
     assert fit["spearman_heldout_after"] < fit["spearman_heldout_before"]
     scale = fit["scale_factors"][0]["value"]
     assert scale < 0.97 and fit["selected_stage"] == 2  # the last stage; the fitted part pulled it towards 0.93
-    assert fit["intensity_scale_after"] > 0 and min(fit["nuisance"]["background_after"]) >= 0
+    assert fit["intensity_scale_after"] > 0 and fit["nuisance"]["background_after"] == []  # baseline removed
+
+
+def test_a_constant_background_changes_the_display_not_the_rank_fit():
+    """Default background: none when the baseline is subtracted, a constant ≥ 0 when not. With the rank and peak
+    losses a constant cannot change the fit (ranks of a·s + c are those of s): the same scale factor with and
+    without it; the intensity scale and the plotted model differ (and the fitted score, where rounding of a + c
+    ties the simulation's near-zero stretches)."""
+    assert RefineConfig().background_degree == -1 and RefineConfig(subtract_baseline=False).background_degree == 0
+    s, h = methane()
+    ds = simulate(s, 1.05 * h, InsConfig(instrument="tosca", max_order=1, e_max_cm1=3500.0, bin_width_cm1=2.0))
+    y = ds["total"].values
+    meas = MeasuredSpectrum(energy_cm1=ds["energy"].values, intensity=y + 0.1 * y.max())
+    runs = {}
+    for degree in (-1, 0):
+        cfg = RefineConfig(parametrization="global", max_order=1, stages=2, steps_per_stage=6, holdout="none",
+                           prior_path=(0.0,), background_degree=degree)
+        runs[degree] = refine(s, h, meas, cfg, progress=False)
+    assert len(runs[-1].nuisance_after) == 1 and len(runs[0].nuisance_after) == 2
+    np.testing.assert_allclose(runs[-1].params, runs[0].params, rtol=1e-6)
+    assert runs[-1].params[0] == pytest.approx(1.05, abs=0.01)
 
 
 def test_anticorrelated_seed_keeps_a_positive_scale():
