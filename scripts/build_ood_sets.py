@@ -3,6 +3,7 @@
     python scripts/build_ood_sets.py panel     # INS panel: SMILES → GFN2-xTB minimum → xTB Hessian
     python scripts/build_ood_sets.py panel2    # the fresh panel (confirmation only), built the same way
     python scripts/build_ood_sets.py panel3    # a third panel (confirmation only), built the same way
+    python scripts/build_ood_sets.py panel4    # a fourth panel (confirmation only), built the same way
     python scripts/build_ood_sets.py dft       # DFT set: SMILES → xTB pre-opt → B3LYP/6-311++G(d,p) opt → Hessian
     python scripts/build_ood_sets.py dft --worker b   # a second DFT worker (own output file), shares the list
     python scripts/build_ood_sets.py fix-dft-saddles   # re-optimise DFT references that are saddles (see below)
@@ -56,11 +57,12 @@ SETS = {
     "panel": {"smiles": DATA / "panel_xtb.smi", "out": WORK / "panel_xtb.npz", "publish": DATA / "panel_xtb.npz"},
     "panel2": {"smiles": DATA / "panel2_xtb.smi", "out": WORK / "panel2_xtb.npz", "publish": DATA / "panel2_xtb.npz"},
     "panel3": {"smiles": DATA / "panel3_xtb.smi", "out": WORK / "panel3_xtb.npz", "publish": DATA / "panel3_xtb.npz"},
+    "panel4": {"smiles": DATA / "panel4_xtb.smi", "out": WORK / "panel4_xtb.npz", "publish": DATA / "panel4_xtb.npz"},
     "dft_preopt": {"smiles": DATA / "dft_b3lyp.smi", "out": WORK / "dft_xtb_preopt.npz", "publish": None},
     "dft": {"smiles": WORK / "dft_xtb_preopt.npz", "out": WORK / "dft_b3lyp.npz", "publish": DATA / "dft_b3lyp.npz"},
 }
 #: the xTB panels (built and published the same way)
-PANELS = ("panel", "panel2", "panel3")
+PANELS = ("panel", "panel2", "panel3", "panel4")
 #: DFT references re-optimised off a saddle (``fix-dft-saddles``); preferred by ``publish``
 FIXED = WORK / "dft_b3lyp.fixed.npz"
 
