@@ -190,6 +190,17 @@ def _dft_done_and_failed(retry_failed: bool) -> set[str]:
     return keys
 
 
+def _claim_holder_alive(f: Path) -> bool:
+    """True when the process named in the claim file ``f`` is running (or cannot be checked)."""
+    try:
+        os.kill(int(f.read_text().strip() or 0), 0)
+    except (ValueError, ProcessLookupError, FileNotFoundError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _claim(key: str) -> bool:
     """Claim ``key`` for this process (False when a live process holds it)."""
     d = WORK / "claims"
@@ -199,15 +210,13 @@ def _claim(key: str) -> bool:
         try:
             fd = os.open(f, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            try:
-                pid = int(f.read_text().strip() or 0)
-                os.kill(pid, 0)
-                return pid == os.getpid()
-            except (ValueError, ProcessLookupError, FileNotFoundError):
+            if not _claim_holder_alive(f):
                 f.unlink(missing_ok=True)  # stale claim of a dead worker
                 continue
-            except PermissionError:
-                return False
+            try:
+                return f.read_text().strip() == str(os.getpid())
+            except FileNotFoundError:  # released meanwhile
+                continue
         with os.fdopen(fd, "w") as fh:
             fh.write(str(os.getpid()))
         return True
@@ -263,7 +272,8 @@ def _status() -> None:
                       f"{s['n_pending_parts']} unmerged parts")
     claims = sorted((WORK / "claims").glob("*")) if (WORK / "claims").is_dir() else []
     for c in claims:
-        print(f"dft in progress: {c.name} (pid {c.read_text().strip()}, since {time.ctime(c.stat().st_mtime)})")
+        state = "in progress" if _claim_holder_alive(c) else "stale claim (worker gone; the next worker takes it)"
+        print(f"dft {state}: {c.name} (pid {c.read_text().strip()}, since {time.ctime(c.stat().st_mtime)})")
 
 
 def _publish() -> None:
