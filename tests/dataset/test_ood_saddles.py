@@ -115,3 +115,21 @@ def test_a_relaxation_stopped_and_resumed_from_its_checkpoint_ends_where_an_unin
     assert rest.energy_eV == pytest.approx(whole.energy_eV, abs=1e-8)
     with pytest.raises(ConfigError, match="cannot resume a cell relaxation"):
         optimize(start, src, cell=True, checkpoint=tmp_path / "cell")
+
+
+def test_dft_claims_are_exclusive_and_a_dead_workers_claim_is_taken_over(tmp_path, monkeypatch):
+    """A DFT worker claims a molecule once; a claim held by a live process (pid 1) is refused; a claim whose
+    process is gone is taken over."""
+    import os
+    import subprocess
+    import sys
+
+    mod = _script()
+    monkeypatch.setattr(mod, "WORK", tmp_path)
+    assert mod._claim("a") and mod._claim("a")  # this process holds it
+    (tmp_path / "claims" / "b").write_text("1")
+    assert not mod._claim("b")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "claims" / "c").write_text(dead.stdout.strip())
+    assert not mod._claim_holder_alive(tmp_path / "claims" / "c")
+    assert mod._claim("c") and (tmp_path / "claims" / "c").read_text() == str(os.getpid())
