@@ -18,9 +18,8 @@ disagreement on the QM9 *validation* split (in domain, not the test split and no
 reports how often the guard fails on the QM9 test split (false alarms) and on the OOD sets.
 
 Sets: ``qm9_val`` and ``qm9_test`` (split of checkpoints/nequip_qm9/split.json of the shared QM9 B3LYP data),
-``dft`` = data/ood/dft_b3lyp.npz, ``panel`` = data/ood/panel_xtb.npz, ``panel2`` = data/ood/panel2_xtb.npz and
-``panel3`` = data/ood/panel3_xtb.npz (the fresh and third panels, for confirmation only; not in the default
-``--sets``).
+``dft`` = data/ood/dft_b3lyp.npz, ``panel`` = data/ood/panel_xtb.npz, ``panel2``, ``panel3`` and ``panel4`` =
+data/ood/panel{2,3,4}_xtb.npz (the later panels, for confirmation only; not in the default ``--sets``).
 Writes ``--out`` (default scratch/ood/eval): metrics.json and a markdown table, printed too.
 """
 
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QM9 = Path(os.environ.get("HESSFIT_QM9", ROOT.parent / "shared" / "data" / "hessians" / "qm9_b3lyp_hessians.npz"))
 SPLIT = ROOT / "checkpoints" / "nequip_qm9" / "split.json"
 OOD = {"dft": ROOT / "data" / "ood" / "dft_b3lyp.npz", "panel": ROOT / "data" / "ood" / "panel_xtb.npz",
-       "panel2": ROOT / "data" / "ood" / "panel2_xtb.npz", "panel3": ROOT / "data" / "ood" / "panel3_xtb.npz"}
+       **{f"panel{k}": ROOT / "data" / "ood" / f"panel{k}_xtb.npz" for k in (2, 3, 4)}}
 
 
 def load_set(name: str, max_molecules: int | None):
