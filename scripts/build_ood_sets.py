@@ -29,7 +29,8 @@ panel build, every molecule whose xTB Hessian has an internal mode below ``SADDL
 along that mode (±0.3 Å in total, both signs), re-optimised to max force ≤ 0.002 eV/Å, and replaced by the
 lower-energy result if that has no mode below −20 cm⁻¹ (logged; kept as it was otherwise). ``fix-dft-saddles``
 does the same for the finished DFT references with the DFT source (the + push first, the − push only if that
-found no minimum), into ``scratch/ood/dft_b3lyp.fixed.npz``, which ``publish`` prefers over the workers' files.
+found no minimum), into ``scratch/ood/dft_b3lyp.fixed.npz``, which ``publish`` prefers over the workers' files;
+``publish`` holds back a DFT reference that is still a saddle.
 Its relaxations are resumable: geometry and BFGS state after every step in ``scratch/ood/saddle_checkpoints/``.
 """
 
@@ -300,6 +301,11 @@ def _publish() -> None:
                 parts.setdefault(str(ds.extra["key"][i]), ds.subset([i]))
             if failures_path(out).exists():
                 fails += failures_path(out).read_text().splitlines(keepends=True)
+        for key in list(parts):  # a reference at a saddle waits for fix-dft-saddles
+            low = _lowest_mode(parts[key].structure(0), parts[key].hessian(0))[0]
+            if low < SADDLE_CM1:
+                del parts[key]
+                print(f"dft: {key} held back (lowest mode {low:.0f} cm⁻¹, a saddle; fix-dft-saddles replaces it)")
         keys = sorted(parts, key=lambda k: order.get(k, len(order)))
         dest = SETS["dft"]["publish"]
         _atomic_save(dest, concat_datasets([parts[k] for k in keys]))
