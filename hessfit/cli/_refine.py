@@ -49,7 +49,8 @@ def refine(
                                       help="return the fit even when its held-out Spearman is below the seed's"),
     bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="bootstrap refits for uncertainties (0: none)"),
     background_degree: Optional[int] = typer.Option(None, "--background-degree",
-                                                    help="degree of the non-negative Bernstein background (-1: none)"),
+                                                    help="degree of the non-negative Bernstein background (-1: none; "
+                                                    "default none with the baseline subtracted, else 0)"),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="comma-separated sources (e.g. nequip,xtb,mmff): refine "
                                         "from each, rank by held-out Spearman, write a comparison table and plot"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace outputs in an existing directory"),

@@ -178,7 +178,12 @@ class RefineConfig:
         return self.prior_path[min(stage, len(self.prior_path) - 1)]
 
     def replace(self, **changes) -> "RefineConfig":
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with ``changes`` (None values ignored); a default background follows a changed subtract_baseline."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        auto = -1 if self.subtract_baseline else 0
+        if "subtract_baseline" in changes and "background_degree" not in changes and self.background_degree == auto:
+            changes["background_degree"] = -1 if changes["subtract_baseline"] else 0
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

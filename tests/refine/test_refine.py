@@ -142,6 +142,8 @@ def test_a_constant_background_changes_the_display_not_the_rank_fit():
     without it; the intensity scale and the plotted model differ (and the fitted score, where rounding of a + c
     ties the simulation's near-zero stretches)."""
     assert RefineConfig().background_degree == -1 and RefineConfig(subtract_baseline=False).background_degree == 0
+    assert RefineConfig().replace(subtract_baseline=False).background_degree == 0
+    assert RefineConfig(background_degree=2).replace(subtract_baseline=False).background_degree == 2
     s, h = methane()
     ds = simulate(s, 1.05 * h, InsConfig(instrument="tosca", max_order=1, e_max_cm1=3500.0, bin_width_cm1=2.0))
     y = ds["total"].values
