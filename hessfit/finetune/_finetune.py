@@ -130,7 +130,8 @@ def make_replay(model, config: FinetuneConfig, *, dataset=None) -> ReplayTerm | 
         if not tc:
             raise ConfigError("replay needs replay_split: the base model's metadata has no train_config to rebuild "
                               "its training split from")
-        train_idx = split_indices(len(dataset), seed=int(tc["seed"]), fractions=tc["split_fractions"])["train"]
+        seed = tc.get("split_seed") if tc.get("split_seed") is not None else tc["seed"]
+        train_idx = split_indices(len(dataset), seed=int(seed), fractions=tc["split_fractions"])["train"]
     rng = np.random.default_rng(config.seed)
     idx = np.sort(rng.choice(train_idx, size=min(config.replay_molecules, len(train_idx)), replace=False))
     return ReplayTerm(model.config, dataset, idx, model.params, trainable_mask(model.params, config.trainable,

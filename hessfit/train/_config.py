@@ -29,7 +29,9 @@ class TrainConfig:
     """Settings of `hessfit.train.train`.
 
     Attributes:
-        seed: seeds the split, the initial parameters, the batch order and the probes.
+        seed: seeds the initial parameters, the batch order and the probes, and the split unless ``split_seed``.
+        split_seed: seeds the train/validation/test split (None: ``seed``). Independent ensemble members (other
+            ``seed``) keep one split this way, so none trains on another's validation or test molecules.
         split_fractions: (train, validation, test) fractions of the dataset.
         max_atoms_per_batch: real atoms packed into one padded graph (several molecules per step).
         probes_per_molecule: random Rademacher vectors v per molecule; loss = mean ||(H_pred - H_ref) v||² / (3N)²,
@@ -96,6 +98,7 @@ class TrainConfig:
     """
 
     seed: int = 0
+    split_seed: int | None = None
     split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)
     max_atoms_per_batch: int = 383
     probes_per_molecule: int = 1
@@ -126,6 +129,11 @@ class TrainConfig:
     curvature_hinge_krylov_steps: int = 1
     curvature_hinge_level0: bool = False
     mode_curvature_level0: bool = False
+
+    @property
+    def data_split_seed(self) -> int:
+        """The seed of the train/validation/test split (``split_seed``, else ``seed``)."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(_dataset_entry(p) for p in self.extra_datasets))

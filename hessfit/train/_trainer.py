@@ -235,9 +235,9 @@ def _splits(split_path: Path, dataset, dataset_path, extras: list, extra_paths: 
         keys = ("train", "val", "test")
         return ({k: np.asarray(saved[k], int) for k in keys},
                 [{k: np.asarray(e[k], int) for k in keys} for e in saved.get("extra", [])])
-    split = split_indices(len(dataset), seed=tcfg.seed, fractions=tcfg.split_fractions)
-    extra_splits = [split_indices(len(e), seed=tcfg.seed, fractions=tcfg.split_fractions) for e in extras]
-    split_path.write_text(json.dumps({"seed": tcfg.seed, "fractions": list(tcfg.split_fractions),
+    split = split_indices(len(dataset), seed=tcfg.data_split_seed, fractions=tcfg.split_fractions)
+    extra_splits = [split_indices(len(e), seed=tcfg.data_split_seed, fractions=tcfg.split_fractions) for e in extras]
+    split_path.write_text(json.dumps({"seed": tcfg.data_split_seed, "fractions": list(tcfg.split_fractions),
                                       "dataset": dataset_path, "n_molecules": len(dataset),
                                       **{k: v.tolist() for k, v in split.items()},
                                       "extra": [{"dataset": p, "n_molecules": len(e),
@@ -403,7 +403,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     def save_best(params, epoch, val, val_soft=None):
         meta = {"training_data": summary, "extra_training_data": extra_summaries, "train_config": tcfg.to_dict(),
                 "dataset": dataset_path, "best_epoch": epoch, "val_hessian_mse": val, "val_soft_mode_mse": val_soft,
-                "split_seed": tcfg.seed, "training_time_s": state["elapsed_s"]}
+                "split_seed": tcfg.data_split_seed, "training_time_s": state["elapsed_s"]}
         save_model(out / "best", Model(mcfg, jax.tree_util.tree_map(np.asarray, params), meta))
 
     if mcfg.kind == "blocks":  # one forward pass gives the whole Hessian: exact full-Hessian loss

@@ -111,3 +111,24 @@ def test_block_model_trains_from_transferred_energy_layers(tiny_dataset, tiny32,
     hist = result.history
     assert hist[-1]["val_loss"] < 0.25 * hist[0]["val_loss"], (hist[0], hist[-1])
     assert load_model(tmp_path / "blocks" / "best").config.kind == "blocks"
+
+
+def test_split_seed_keeps_one_split_for_members_of_other_seeds(tmp_path):
+    """Members trained with other ``seed`` but one ``split_seed`` share train/validation/test (so stacking on one
+    member's validation molecules never sees another's training molecules); without it the seed moves the split."""
+    from hessfit.train._trainer import _splits
+
+    n = 200
+
+    def split(name, **kw):
+        s, _ = _splits(tmp_path / f"{name}.json", range(n), "d.npz", [], [], TrainConfig(**kw), resume=False)
+        return s
+
+    base = split("a", seed=0)
+    same = split("b", seed=1, split_seed=0)
+    moved = split("c", seed=1)
+    for k in ("train", "val", "test"):
+        np.testing.assert_array_equal(base[k], same[k])
+    assert not np.array_equal(base["test"], moved["test"])
+    assert sorted(np.concatenate([same[k] for k in ("train", "val", "test")]).tolist()) == list(range(n))
+    assert TrainConfig(seed=3).data_split_seed == 3 and TrainConfig(seed=3, split_seed=0).data_split_seed == 0
