@@ -23,6 +23,8 @@ def train(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="max epochs (cosine schedule length)"),
     lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed of split, initialisation, batches and probes"),
+    split_seed: Optional[int] = typer.Option(None, "--split-seed", help="seed of the split alone (independent "
+                                             "members of one ensemble: other --seed, same --split-seed)"),
     batch_atoms: Optional[int] = typer.Option(None, "--batch-atoms", help="atoms per padded batch"),
     probes: Optional[int] = typer.Option(None, "--probes", help="Hessian-vector probes per molecule"),
     force_weight: Optional[float] = typer.Option(None, "--force-weight", help="weight of the zero-force term"),
@@ -69,7 +71,8 @@ def train(
             raise ConfigError(f"{init_from}: --init-from needs a model folder (model.json + params.msgpack) or a "
                               f"shipped model name ({', '.join(shipped_model_names())})")
     tcfg = TrainConfig.from_file(train_config) if train_config else TrainConfig()
-    overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "max_atoms_per_batch": batch_atoms,
+    overrides = {"max_epochs": epochs, "learning_rate": lr, "seed": seed, "split_seed": split_seed,
+                 "max_atoms_per_batch": batch_atoms,
                  "probes_per_molecule": probes, "force_weight": force_weight, "max_train_molecules": max_molecules,
                  "soft_mode_weight": soft_mode_weight, "soft_mode_floor_cm1": soft_mode_floor,
                  "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None,
