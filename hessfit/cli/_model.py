@@ -22,7 +22,8 @@ def train(
     train_config: Optional[Path] = typer.Option(None, "--train-config", help="TrainConfig .json/.toml"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="max epochs (cosine schedule length)"),
     lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="seed of split, initialisation, batches and probes"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="seed of initialisation, batches, probes and (without "
+                                       "--split-seed) the split"),
     split_seed: Optional[int] = typer.Option(None, "--split-seed", help="seed of the split alone (independent "
                                              "members of one ensemble: other --seed, same --split-seed)"),
     batch_atoms: Optional[int] = typer.Option(None, "--batch-atoms", help="atoms per padded batch"),

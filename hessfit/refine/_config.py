@@ -42,7 +42,7 @@ class RefineConfig:
             least squares (scale ≥ min_scale_fraction·‖y‖/‖s‖ > 0, background coefficients ≥ 0); −1: no background.
             Default (None): −1 when ``subtract_baseline`` (the lower envelope is already gone, and a constant fitted
             to the rest sat at ~0.45 of the peaks on hexane, where the measurement falls to 0), else 0. A constant
-            never changes a rank correlation, so the default recipes' fit is the same either way.
+            changes no rank (bar ties from rounding), so the default recipes' scale factors are the same either way.
         min_scale_fraction: floor of the intensity scale, as a fraction of the scale that matches the norms of the
             simulation and the measurement (so the scale is > 0 by construction).
         fit_resolution: fit a resolution-width scale (bounds resolution_bounds, log-Gaussian prior of width
