@@ -18,6 +18,11 @@ DEFAULT_PRIOR_WIDTHS = {"X-H stretch": 0.05, "X-Y stretch": 0.05, "X-H bend": 0.
                         "far": 0.30, "intermolecular scale": 0.30}
 
 
+def _default_background_degree(subtract_baseline: bool) -> int:
+    """The background when none is asked for: none on top of a subtracted baseline, else a constant."""
+    return -1 if subtract_baseline else 0
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RefineConfig:
     """Settings of a refinement.
@@ -152,7 +157,7 @@ class RefineConfig:
         if not 0 < self.min_scale_fraction < 1:
             raise ConfigError("min_scale_fraction must lie in (0, 1)")
         if self.background_degree is None:
-            object.__setattr__(self, "background_degree", -1 if self.subtract_baseline else 0)
+            object.__setattr__(self, "background_degree", _default_background_degree(self.subtract_baseline))
         if self.background_degree > 4:
             raise ConfigError("background_degree must be ≤ 4 (a background with few degrees of freedom)")
         variants = tuple(dict(v) for v in self.prior_variants)
@@ -180,9 +185,9 @@ class RefineConfig:
     def replace(self, **changes) -> "RefineConfig":
         """A copy with ``changes`` (None values ignored); a default background follows a changed subtract_baseline."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        auto = -1 if self.subtract_baseline else 0
-        if "subtract_baseline" in changes and "background_degree" not in changes and self.background_degree == auto:
-            changes["background_degree"] = -1 if changes["subtract_baseline"] else 0
+        if ("subtract_baseline" in changes and "background_degree" not in changes
+                and self.background_degree == _default_background_degree(self.subtract_baseline)):
+            changes["background_degree"] = None  # resolved again by __post_init__
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
