@@ -130,7 +130,7 @@ def make_replay(model, config: FinetuneConfig, *, dataset=None) -> ReplayTerm | 
         if not tc:
             raise ConfigError("replay needs replay_split: the base model's metadata has no train_config to rebuild "
                               "its training split from")
-        seed = tc.get("split_seed") if tc.get("split_seed") is not None else tc["seed"]
+        seed = model.metadata.get("split_seed", tc["seed"])  # the trainer records the split's seed
         train_idx = split_indices(len(dataset), seed=int(seed), fractions=tc["split_fractions"])["train"]
     rng = np.random.default_rng(config.seed)
     idx = np.sort(rng.choice(train_idx, size=min(config.replay_molecules, len(train_idx)), replace=False))
