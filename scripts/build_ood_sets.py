@@ -54,16 +54,14 @@ WORK = ROOT / "scratch" / "ood"
 #: a reference with an internal mode below this (cm⁻¹) is treated as a saddle and re-optimised
 SADDLE_CM1 = -20.0
 DFT_OPTIONS = {"functional": "B3LYP", "basis": "6-311++G(d,p)", "max_memory_mb": 3000}
+#: the xTB panels (built and published the same way)
+PANELS = ("panel", "panel2", "panel3", "panel4")
 SETS = {
-    "panel": {"smiles": DATA / "panel_xtb.smi", "out": WORK / "panel_xtb.npz", "publish": DATA / "panel_xtb.npz"},
-    "panel2": {"smiles": DATA / "panel2_xtb.smi", "out": WORK / "panel2_xtb.npz", "publish": DATA / "panel2_xtb.npz"},
-    "panel3": {"smiles": DATA / "panel3_xtb.smi", "out": WORK / "panel3_xtb.npz", "publish": DATA / "panel3_xtb.npz"},
-    "panel4": {"smiles": DATA / "panel4_xtb.smi", "out": WORK / "panel4_xtb.npz", "publish": DATA / "panel4_xtb.npz"},
+    **{p: {"smiles": DATA / f"{p}_xtb.smi", "out": WORK / f"{p}_xtb.npz", "publish": DATA / f"{p}_xtb.npz"}
+       for p in PANELS},
     "dft_preopt": {"smiles": DATA / "dft_b3lyp.smi", "out": WORK / "dft_xtb_preopt.npz", "publish": None},
     "dft": {"smiles": WORK / "dft_xtb_preopt.npz", "out": WORK / "dft_b3lyp.npz", "publish": DATA / "dft_b3lyp.npz"},
 }
-#: the xTB panels (built and published the same way)
-PANELS = ("panel", "panel2", "panel3", "panel4")
 #: DFT references re-optimised off a saddle (``fix-dft-saddles``); preferred by ``publish``
 FIXED = WORK / "dft_b3lyp.fixed.npz"
 
