@@ -86,7 +86,7 @@ def guard_stats(ds, idx, preds, ens, limit: float) -> dict:
         fail.append(not rep.passed)
         rows.append({"name": str(keys[i]) if keys is not None else s.name, "n_atoms": s.n_atoms,
                      "lowest_cm1": round(rep.lowest_cm1, 1), "n_below": len(rep.modes_below),
-                     "disagreement_cm1": round(rep.disagreement_cm1, 1), "passed": rep.passed})
+                     "disagreement_cm1": rep.disagreement_cm1, "passed": rep.passed})
     spread = np.asarray(spread)
     if not spread.size:
         return {"n_molecules": 0}
@@ -102,7 +102,8 @@ def errors_by_guard(guard: dict, evals, returned: str) -> list[dict]:
     """Per model: mean frequency MAE (all modes, and modes below 200 cm⁻¹) over the molecules where the guard of
     the Hessian the command line returns passes and where it fails, to ask whether `--source auto`'s switch to xTB
     helps where it acts. That guard fails on the default's member disagreement above its limit or on a mode of the
-    ``returned`` model (the shipped cascade: its modes, not its primary's) below −50 cm⁻¹."""
+    ``returned`` model (the shipped cascade: its modes, not its primary's) below −50 cm⁻¹ (`network_guard`'s
+    two tests, on the unrounded disagreement of ``guard_stats``)."""
     import numpy as np
 
     from hessfit.sources import GUARD_IMAGINARY_CM1
