@@ -121,13 +121,18 @@ def match_rows(result: RefineResult, which: str) -> list[dict]:
             for lab, e, s, m in zip(match.peak_labels, match.peak_energy_cm1, match.peak_sigma_cm1, match.mode_index)]
 
 
+def model_label(result: RefineResult) -> str:
+    """What the fitted model curve is: the scaled simulation, plus the background when one is fitted."""
+    return "scaled + background" if result.config.background_degree >= 0 else "scaled"
+
+
 def spectra_dataset(result: RefineResult) -> xr.Dataset:
     dims = ("energy",)
     return xr.Dataset(
         {"measured": (dims, result.measured), "simulated_before": (dims, result.simulated_before),
          "simulated_after": (dims, result.simulated_after), "model_before": (dims, result.model_before,
-                                                                              {"long_name": "scaled + background"}),
-         "model_after": (dims, result.model_after, {"long_name": "scaled + background"}),
+                                                                              {"long_name": model_label(result)}),
+         "model_after": (dims, result.model_after, {"long_name": model_label(result)}),
          "frequency_before": (("mode",), result.frequencies_before, {"units": "cm-1"}),
          "frequency_after": (("mode",), result.frequencies_after, {"units": "cm-1"}),
          **({"heldout": (dims, result.heldout.astype(np.int8), {"long_name": "1: held out for validation"})}
@@ -154,7 +159,7 @@ def plot_overlay(result: RefineResult, path: Path) -> None:
         _shade_heldout(ax, result.energy_cm1, held)
         ax.plot(result.energy_cm1, result.measured, color="k", lw=1.0, label="measured" + (" (baseline removed)" if result.config.subtract_baseline else ""))
         ax.plot(result.energy_cm1, model, color="tab:red" if which == "after" else "tab:blue", lw=1.0,
-                label=f"calculated {which} (scaled + background)")
+                label=f"calculated {which} ({model_label(result)})")
         top = float(np.max(result.measured))
         for lab, e, mode in zip(match.peak_labels, match.peak_energy_cm1, match.mode_index):
             ax.annotate(lab, (e, top * 1.02), fontsize=6, ha="center")

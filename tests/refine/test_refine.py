@@ -156,6 +156,10 @@ def test_a_constant_background_changes_the_display_not_the_rank_fit():
     assert len(runs[-1].nuisance_after) == 1 and len(runs[0].nuisance_after) == 2
     np.testing.assert_allclose(runs[-1].params, runs[0].params, rtol=1e-6)
     assert runs[-1].params[0] == pytest.approx(1.05, abs=0.01)
+    from hessfit.refine._report import spectra_dataset
+
+    assert spectra_dataset(runs[-1])["model_after"].attrs["long_name"] == "scaled"  # the plot's label too
+    assert spectra_dataset(runs[0])["model_after"].attrs["long_name"] == "scaled + background"
 
 
 def test_anticorrelated_seed_keeps_a_positive_scale():
