@@ -64,7 +64,11 @@ def member_predictions(structures, ensemble):
         preds[name] = network_predict_fn(m)(structures)
         print(f"  {name}: {sum(p is not None for p in preds[name])} molecules predicted in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
-    return preds, weighted_mean(list(preds.values()), ensemble.weights)
+    if ensemble.class_weights is None:
+        return preds, weighted_mean(list(preds.values()), ensemble.weights)
+    columns = list(zip(*preds.values()))
+    return preds, [None if any(h is None for h in hs) else ensemble.combine(s, hs)
+                   for s, hs in zip(structures, columns)]
 
 
 def guard_stats(ds, idx, preds, ens, limit: float) -> dict:

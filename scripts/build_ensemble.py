@@ -41,6 +41,9 @@ def main(argv=None) -> None:
     ap.add_argument("--guard-disagreement", type=float, default=None,
                     help="the guard's member-disagreement limit for this ensemble, cm^-1 (stored as "
                          "guard_disagreement_cm1; calibrate it as the 99th percentile on validation molecules)")
+    ap.add_argument("--class-weights", default=None,
+                    help="JSON of benchmarks/class_stacking.py --out: weights per atom-pair class "
+                         "(docs/class_stacking.md); --weights are then each member's mean over the classes")
     ap.add_argument("--max-molecules", type=int, default=None, help="validation molecules used (default: all)")
     ap.add_argument("--grid", default="0,0.3,0.4,0.45,0.5,0.55,0.6,0.7,1", help="weights of member B")
     ap.add_argument("--criterion", default="frequency_mae_cm1", choices=SCAN_KEYS)
@@ -58,7 +61,7 @@ def main(argv=None) -> None:
     if args.metrics:  # the ensemble exists already and was evaluated: only record its test metrics
         add_test_metrics(args.dest, args.metrics)
         return
-    if args.weights is not None:
+    if args.weights is not None or args.class_weights:
         write_weighted(args)
         return
     if len(args.members) != 2:
@@ -96,19 +99,30 @@ def write_weighted(args) -> None:
     """An ensemble of ``args.members`` with ``args.weights`` chosen outside this script (see the model card)."""
     from hessfit.model import Ensemble, check_convex_weights, load_model, save_ensemble
 
+    from hessfit.model import PAIR_CLASSES
+
+    class_rows = None
+    if args.class_weights:
+        fitted = json.loads(Path(args.class_weights).read_text())["weights"]
+        short = {m.rstrip("/").split("/")[-1]: m for m in args.members}
+        if set(fitted) != set(short):
+            raise SystemExit(f"--class-weights: members {sorted(fitted)} are not --members {sorted(short)}")
+        class_rows = [[fitted[k][c] for c in PAIR_CLASSES] for k in short]
+        args.weights = [sum(row) / len(row) for row in class_rows]
     try:
         if len(args.weights) != len(args.members):
             raise ValueError(f"{len(args.weights)} weights for {len(args.members)} members")
         check_convex_weights(args.weights)
     except ValueError as exc:
         raise SystemExit(f"--weights: one weight per member, finite, >= 0 and summing to 1 ({exc})") from None
-    terms = " + ".join(f"{w:g} * {m}" for m, w in zip(args.members, args.weights))
-    meta = {"description": f"{terms}, weights chosen outside this script (see the model card)"}
+    terms = " + ".join(f"{w:.3g} * {m}" for m, w in zip(args.members, args.weights))
+    per_class = ", per atom-pair class (these are the class means)" if class_rows else ""
+    meta = {"description": f"{terms}{per_class}, weights chosen outside this script (see the model card)"}
     if args.guard_disagreement is not None:
         meta["guard_disagreement_cm1"] = args.guard_disagreement
     meta["bundled_molecule_metrics"] = bundled_molecule_metrics(
-        Ensemble(tuple(load_model(m) for m in args.members), tuple(args.weights)))
-    print(save_ensemble(args.dest, args.members, args.weights, meta))
+        Ensemble(tuple(load_model(m) for m in args.members), tuple(args.weights), class_weights=class_rows))
+    print(save_ensemble(args.dest, args.members, args.weights, meta, class_weights=class_rows))
 
 
 def add_test_metrics(dest: str | Path, metrics: str | Path) -> None:

@@ -3,7 +3,7 @@
 cascades (a sounder network only where the first has an imaginary mode).
 
 Public API: `ModelConfig`, `Model`, `Ensemble`, `Cascade`, `load_model`, `save_ensemble`, `save_cascade`,
-`save_model`, `predict_hessian`, `predict_hessians`,
+`save_model`, `predict_hessian`, `predict_hessians`, per-class ensemble weights (`combine_by_class`),
 the pure-function factories `make_energy_fn`, `make_hvp_fn`, `make_hessian_fn`, graph packing (`pack`,
 `Graph`, `PackedBatch`) and the layer (`NequIPLayer`, `nequip_layer`).
 
@@ -30,6 +30,7 @@ _WHERE = {
             "check_config_compatible", "load_model", "model_path", "save_cascade", "save_ensemble", "save_model",
             "shipped_model_names"],
     "_layer": ["NequIPLayer", "nequip_layer", "radial_basis"],
+    "_pair_classes": ["PAIR_CLASSES", "combine_by_class", "pair_class_index"],
     "_predict": ["predict_hessian", "predict_hessians"],
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}

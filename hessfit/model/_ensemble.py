@@ -33,8 +33,29 @@ class Ensemble:
     weights: tuple[float, ...]
     metadata: dict = dataclasses.field(default_factory=dict)
     references: tuple[str, ...] = ()  # how model.json names the members
+    #: None: H = Σ_k w_k H_k. Else (K, 8) weights per atom-pair class (`hessfit.model._pair_classes`, each class's
+    #: column convex): the off-diagonal blocks of class c are Σ_k w_kc H_k, the diagonal rebuilt by the sum rule.
+    class_weights: tuple | None = None
 
     def __post_init__(self):
         if len(self.members) != len(self.weights) or not self.members:
             raise ValueError("an ensemble needs one weight per member and at least one member")
         check_convex_weights(self.weights)
+        if self.class_weights is not None:
+            from hessfit.model import PAIR_CLASSES
+
+            cw = tuple(tuple(float(x) for x in row) for row in self.class_weights)
+            if len(cw) != len(self.members) or any(len(row) != len(PAIR_CLASSES) for row in cw):
+                raise ValueError(f"class weights must be one row of {len(PAIR_CLASSES)} per member")
+            for column in zip(*cw):
+                check_convex_weights(column)
+            object.__setattr__(self, "class_weights", cw)
+
+    def combine(self, structure, hessians):
+        """The ensemble's Hessian of ``structure`` from its members' ``hessians`` (same order and unit): the
+        weighted mean, or per atom-pair class (`combine_by_class`) when ``class_weights`` are set."""
+        if self.class_weights is None:
+            return sum(w * h for w, h in zip(self.weights, hessians))
+        from hessfit.model import combine_by_class, pair_class_index
+
+        return combine_by_class(hessians, pair_class_index(structure), self.class_weights)

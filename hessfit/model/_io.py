@@ -131,14 +131,19 @@ def load_model(path: str | Path | None = None, _cache: dict | None = None):
 
 
 def save_ensemble(path: str | Path, references: Sequence[str], weights: Sequence[float],
-                  metadata: dict | None = None) -> Path:
+                  metadata: dict | None = None, class_weights: Sequence[Sequence[float]] | None = None) -> Path:
     """Write an ensemble folder (``model.json`` only) naming its members by ``references`` (shipped model names or
-    folders relative to ``path``). Returns the folder."""
+    folders relative to ``path``); ``class_weights``: one row per member, in the order of
+    `hessfit.model._pair_classes.PAIR_CLASSES` (stored as {class: weight}). Returns the folder."""
+    from hessfit.model import PAIR_CLASSES
+
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    doc = {"format": ENSEMBLE_FORMAT,
-           "members": [{"model": str(r), "weight": float(w)} for r, w in zip(references, weights, strict=True)],
-           "metadata": metadata or {}}
+    members = [{"model": str(r), "weight": float(w)} for r, w in zip(references, weights, strict=True)]
+    if class_weights is not None:
+        for entry, row in zip(members, class_weights, strict=True):
+            entry["class_weights"] = dict(zip(PAIR_CLASSES, (float(x) for x in row), strict=True))
+    doc = {"format": ENSEMBLE_FORMAT, "members": members, "metadata": metadata or {}}
     (path / "model.json").write_text(json.dumps(doc, indent=2))
     return path
 
@@ -232,8 +237,16 @@ def _harmonise_cascade(primary, fallback, lifted: dict) -> tuple:
 def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble:
     """The ensemble described by ``doc`` (the parsed ``path/model.json``); members loaded with `load_model` and
     harmonised (`harmonise_members`)."""
-    members, weights, refs = [], [], []
+    from hessfit.model import PAIR_CLASSES
+
+    members, weights, refs, class_rows = [], [], [], []
     for entry in doc.get("members") or []:
+        cw = entry.get("class_weights")
+        if cw is not None:
+            if not isinstance(cw, dict) or set(cw) != set(PAIR_CLASSES):
+                raise InputFormatError(f"{path / 'model.json'}: class_weights of {entry.get('model')!r} must name "
+                                       f"the classes {', '.join(PAIR_CLASSES)}")
+            class_rows.append([float(cw[c]) for c in PAIR_CLASSES])
         ref = str(entry.get("model", ""))
         member = load_model(model_path(ref, base=path), _cache)
         if isinstance(member, (Ensemble, Cascade)):
@@ -242,8 +255,10 @@ def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble
         weights.append(float(entry.get("weight", float("nan"))))
         refs.append(ref)
     try:
+        if class_rows and len(class_rows) != len(members):
+            raise ValueError("class_weights are given for some members and not for others")
         return Ensemble(tuple(harmonise_members(members, _cache)), tuple(weights), doc.get("metadata", {}),
-                        tuple(refs))
+                        tuple(refs), tuple(map(tuple, class_rows)) if class_rows else None)
     except ValueError as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 

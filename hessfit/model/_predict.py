@@ -164,15 +164,17 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
 
 
 def _shared_predictions(structures: Sequence, model: Model | Ensemble, memo: dict, opts: dict) -> list:
-    """Hessians (eV/Å²) of ``structures`` by a network or an ensemble (H = Σ_k w_k H_k); each network's Hessian of
+    """Hessians (eV/Å²) of ``structures`` by a network or an ensemble (`Ensemble.combine`); each network's Hessian of
     each structure is computed once per ``memo`` (a cascade's primary and fallback share networks)."""
-    nets, weights = (model.members, model.weights) if isinstance(model, Ensemble) else ((model,), (1.0,))
+    nets = model.members if isinstance(model, Ensemble) else (model,)
     for m in nets:
         todo = [s for s in structures if (id(m), id(s)) not in memo]
         if todo:
             for s, h in zip(todo, predict_hessians(todo, m, check=False, **opts)):
                 memo[(id(m), id(s))] = h
-    return [sum(w * memo[(id(m), id(s))] for w, m in zip(weights, nets)) for s in structures]
+    if not isinstance(model, Ensemble):
+        return [memo[(id(model), id(s))] for s in structures]
+    return [model.combine(s, [memo[(id(m), id(s))] for m in nets]) for s in structures]
 
 
 def predict_hessian(structure, model: Model | Ensemble | Cascade | str | Path | None = None) -> np.ndarray:

@@ -24,10 +24,10 @@ from typing import Callable
 
 import jax.numpy as jnp
 import numpy as np
-from scipy.sparse.csgraph import shortest_path
 
 from hessfit.errors import ConfigError
 from hessfit.modes import rigid_body_basis, translation_basis
+from hessfit.structures import pair_classes
 
 SQM_TYPES = ("X-H stretch", "X-Y stretch", "X-H bend", "bend", "torsion", "out-of-plane")
 
@@ -54,26 +54,6 @@ class Parametrization:
     prior: Callable
 
 
-def topological_distance(structure) -> np.ndarray:
-    """(N, N) number of bonds on the shortest path (inf if disconnected); bonds from covalent radii."""
-    from hessfit.structures import bonds_from_radii
-
-    n = structure.n_atoms
-    adj = np.zeros((n, n))
-    for i, j in bonds_from_radii(structure):
-        adj[i, j] = adj[j, i] = 1
-    return shortest_path(adj, unweighted=True, directed=False)
-
-
-def _class_label(si: str, sj: str, dist: float, grouping: str = "elements") -> str:
-    if grouping == "hydrogen":  # X–H (either atom H or D) or X–Y (both heavy)
-        pair = "X-H" if "H" in (si, sj) or "D" in (si, sj) else "X-Y"
-    else:
-        pair = "-".join(sorted((si, sj)))
-    topo = {1: "1-2", 2: "1-3", 3: "1-4"}.get(int(dist) if np.isfinite(dist) else 0, "far")
-    return f"{pair} {topo}"
-
-
 def _zero_prior(params):
     return 0.0
 
@@ -93,17 +73,7 @@ def class_scales(structure, h0, *, bounds=(0.5, 2.0), grouping: str = "elements"
     if grouping not in ("elements", "hydrogen"):
         raise ConfigError(f"class grouping must be elements or hydrogen, got {grouping!r}")
     n = structure.n_atoms
-    dist = topological_distance(structure)
-    sym = structure.symbols
-    labels = {}
-    idx = np.zeros((n, n), dtype=int)
-    for i in range(n):
-        for j in range(n):
-            if i == j:
-                continue
-            lab = _class_label(sym[i], sym[j], dist[i, j], grouping)
-            idx[i, j] = labels.setdefault(lab, len(labels))
-    names = tuple(sorted(labels, key=labels.get))
+    names, idx = pair_classes(structure, grouping)
     h0 = jnp.asarray(h0)
     off = 1.0 - np.kron(np.eye(n), np.ones((3, 3)))
     expand = jnp.asarray(np.kron(idx, np.ones((3, 3), dtype=int)))

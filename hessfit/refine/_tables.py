@@ -10,7 +10,7 @@ from hessfit.units import MDYN_A_EV_A2
 
 def pair_blocks_dataset(structure, h_before, h_after) -> xr.Dataset:
     """(N, N, 3, 3) Cartesian blocks before/after, eV/Å², with element labels and topological distance."""
-    from hessfit.refine._parametrize import topological_distance
+    from hessfit.structures import topological_distance
 
     n = structure.n_atoms
     blocks = lambda h: np.asarray(h).reshape(n, 3, n, 3).transpose(0, 2, 1, 3)  # noqa: E731

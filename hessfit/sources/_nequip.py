@@ -202,7 +202,7 @@ class NequipSource(HessianSource):
             widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)  # as predict_hessians checks
             memo = {} if memo is None else memo
             members = [network(m, check and m is widest) for m in model.members]
-            return sum(w * h for w, h in zip(model.weights, members)), members
+            return model.combine(structure, members), members
         if memo is not None:
             return network(model, check), None
         return predict_hessian(structure, model=model), None

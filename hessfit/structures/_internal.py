@@ -55,6 +55,52 @@ def bonds_from_radii(structure, *, scale: float = BOND_SCALE) -> list[tuple[int,
     return list(zip(i.tolist(), j.tolist()))
 
 
+def topological_distance(structure) -> np.ndarray:
+    """(N, N) number of bonds on the shortest path (inf if disconnected); bonds from covalent radii, across
+    periodic boundaries for a crystal (to any image)."""
+    from scipy.sparse.csgraph import shortest_path
+
+    n = structure.n_atoms
+    adj = np.zeros((n, n))
+    if getattr(structure, "is_crystal", False):
+        from ase.data import covalent_radii
+        from ase.neighborlist import neighbor_list
+
+        radii = covalent_radii[np.asarray(structure.numbers)] * BOND_SCALE
+        bonds = zip(*neighbor_list("ij", structure.to_ase(), radii.tolist(), self_interaction=False))
+    else:
+        bonds = bonds_from_radii(structure)
+    for i, j in bonds:
+        adj[i, j] = adj[j, i] = 1
+    return shortest_path(adj, unweighted=True, directed=False)
+
+
+def pair_class_label(si: str, sj: str, dist: float, grouping: str = "elements") -> str:
+    """Class of an atom pair: 'elements' (element pair × topological distance, e.g. 'C-H 1-3') or 'hydrogen'
+    (whether an H or D takes part, 'X-H' or 'X-Y', × distance 1-2, 1-3, 1-4 or far)."""
+    if grouping == "hydrogen":
+        pair = "X-H" if "H" in (si, sj) or "D" in (si, sj) else "X-Y"
+    else:
+        pair = "-".join(sorted((si, sj)))
+    topo = {1: "1-2", 2: "1-3", 3: "1-4"}.get(int(dist) if np.isfinite(dist) else 0, "far")
+    return f"{pair} {topo}"
+
+
+def pair_classes(structure, grouping: str = "elements") -> tuple[tuple[str, ...], np.ndarray]:
+    """(labels, index): the classes of the off-diagonal atom pairs in order of first appearance, and the (N, N)
+    class index of every pair (0 on the diagonal, which has no class)."""
+    n = structure.n_atoms
+    dist = topological_distance(structure)
+    sym = structure.symbols
+    labels: dict[str, int] = {}
+    idx = np.zeros((n, n), dtype=int)
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                idx[i, j] = labels.setdefault(pair_class_label(sym[i], sym[j], dist[i, j], grouping), len(labels))
+    return tuple(sorted(labels, key=labels.get)), idx
+
+
 def atom_groups(structure, bonds=None) -> list[tuple[str, tuple[int, ...]]]:
     """Chemical groups: each heavy atom with its hydrogens, e.g. ('CH3(C1)', (0, 6, 7, 8)); lone H on their own."""
     sym = structure.symbols

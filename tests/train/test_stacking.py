@@ -50,3 +50,35 @@ def test_boundary_optimum_and_pruning():
     w = stack_weights(preds, ref, range(50), min_weight=0.03)
     assert "bad" not in w and set(w) <= {"a", "b", "c"} and sum(w.values()) == pytest.approx(1)
     assert min(w.values()) >= 0.03
+
+
+def test_grouped_simplex_constraints_hold_per_group():
+    # two groups of two variables, each an independent two-member problem with a known interior optimum
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(200, 4))
+    w_true = np.array([0.25, 0.75, 0.6, 0.4])
+    r = x @ w_true
+    w = simplex_least_squares(x.T @ x, x.T @ r, groups=[0, 0, 1, 1])
+    np.testing.assert_allclose(w, w_true, atol=1e-6)
+
+
+def test_class_weights_are_recovered_from_an_exact_class_mixture():
+    from hessfit.model import PAIR_CLASSES, combine_by_class, pair_class_index
+    from hessfit.train._stacking import class_stack_weights
+    from tests.model.test_hessian import _molecule
+    from tests.model.test_pair_classes import random_springs, spring_hessian
+
+    rng = np.random.default_rng(5)
+    mols = [_molecule(seed=s, n_heavy=5, n_h=7) for s in range(6)]
+    idx = [pair_class_index(m) for m in mols]
+    present = sorted(set(np.concatenate([i[i >= 0] for i in idx]).tolist()))
+    w_true = rng.uniform(0.1, 0.9, len(PAIR_CLASSES))
+    a = [spring_hessian(np.asarray(m.positions), random_springs(rng, m.n_atoms)) for m in mols]
+    b = [spring_hessian(np.asarray(m.positions), random_springs(rng, m.n_atoms)) for m in mols]
+    ref = [combine_by_class([x, y], i, [w_true, 1 - w_true]) for x, y, i in zip(a, b, idx)]
+    w = class_stack_weights({"a": a, "b": b}, ref, idx, range(len(mols)))
+    for c in present:  # every class that occurs comes back; each class's weights are convex
+        name = PAIR_CLASSES[c]
+        assert w["a"][name] == pytest.approx(w_true[c], abs=1e-5)
+        assert w["a"][name] + w["b"][name] == pytest.approx(1.0, abs=1e-12)
+    assert len(present) >= 6
