@@ -4,7 +4,7 @@ Cases (wall time of fresh ``python -m hessfit.cli`` processes, median of ``--rep
 
     help     hessfit --help
     predict  hessfit predict MOL70.xyz -o h.npy     70-atom molecule (testosterone 7-hydroxyheptanoate, C26H40O4),
-                                                    the shipped default network (cascade_stacked; --model
+                                                    the shipped default network (cascade_pairclass; --model
                                                     another)
     refine   hessfit refine sucrose.xyz sucrose.dat --hessian sucrose_mmff.npy --recipe global
                                                     45 atoms (C12H22O11); a synthetic TOSCA spectrum from the

@@ -1,6 +1,6 @@
 """Low modes of the DFT out-of-domain set, molecule by molecule: the B3LYP reference against networks.
 
-    python benchmarks/dft_low_modes.py [--models cascade_stacked cascade_pooled] [--below 200]
+    python benchmarks/dft_low_modes.py [--models cascade_pairclass cascade_stacked] [--below 200]
 
 For every molecule of data/ood/dft_b3lyp.npz whose elements the networks know, prints the frequency MAE of the
 first model (sorted internal modes, cm⁻¹) and, for the modes whose reference frequency is below ``--below``
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["cascade_stacked", "cascade_pooled"])
+    p.add_argument("--models", nargs="+", default=["cascade_pairclass", "cascade_stacked"])
     p.add_argument("--below", type=float, default=200.0, help="reference frequencies below this, cm^-1")
     p.add_argument("--data", type=Path, default=ROOT / "data" / "ood" / "dft_b3lyp.npz")
     args = p.parse_args()

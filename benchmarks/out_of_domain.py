@@ -4,9 +4,9 @@
     python benchmarks/out_of_domain.py --sets qm9_test panel --baselines mmff
 
 For each set, every member of the default ensemble (``--default``; the shipped default's primary
-``ensemble_stacked``: ``nequip_qm9``, ``blocks_qm9``) predicts every molecule once;
-the ensemble Hessian is their weighted mean (``--also-weights``, for a two-member ``--default`` such as
-``ensemble_mf``, adds other blends of the same predictions). Per model: frequency MAE against the reference (all modes and
+``ensemble_pairclass``: ``nequip_qm9``, ``blocks_qm9``) predicts every molecule once;
+the ensemble Hessian is their weighted mean, per atom-pair class for ``ensemble_pairclass`` (``--also-weights``,
+for a two-member ``--default`` such as ``ensemble_mf``, adds other blends of the same predictions). Per model: frequency MAE against the reference (all modes and
 modes below 200 cm⁻¹), molecules with a mode below −50 cm⁻¹, the most negative mode, pooled Hessian R²
 (`hessfit.train._evaluate`). Physics baselines (``--baselines xtb mmff``) are evaluated at the reference
 geometries, except against references of their own level (xtb on the xTB panel).
@@ -148,7 +148,7 @@ def main() -> None:
     p.add_argument("--no-default", action="store_true",
                    help="skip the default ensemble and its members (candidates only)")
     p.add_argument("--default", default=None, help="the ensemble evaluated with its members (default: the shipped "
-                   "default's primary, ensemble_stacked; ensemble_pooled, ensemble_mf and ensemble_qm9 are earlier ones)")
+                   "default's primary, ensemble_pairclass; ensemble_stacked, ensemble_pooled, ensemble_mf and ensemble_qm9 are earlier ones)")
     p.add_argument("--out", type=Path, default=ROOT / "scratch" / "ood" / "eval")
     args = p.parse_args()
 

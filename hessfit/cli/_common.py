@@ -28,8 +28,8 @@ SourceOpt = Annotated[Optional[str], typer.Option(
     "--source", help="Hessian source by name (hessfit.sources registry): nequip = the network (default), xtb, "
     "mmff, dft, ...")]
 ModelOpt = Annotated[Optional[Path], typer.Option(
-    "--model", help="network of --source nequip: a shipped name (cascade_stacked = default, ensemble_stacked, "
-    "cascade_pooled, ensemble_pooled, cascade_mf, ensemble_mf, nequip_mf, blocks_mf, ensemble_hinge_mf, "
+    "--model", help="network of --source nequip: a shipped name (cascade_pairclass = default, ensemble_pairclass, "
+    "cascade_stacked, ensemble_stacked, cascade_pooled, ensemble_pooled, cascade_mf, ensemble_mf, nequip_mf, blocks_mf, ensemble_hinge_mf, "
     "blocks_hinge_mf, ensemble_qm9, nequip_qm9, blocks_qm9) or a model folder (hessfit train/finetune output)")]
 HessianUnitsOpt = Annotated[str, typer.Option(
     "--hessian-units", help="units of .npy/.txt Hessians: eV/A^2, hartree/bohr^2, kcal/mol/A^2, kJ/mol/A^2, mdyn/A")]

@@ -118,8 +118,8 @@ def _split_indices(split_file: Optional[Path], subset: str, n: int) -> tuple[lis
 @app.command()
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Hessian dataset .npz with reference Hessians"),
-    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (cascade_stacked, "
-                                         "cascade_pooled, cascade_mf, nequip_mf, ...); default cascade_stacked"),
+    model: Optional[Path] = typer.Option(None, "--model", help="model folder or shipped name (cascade_pairclass, "
+                                         "cascade_stacked, cascade_mf, nequip_mf, ...); default cascade_pairclass"),
     split: Optional[Path] = typer.Option(None, "--split", help="split.json of the training run"),
     subset: str = typer.Option("test", "--subset", help="test, val, train or all"),
     max_molecules: Optional[int] = typer.Option(None, "--max-molecules", help="evaluate only the first molecules"),

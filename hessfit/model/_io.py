@@ -19,17 +19,18 @@ from hessfit.model._cascade import CASCADE_FORMAT, Cascade
 from hessfit.model._ensemble import ENSEMBLE_FORMAT, Ensemble
 
 #: the pretrained models shipped inside the package: energy and direct block models, their ensembles and cascades
-#: (the default: a cascade whose primary stacks an energy and a block network, below)
+#: (the default: a cascade whose primary combines an energy and a block network per atom-pair class, below)
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 ENERGY_WEIGHTS = WEIGHTS_DIR / "nequip_qm9"
 BLOCKS_WEIGHTS = WEIGHTS_DIR / "blocks_qm9"
-#: the default's primary: 0.098 nequip_qm9 + 0.902 blocks_qm9, weights by stacked regression on QM9 validation
-#: Hessians (docs/stacked_members.md)
-ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_stacked"
-#: the default: ``ensemble_stacked``, and where its Hessian has a mode below −20 cm⁻¹ the least blend with the
-#: hinge-trained ``ensemble_hinge_mf`` that lifts it (docs/model_card_stacked.md; the previous defaults
-#: ``cascade_pooled`` and ``cascade_mf``: docs/model_card_pooled.md, docs/model_card_cascade.md)
-CASCADE_WEIGHTS = WEIGHTS_DIR / "cascade_stacked"
+#: the default's primary: nequip_qm9 and blocks_qm9 combined with convex weights per atom-pair class, fitted on
+#: QM9 validation Hessians (docs/class_stacking.md)
+ENSEMBLE_WEIGHTS = WEIGHTS_DIR / "ensemble_pairclass"
+#: the default: ``ensemble_pairclass``, and where its Hessian has a mode below −20 cm⁻¹ the least blend with the
+#: hinge-trained ``ensemble_hinge_mf`` that lifts it (docs/model_card_pairclass.md; the previous defaults
+#: ``cascade_stacked``, ``cascade_pooled`` and ``cascade_mf``: docs/model_card_stacked.md, docs/model_card_pooled.md,
+#: docs/model_card_cascade.md)
+CASCADE_WEIGHTS = WEIGHTS_DIR / "cascade_pairclass"
 DEFAULT_WEIGHTS = CASCADE_WEIGHTS
 
 

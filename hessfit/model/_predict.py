@@ -27,7 +27,7 @@ def _default_model() -> Model | Ensemble | Cascade:
 
 def as_model(model: Model | Ensemble | Cascade | str | Path | None) -> Model | Ensemble | Cascade:
     """A loaded model: ``None`` → the shipped default; a shipped name (``"nequip_qm9"``, ``"blocks_qm9"``,
-    ``"cascade_stacked"``, ...) or a model folder → `load_model` (kept while its model.json is unchanged); a model as
+    ``"cascade_pairclass"``, ...) or a model folder → `load_model` (kept while its model.json is unchanged); a model as
     is."""
     if model is None:
         return _default_model()

@@ -41,7 +41,7 @@ class AutoSource(HessianSource):
     """The network (`NequipSource`) when its guard passes, else ``fallback`` (GFN2-xTB) when installed.
 
     Attributes:
-        model: the network's weights, as for the nequip source (``None`` = the shipped ``cascade_stacked``).
+        model: the network's weights, as for the nequip source (``None`` = the shipped ``cascade_pairclass``).
         fallback: registry name of the source used where the guard fails (default ``xtb``).
     """
 

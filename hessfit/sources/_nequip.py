@@ -152,8 +152,8 @@ class NequipSource(HessianSource):
 
     Attributes:
         model: path to trained weights (loaded with ``hessfit.model.load_model``), a loaded model, or
-            ``None`` for the shipped default (the cascade ``cascade_stacked``: the ``ensemble_stacked`` mean of an
-            energy and a block network, blended with a hinge-trained ensemble only where it has a mode below
+            ``None`` for the shipped default (the cascade ``cascade_pairclass``: ``ensemble_pairclass``, an
+            energy and a block network combined per atom-pair class, blended with a hinge-trained ensemble only where it has a mode below
             −20 cm⁻¹).
         guard: run `network_guard` on the Hessian, record it in the metadata and warn when it fails.
         crystal: how a crystal is treated: 'molecules' (default: every molecule predicted alone, intramolecular

@@ -151,10 +151,14 @@ def test_the_default_is_the_shipped_cascade_of_shipped_ensembles():
     doc = json.loads((DEFAULT_WEIGHTS / "model.json").read_text())
     assert doc["format"] == "hessfit-cascade-1" and {doc["primary"], doc["fallback"]} <= set(shipped_model_names())
     default = load_model(None)
-    # docs/stacked_members.md: threshold -20 (the least blend lifting the lowest mode above -20 cm-1)
+    # docs/class_stacking.md: threshold -20 (the least blend lifting the lowest mode above -20 cm-1)
     assert isinstance(default, Cascade) and default.threshold_cm1 == -20.0 and default.blend_steps == 10
     assert isinstance(default.primary, Ensemble) and isinstance(default.fallback, Ensemble)
-    assert default.primary.weights == (0.098, 0.902) and default.fallback.weights == (0.3, 0.7)
+    assert default.fallback.weights == (0.3, 0.7) and default.fallback.class_weights is None
+    # the primary: weights per atom-pair class, the energy member's share growing with the atoms' distance
+    energy, blocks = default.primary.class_weights
+    assert np.allclose(np.add(energy, blocks), 1.0) and energy[3] > energy[0] and energy[7] > energy[4]
+    assert default.primary.weights == pytest.approx((np.mean(energy), np.mean(blocks)))
     assert default.primary.references == ("nequip_qm9", "blocks_qm9")
     assert default.fallback.references == ("nequip_mf", "blocks_hinge_mf")
     from hessfit.sources import disagreement_limit
