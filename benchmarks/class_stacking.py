@@ -17,11 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from stacked_members import POOL, QM9, SPLIT, member_hessians, metrics, short  # noqa: E402
+from stacked_members import POOL, member_hessians, metrics, short, validation_halves  # noqa: E402
 
 SETS = {"K2": ["nequip_qm9", "blocks_qm9"], "K19": POOL}
 PLAIN = {"nequip_qm9": 0.098, "blocks_qm9": 0.902}  # ensemble_stacked
@@ -39,18 +38,12 @@ def main() -> None:
 
     import warnings
 
-    from hessfit.model._cascade import choose_sounder
-    from hessfit.model import PAIR_CLASSES, combine_by_class, pair_class_index
-    from hessfit.structures import HessfitWarning, load_dataset
+    from hessfit.model import PAIR_CLASSES, choose_sounder, combine_by_class, pair_class_index
+    from hessfit.structures import HessfitWarning
     from hessfit.train._stacking import class_stack_weights
 
     warnings.simplefilter("ignore", HessfitWarning)
-    ds = load_dataset(QM9)
-    idx = [int(i) for i in json.loads(SPLIT.read_text())["val"]]
-    structures = [ds.structure(i) for i in idx]
-    refs = [np.asarray(ds.hessian(i), np.float64) for i in idx]
-    perm = np.random.default_rng(args.seed).permutation(len(idx))
-    half_a, half_b = np.sort(perm[: len(idx) // 2]), np.sort(perm[len(idx) // 2:])
+    ds, idx, structures, refs, half_a, half_b = validation_halves(args.seed)
 
     names = [short(m) for m in SETS[args.members]]
     needed = dict.fromkeys(SETS[args.members] + list(PLAIN) + list(FALLBACK))
@@ -85,8 +78,8 @@ def main() -> None:
     rows = {
         "plain stacked (primary)": metrics(lambda _s: [plain_h[i] for i in half_b], ds, judged),
         "class stacked (primary)": metrics(lambda _s: [class_h[i] for i in half_b], ds, judged),
-        "plain stacked cascade (default)": metrics(lambda _s: cascade(plain_h), ds, judged),
-        "class stacked cascade": metrics(lambda _s: cascade(class_h), ds, judged),
+        "plain stacked cascade (cascade_stacked)": metrics(lambda _s: cascade(plain_h), ds, judged),
+        "class stacked cascade (cascade_pairclass for K2)": metrics(lambda _s: cascade(class_h), ds, judged),
     }
     print(f"\nhalf B: {len(half_b)} molecules\n")
     print("| model | Hessian MSE | R² | freq. MAE | < 200 cm⁻¹ | < −50 cm⁻¹ | < −20 cm⁻¹ |")

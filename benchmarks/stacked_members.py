@@ -59,6 +59,19 @@ def member_hessians(name: str, structures, cache: Path) -> list[np.ndarray]:
     return hs
 
 
+def validation_halves(seed: int):
+    """(dataset, validation indices, structures, reference Hessians (eV/Å²), half A, half B): the QM9 validation
+    split halved by a permutation of ``seed`` (positions into the validation list, sorted)."""
+    from hessfit.structures import load_dataset
+
+    ds = load_dataset(QM9)
+    idx = [int(i) for i in json.loads(SPLIT.read_text())["val"]]
+    structures = [ds.structure(i) for i in idx]
+    refs = [np.asarray(ds.hessian(i), np.float64) for i in idx]
+    perm = np.random.default_rng(seed).permutation(len(idx))
+    return ds, idx, structures, refs, np.sort(perm[: len(idx) // 2]), np.sort(perm[len(idx) // 2:])
+
+
 def metrics(predict_fn, ds, indices) -> dict:
     """`hessfit.train.evaluate` (no spectra) of ``predict_fn`` on dataset molecules ``indices``: Hessian MSE (eV/Å²)²
     and pooled R², sorted-frequency MAE (cm⁻¹; all, reference below 200 cm⁻¹), molecules with a mode below −50 and
@@ -83,18 +96,13 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="write weights and metrics (JSON)")
     args = p.parse_args()
 
-    from hessfit.structures import HessfitWarning, load_dataset
+    from hessfit.structures import HessfitWarning
     from hessfit.train._stacking import stack_weights
 
     import warnings
 
     warnings.simplefilter("ignore", HessfitWarning)
-    ds = load_dataset(QM9)
-    idx = [int(i) for i in json.loads(SPLIT.read_text())["val"]]
-    structures = [ds.structure(i) for i in idx]
-    refs = [np.asarray(ds.hessian(i), np.float64) for i in idx]
-    perm = np.random.default_rng(args.seed).permutation(len(idx))
-    half_a, half_b = np.sort(perm[: len(idx) // 2]), np.sort(perm[len(idx) // 2:])
+    ds, idx, structures, refs, half_a, half_b = validation_halves(args.seed)
 
     members = [m for m in args.members if short(m) not in args.drop]
     preds = {short(m): member_hessians(m, structures, args.cache) for m in members}
