@@ -97,16 +97,20 @@ def main(argv=None) -> None:
 
 def write_weighted(args) -> None:
     """An ensemble of ``args.members`` with ``args.weights`` chosen outside this script (see the model card)."""
-    from hessfit.model import Ensemble, check_convex_weights, load_model, save_ensemble
-
-    from hessfit.model import PAIR_CLASSES
+    from hessfit.model import PAIR_CLASSES, Ensemble, check_convex_weights, load_model, save_ensemble
 
     class_rows = None
     if args.class_weights:
+        if args.weights is not None:
+            raise SystemExit("--class-weights and --weights: give one of them (with classes, each member's weight "
+                             "is its mean over the classes)")
         fitted = json.loads(Path(args.class_weights).read_text())["weights"]
-        short = {m.rstrip("/").split("/")[-1]: m for m in args.members}
-        if set(fitted) != set(short):
-            raise SystemExit(f"--class-weights: members {sorted(fitted)} are not --members {sorted(short)}")
+        short = [m.rstrip("/").split("/")[-1] for m in args.members]  # as benchmarks/class_stacking.py names them
+        if sorted(fitted) != sorted(short):
+            raise SystemExit(f"{args.class_weights}: members {sorted(fitted)} are not --members {sorted(short)}")
+        missing = {k: [c for c in PAIR_CLASSES if c not in fitted[k]] for k in short}
+        if any(missing.values()):
+            raise SystemExit(f"{args.class_weights}: classes missing: {missing}")
         class_rows = [[fitted[k][c] for c in PAIR_CLASSES] for k in short]
         args.weights = [sum(row) / len(row) for row in class_rows]
     try:

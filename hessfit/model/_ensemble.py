@@ -20,7 +20,10 @@ ENSEMBLE_FORMAT = "hessfit-ensemble-1"
 def check_convex_weights(weights) -> None:
     """Raise ValueError unless ``weights`` are finite, ≥ 0 and sum to 1 (a convex combination of Hessians keeps
     their symmetry, sum rule and equivariance)."""
-    w = [float(x) for x in weights]
+    try:
+        w = [float(x) for x in weights]
+    except (TypeError, ValueError):
+        raise ValueError(f"ensemble weights must be numbers, got {list(weights)}") from None
     if not w or not all(math.isfinite(x) and x >= 0 for x in w) or abs(sum(w) - 1.0) > 1e-9:
         raise ValueError(f"ensemble weights must be finite, >= 0 and sum to 1, got {w}")
 
@@ -41,14 +44,21 @@ class Ensemble:
         if len(self.members) != len(self.weights) or not self.members:
             raise ValueError("an ensemble needs one weight per member and at least one member")
         check_convex_weights(self.weights)
+        object.__setattr__(self, "weights", tuple(float(x) for x in self.weights))
         if self.class_weights is not None:
             from hessfit.model import PAIR_CLASSES
 
-            cw = tuple(tuple(float(x) for x in row) for row in self.class_weights)
+            try:
+                cw = tuple(tuple(float(x) for x in row) for row in self.class_weights)
+            except (TypeError, ValueError):
+                raise ValueError("class weights must be numbers") from None
             if len(cw) != len(self.members) or any(len(row) != len(PAIR_CLASSES) for row in cw):
                 raise ValueError(f"class weights must be one row of {len(PAIR_CLASSES)} per member")
-            for column in zip(*cw):
-                check_convex_weights(column)
+            for label, column in zip(PAIR_CLASSES, zip(*cw)):
+                try:
+                    check_convex_weights(column)
+                except ValueError as exc:
+                    raise ValueError(f"class {label}: {exc}") from None
             object.__setattr__(self, "class_weights", cw)
 
     def combine(self, structure, hessians):

@@ -1,7 +1,7 @@
 """`Model` (config + parameters + metadata) and the on-disk form of models and ensembles, in one place: a model is
 a folder with ``model.json`` and ``params.msgpack`` (flax serialisation); an ensemble (`hessfit.model.Ensemble`) or
 a cascade (`hessfit.model.Cascade`) is a folder with ``model.json`` only. ``load_model(None)`` loads the package's
-default (the shipped cascade ``cascade_stacked``)."""
+default (the shipped cascade ``cascade_pairclass``)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def model_path(path: str | Path, base: str | Path | None = None) -> Path:
 def load_model(path: str | Path | None = None, _cache: dict | None = None):
     """Load a model folder (or its ``model.json``): a `Model`, an `~hessfit.model.Ensemble` of models or a
     `~hessfit.model.Cascade` of two. None loads
-    the shipped default (``cascade_stacked``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
+    the shipped default (``cascade_pairclass``); the name of a shipped model (``"nequip_qm9"``, ``"blocks_qm9"``,
     ``"ensemble_qm9"``, ``"ensemble_mf"``, ``"cascade_mf"``, ...) loads that one when no such folder exists here.
     ``_cache`` ({resolved folder: model}) makes the networks that a cascade's primary and fallback share one object,
     so that each is predicted once."""
@@ -247,20 +247,20 @@ def load_ensemble(path: Path, doc: dict, _cache: dict | None = None) -> Ensemble
             if not isinstance(cw, dict) or set(cw) != set(PAIR_CLASSES):
                 raise InputFormatError(f"{path / 'model.json'}: class_weights of {entry.get('model')!r} must name "
                                        f"the classes {', '.join(PAIR_CLASSES)}")
-            class_rows.append([float(cw[c]) for c in PAIR_CLASSES])
+            class_rows.append([cw[c] for c in PAIR_CLASSES])  # Ensemble checks the values
         ref = str(entry.get("model", ""))
         member = load_model(model_path(ref, base=path), _cache)
         if isinstance(member, (Ensemble, Cascade)):
             raise InputFormatError(f"{path / 'model.json'}: member {ref!r} is itself an ensemble or a cascade")
         members.append(member)
-        weights.append(float(entry.get("weight", float("nan"))))
+        weights.append(entry.get("weight", float("nan")))  # Ensemble checks the values
         refs.append(ref)
     try:
         if class_rows and len(class_rows) != len(members):
             raise ValueError("class_weights are given for some members and not for others")
         return Ensemble(tuple(harmonise_members(members, _cache)), tuple(weights), doc.get("metadata", {}),
                         tuple(refs), tuple(map(tuple, class_rows)) if class_rows else None)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise InputFormatError(f"{path / 'model.json'}: {exc}") from None
 
 

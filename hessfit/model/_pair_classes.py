@@ -4,7 +4,8 @@ class c, with the diagonal blocks rebuilt from the translational sum rule (docs/
 A class is whether a hydrogen takes part (X–H or X–Y) × the topological distance (1-2, 1-3, 1-4, farther; bonds
 from covalent radii): `hessfit.structures.pair_classes` with grouping 'hydrogen'. The classes depend only on the
 bond graph, so the combination keeps each member's E(3) equivariance; the diagonal blocks H_ii = −Σ_{j≠i} H_ij are
-symmetrised and uniform translations projected out, so the result is symmetric and obeys the sum rule exactly.
+symmetrised and the uniform translations of each interacting group of atoms projected out, so the result is
+symmetric, obeys the sum rule exactly and couples no atoms that the members leave uncoupled.
 Equal weights in every class give back the plain weighted mean of members that obey the sum rule.
 """
 
@@ -27,17 +28,20 @@ def pair_class_index(structure) -> np.ndarray:
     return out
 
 
-def _translation_projected(h: np.ndarray) -> np.ndarray:
-    """P H P with P = 1 − T Tᵀ, T the (3N, 3) orthonormal uniform translations (Cartesian)."""
-    n3 = h.shape[0]
-    t = np.tile(np.eye(3), (n3 // 3, 1)) / np.sqrt(n3 // 3)
+def _translation_projected(h: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """P H P with P = 1 − T Tᵀ, T the uniform translations of each group of atoms (`group_translation_basis`)."""
+    from hessfit.modes import group_translation_basis
+
+    t = group_translation_basis(groups)
     ht = h @ t
     return h - t @ (t.T @ h) - ht @ t.T + t @ (t.T @ ht) @ t.T
 
 
-def combine_by_class(hessians, index: np.ndarray, weights) -> np.ndarray:
+def combine_by_class(hessians, index: np.ndarray, weights, groups: np.ndarray | None = None) -> np.ndarray:
     """The class-weighted Hessian (3N, 3N) of members ``hessians`` (each (3N, 3N), same unit, obeying the sum
-    rule) with ``weights`` (K, len(PAIR_CLASSES)) and ``index`` from `pair_class_index`."""
+    rule) with ``weights`` (K, len(PAIR_CLASSES)) and ``index`` from `pair_class_index`; ``groups``: the
+    `interacting_groups` whose translations are projected out (default: of ``hessians``). The result is linear in
+    ``weights`` for fixed ``groups``."""
     w = np.asarray(weights, float)
     index = np.asarray(index)
     n = index.shape[0]
@@ -53,4 +57,11 @@ def combine_by_class(hessians, index: np.ndarray, weights) -> np.ndarray:
     full = off.copy()
     full[np.arange(n), :, np.arange(n), :] = diag
     full = full.reshape(3 * n, 3 * n)
-    return _translation_projected(0.5 * (full + full.T))
+    # symmetrising H_ii leaves the antisymmetric part of Σ_j c_ij H_ij (zero for equal weights, by rotational
+    # invariance); projecting out each interacting group's translations restores the sum rule exactly
+    if groups is None:
+        from hessfit.modes import interacting_groups
+
+        groups = interacting_groups(hessians)
+    groups = np.asarray(groups)
+    return _translation_projected(0.5 * (full + full.T), groups)

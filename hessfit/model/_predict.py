@@ -112,7 +112,8 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
 
     Molecules are sorted by size and packed into graphs of at most ``max_atoms_per_batch`` atoms (one molecule
     per graph if it is larger); graphs are padded to size buckets so compiled code is reused. An `Ensemble`
-    returns the weighted mean of its members' Hessians. ``check`` warns about structures outside the training
+    returns its combination of its members' Hessians (`Ensemble.combine`: the weighted mean, or per atom-pair
+    class). ``check`` warns about structures outside the training
     data (`check_domain`). A `Cascade` returns its primary's Hessian, or its fallback's where the primary has a
     mode below the cascade's threshold and the fallback's lowest mode is higher (or the least blend of the two that
     passes, `choose_sounder`).
@@ -126,7 +127,7 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
         widest = max(leaves, key=lambda m: m.config.cutoff_angstrom)
         for s in structures:
             check_domain(s, widest)
-    if isinstance(model, Ensemble):  # H = Σ_k w_k H_k
+    if isinstance(model, Ensemble):  # Ensemble.combine of the members' Hessians
         return _shared_predictions(structures, model, {}, opts)
     if isinstance(model, Cascade):
         memo: dict = {}

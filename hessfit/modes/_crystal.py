@@ -38,6 +38,28 @@ def translation_basis(masses: np.ndarray) -> np.ndarray:
     return t.reshape(-1, 3)
 
 
+def interacting_groups(hessians) -> np.ndarray:
+    """(N,) labels of the groups of atoms that ``hessians`` (each (3N, 3N)) couple: atoms i and j share a group
+    when a chain of non-zero off-diagonal blocks of any of them joins them (separate molecules: separate groups)."""
+    from scipy.sparse.csgraph import connected_components
+
+    n = np.asarray(hessians[0]).shape[0] // 3
+    coupled = sum(np.abs(np.asarray(h, float)).reshape(n, 3, n, 3).max(axis=(1, 3)) > 0 for h in hessians)
+    return connected_components(np.asarray(coupled) > 0, directed=False)[1]
+
+
+def group_translation_basis(groups) -> np.ndarray:
+    """(3N, 3G) orthonormal Cartesian translations of each group of atoms (``groups``: (N,) labels 0..G−1), e.g.
+    of `interacting_groups`; 1 − T Tᵀ projects them out, leaving groups that do not interact uncoupled."""
+    groups = np.asarray(groups)
+    n, g = len(groups), int(groups.max()) + 1
+    t = np.zeros((n, 3, g, 3))
+    for c in range(g):
+        members = groups == c
+        t[members, :, c, :] = np.eye(3) / np.sqrt(members.sum())
+    return t.reshape(3 * n, 3 * g)
+
+
 def crystal_basis(masses: np.ndarray) -> np.ndarray:
     """Orthonormal basis (3N, 3N−3) of the mass-weighted space orthogonal to the uniform translations."""
     return orthogonal_complement(translation_basis(masses))

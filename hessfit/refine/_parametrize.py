@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit.errors import ConfigError
-from hessfit.modes import rigid_body_basis, translation_basis
+from hessfit.modes import group_translation_basis, interacting_groups, rigid_body_basis, translation_basis
 from hessfit.structures import pair_classes
 
 SQM_TYPES = ("X-H stretch", "X-Y stretch", "X-H bend", "bend", "torsion", "out-of-plane")
@@ -79,8 +79,9 @@ def class_scales(structure, h0, *, bounds=(0.5, 2.0), grouping: str = "elements"
     expand = jnp.asarray(np.kron(idx, np.ones((3, 3), dtype=int)))
     off = jnp.asarray(off)
 
-    # projector removing uniform translations: P H P is symmetric and obeys Σ_j H_ij = 0 exactly
-    trans = translation_basis(np.ones(n))
+    # projector removing the uniform translations of each group of atoms the seed couples: P H P is symmetric and
+    # obeys Σ_j H_ij = 0 exactly, and molecules the seed leaves uncoupled (a crystal's, made whole) stay uncoupled
+    trans = group_translation_basis(interacting_groups([np.asarray(h0)]))
     p_t = jnp.asarray(np.eye(3 * n) - trans @ trans.T)
 
     def apply(p):

@@ -60,22 +60,32 @@ def class_stack_weights(predictions: Mapping[str, Sequence[np.ndarray]], referen
     included). ``class_indices[i]``: `pair_class_index` of molecule i. (Member, class) weights below
     ``min_weight`` are fixed at 0 and the rest refitted until none is. Returns {member: {class: weight}}."""
     from hessfit.model import PAIR_CLASSES, combine_by_class
+    from hessfit.modes import interacting_groups
 
     names = list(predictions)
     if not names:
         raise ValueError("class_stack_weights: no members")
     k, c = len(names), len(PAIR_CLASSES)
     gram, b = np.zeros((k * c, k * c)), np.zeros(k * c)
+    seen = np.zeros(c, bool)
     for i in rows:
+        coupled = interacting_groups([predictions[name][i] for name in names])
+        seen[np.unique(class_indices[i][class_indices[i] >= 0])] = True
         feats = []
         for m, name in enumerate(names):
             for cls in range(c):
                 w = np.zeros((1, c))
-                w[0, cls] = 1.0  # combine_by_class is linear in the weights: one feature per (member, class)
-                feats.append(np.ravel(combine_by_class([predictions[name][i]], class_indices[i], w)))
+                w[0, cls] = 1.0  # linear in the weights for fixed groups: one feature per (member, class)
+                feats.append(np.ravel(combine_by_class([predictions[name][i]], class_indices[i], w, coupled)))
         x = np.stack(feats)
         gram += x @ x.T
         b += x @ np.ravel(references[i])
+    if not seen.all():
+        import warnings
+
+        missing = ", ".join(PAIR_CLASSES[j] for j in np.flatnonzero(~seen))
+        warnings.warn(f"class_stack_weights: no pair of class {missing} in the fitted molecules; its members keep "
+                      f"equal weights", stacklevel=2)
     groups = np.tile(np.arange(c), k)  # variable m·c + cls belongs to class cls
     free = np.ones(k * c, bool)
     while True:

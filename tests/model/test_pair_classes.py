@@ -116,18 +116,53 @@ def test_saved_class_ensemble_predicts_the_class_combination(members):
     assert_sum_rule(got, rtol=1e-9)
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([[0.5] * 8, [0.6] * 8], "sum to 1"),
-    ([[0.5] * 7, [0.5] * 7], "one row of 8 per member"),
-])
-def test_bad_class_weights_are_one_line_errors(members, rows, message):
-    root, *_ = members
+def test_molecules_that_do_not_interact_stay_uncoupled():
+    # two ethanols 30 Å apart, members with no blocks between them: the class mix couples nothing across, and each
+    # molecule on its own obeys the sum rule (a rigid shift of one costs no force)
+    rng = np.random.default_rng(2)
+    pos = np.asarray(ETHANOL.positions)
+    pair = Structure.from_numbers(list(ETHANOL.numbers) * 2, np.vstack([pos, pos + [30.0, 0, 0]]))
+    idx = pair_class_index(pair)
+    members = []
+    for _ in range(2):
+        h = np.zeros((54, 54))
+        h[:27, :27] = spring_hessian(pos, random_springs(rng, 9))
+        h[27:, 27:] = spring_hessian(pos, random_springs(rng, 9))
+        members.append(h)
+    w = rng.uniform(0, 1, 8)
+    got = combine_by_class(members, idx, [w, 1 - w])
+    assert np.abs(got[:27, 27:]).max() < 1e-12 and np.abs(got[27:, :27]).max() < 1e-12
+    for part in (slice(0, 27), slice(27, 54)):
+        assert_sum_rule(got[part, part], rtol=1e-12)
+        np.testing.assert_allclose(got[part, part], combine_by_class([m[part, part] for m in members],
+                                                                     pair_class_index(ETHANOL), [w, 1 - w]),
+                                   atol=1e-12)
+
+
+def _write_ensemble(root, entries):
     ens = root / "badclass"
     ens.mkdir(exist_ok=True)
-    members_doc = [{"model": f"../{m}", "weight": 0.5, "class_weights": dict(zip(PAIR_CLASSES[:len(r)], r))}
-                   for m, r in zip(("energy", "blocks"), rows)]
+    members_doc = [{"model": f"../{m}", "weight": 0.5, "class_weights": cw} for m, cw in zip(("energy", "blocks"),
+                                                                                              entries)]
     (ens / "model.json").write_text(json.dumps({"format": "hessfit-ensemble-1", "members": members_doc}))
+    return ens
+
+
+@pytest.mark.parametrize("entries, message", [
+    ([dict.fromkeys(PAIR_CLASSES, 0.5), {**dict.fromkeys(PAIR_CLASSES, 0.5), "X-H 1-4": 0.6}],
+     "class X-H 1-4: ensemble weights must be finite, >= 0 and sum to 1"),
+    ([dict.fromkeys(PAIR_CLASSES[:7], 0.5)] * 2, "must name the classes"),
+    ([dict.fromkeys(PAIR_CLASSES, 0.5), dict.fromkeys(PAIR_CLASSES, "half")], "class weights must be numbers"),
+    ([dict.fromkeys(PAIR_CLASSES, 0.5), None], "class_weights are given for some members and not for others"),
+])
+def test_bad_class_weights_are_one_line_errors(members, entries, message):
+    root, *_ = members
     with pytest.raises(InputFormatError) as err:
-        load_model(ens)
-    assert "model.json" in str(err.value) and "\n" not in str(err.value)
-    assert message in str(err.value) or "must name the classes" in str(err.value)
+        load_model(_write_ensemble(root, entries))
+    assert "model.json" in str(err.value) and "\n" not in str(err.value) and message in str(err.value)
+
+
+def test_class_weights_need_one_row_of_eight_per_member(members):
+    _, energy, blocks = members
+    with pytest.raises(ValueError, match="one row of 8 per member"):
+        Ensemble((energy, blocks), (0.5, 0.5), class_weights=[[0.5] * 7, [0.5] * 7])

@@ -30,6 +30,26 @@ def test_class_scales_keep_sum_rule_and_symmetry(qm9_molecule):
     assert_sum_rule(h2, rtol=1e-12)
 
 
+def test_class_scales_leave_separate_molecules_uncoupled(qm9_molecule):
+    # two copies 40 Å apart (a crystal's molecules made whole): scaled classes couple nothing across, and each copy
+    # is scaled as it is alone
+    from hessfit.structures import Structure
+
+    s, h = qm9_molecule
+    n3 = 3 * s.n_atoms
+    pos = np.asarray(s.positions)
+    pair = Structure.from_numbers(list(s.numbers) * 2, np.vstack([pos, pos + [40.0, 0, 0]]))
+    h_pair = np.zeros((2 * n3, 2 * n3))
+    h_pair[:n3, :n3] = h_pair[n3:, n3:] = h
+    one, two = class_scales(s, h, grouping="hydrogen"), class_scales(pair, h_pair, grouping="hydrogen")
+    assert one.names == two.names
+    c = np.random.default_rng(1).uniform(0.7, 1.3, len(one.names))
+    got, alone = np.asarray(two.apply(jnp.asarray(c))), np.asarray(one.apply(jnp.asarray(c)))
+    assert np.abs(got[:n3, n3:]).max() < 1e-12
+    np.testing.assert_allclose(got[:n3, :n3], alone, atol=1e-10)
+    np.testing.assert_allclose(got[n3:, n3:], alone, atol=1e-10)
+
+
 def test_internal_scales_identity_and_uniform_scaling(qm9_molecule):
     """c = 1 returns H0 exactly; c ≡ c0 scales every vibrational frequency by √c0 (B spans all vibrations)."""
     s, h = qm9_molecule

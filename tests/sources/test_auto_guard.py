@@ -95,6 +95,26 @@ def test_ensemble_members_reach_the_guard(water, monkeypatch):
     assert checked == [True, False]  # the domain check runs once, with the widest-cutoff member
 
 
+def test_an_ensemble_with_class_weights_combines_per_pair_class(water, monkeypatch):
+    """The network source combines an ensemble's members with its class weights (`Ensemble.combine`), not the
+    plain weighted mean."""
+    import hessfit.model as hm
+
+    ha = hessian_with_frequencies(water, [1000.0, 1600.0, 3700.0])
+    hb = hessian_with_frequencies(water, [1300.0, 1500.0, 3600.0])
+    ma = types.SimpleNamespace(config=types.SimpleNamespace(cutoff_angstrom=5.0))
+    mb = types.SimpleNamespace(config=types.SimpleNamespace(cutoff_angstrom=4.0))
+    monkeypatch.setattr(hm, "predict_hessians", lambda structures, model, check=True: [ha if model is ma else hb])
+    rows = [[0.9, 0.1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], [0.1, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]]  # O–H, H···H
+    ens = hm.Ensemble((ma, mb), (0.5, 0.5), class_weights=rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NetworkGuardWarning)
+        res = NequipSource(model=ens).hessian(water)
+    expect = hm.combine_by_class([ha, hb], hm.pair_class_index(water), rows)
+    np.testing.assert_allclose(res.hessian, expect, atol=1e-12)
+    assert np.abs(expect - 0.5 * (ha + hb)).max() > 1e-3
+
+
 def test_an_ensembles_own_disagreement_limit(water, monkeypatch):
     """An ensemble whose model.json metadata gives ``guard_disagreement_cm1`` is judged by that limit (a cascade
     by its primary's); without it, by GUARD_DISAGREEMENT_CM1."""

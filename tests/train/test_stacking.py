@@ -1,5 +1,7 @@
 """Stacking weights against closed forms and a brute-force search over the simplex."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
@@ -81,4 +83,29 @@ def test_class_weights_are_recovered_from_an_exact_class_mixture():
         name = PAIR_CLASSES[c]
         assert w["a"][name] == pytest.approx(w_true[c], abs=1e-5)
         assert w["a"][name] + w["b"][name] == pytest.approx(1.0, abs=1e-12)
+    assert len(present) >= 6
+
+
+def test_class_weight_pruning_keeps_every_class_a_member():
+    # a third member far worse than the others gets weight 0 in every class and is pruned; no class is left empty
+    from hessfit.model import PAIR_CLASSES, pair_class_index
+    from hessfit.train._stacking import class_stack_weights
+    from tests.model.test_hessian import _molecule
+    from tests.model.test_pair_classes import random_springs, spring_hessian
+
+    rng = np.random.default_rng(6)
+    mols = [_molecule(seed=s, n_heavy=5, n_h=7) for s in range(5)]
+    idx = [pair_class_index(m) for m in mols]
+    ref = [spring_hessian(np.asarray(m.positions), random_springs(rng, m.n_atoms)) for m in mols]
+    preds = {k: [h + spring_hessian(np.asarray(m.positions), sc * random_springs(rng, m.n_atoms))
+                 for h, m in zip(ref, mols)] for k, sc in (("a", 0.05), ("b", 0.08), ("bad", 3.0))}
+    present = {PAIR_CLASSES[c] for i in idx for c in np.unique(i[i >= 0])}
+    with pytest.warns(UserWarning, match="no pair of class") if len(present) < 8 else nullcontext():
+        w = class_stack_weights(preds, ref, idx, range(len(mols)), min_weight=0.03)
+    for c in PAIR_CLASSES:
+        column = [w[k][c] for k in w]
+        assert sum(column) == pytest.approx(1.0, abs=1e-12) and max(column) > 0
+        assert all(x == 0 or x >= 0.03 for x in column)
+        # a class seen in the fit drops the bad member; an unseen one keeps equal weights (and says so)
+        assert w["bad"][c] == 0 if c in present else w["bad"][c] == pytest.approx(1 / 3)
     assert len(present) >= 6
