@@ -4,6 +4,7 @@
     python scripts/build_ood_sets.py panel2    # the fresh panel (confirmation only), built the same way
     python scripts/build_ood_sets.py panel3    # a third panel (confirmation only), built the same way
     python scripts/build_ood_sets.py panel4    # a fourth panel (confirmation only), built the same way
+    python scripts/build_ood_sets.py panel5    # a fifth panel (confirmation only), built the same way
     python scripts/build_ood_sets.py dft       # DFT set: SMILES → xTB pre-opt → B3LYP/6-311++G(d,p) opt → Hessian
     python scripts/build_ood_sets.py dft --worker b   # a second DFT worker (own output file), shares the list
     python scripts/build_ood_sets.py fix-dft-saddles   # re-optimise DFT references that are saddles (see below)
@@ -55,7 +56,7 @@ WORK = ROOT / "scratch" / "ood"
 SADDLE_CM1 = -20.0
 DFT_OPTIONS = {"functional": "B3LYP", "basis": "6-311++G(d,p)", "max_memory_mb": 3000}
 #: the xTB panels (built and published the same way)
-PANELS = ("panel", "panel2", "panel3", "panel4")
+PANELS = ("panel", "panel2", "panel3", "panel4", "panel5")
 SETS = {
     **{p: {"smiles": DATA / f"{p}_xtb.smi", "out": WORK / f"{p}_xtb.npz", "publish": DATA / f"{p}_xtb.npz"}
        for p in PANELS},
