@@ -19,8 +19,8 @@ reports how often the guard fails on the QM9 test split (false alarms) and on th
 error over the molecules the guard passes and over those it fails (does switching to xTB help where it acts?).
 
 Sets: ``qm9_val`` and ``qm9_test`` (split of checkpoints/nequip_qm9/split.json of the shared QM9 B3LYP data),
-``dft`` = data/ood/dft_b3lyp.npz, ``panel`` = data/ood/panel_xtb.npz, ``panel2``, ``panel3`` and ``panel4`` =
-data/ood/panel{2,3,4}_xtb.npz (the later panels, for confirmation only; not in the default ``--sets``).
+``dft`` = data/ood/dft_b3lyp.npz, ``panel`` = data/ood/panel_xtb.npz, ``panel2`` … ``panel5`` =
+data/ood/panel{2,3,4,5}_xtb.npz (the later panels, for confirmation only; not in the default ``--sets``).
 Writes ``--out`` (default scratch/ood/eval): metrics.json and a markdown table, printed too.
 """
 
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QM9 = Path(os.environ.get("HESSFIT_QM9", ROOT.parent / "shared" / "data" / "hessians" / "qm9_b3lyp_hessians.npz"))
 SPLIT = ROOT / "checkpoints" / "nequip_qm9" / "split.json"
 OOD = {"dft": ROOT / "data" / "ood" / "dft_b3lyp.npz", "panel": ROOT / "data" / "ood" / "panel_xtb.npz",
-       **{f"panel{k}": ROOT / "data" / "ood" / f"panel{k}_xtb.npz" for k in (2, 3, 4)}}
+       **{f"panel{k}": ROOT / "data" / "ood" / f"panel{k}_xtb.npz" for k in (2, 3, 4, 5)}}
 
 
 def load_set(name: str, max_molecules: int | None):
