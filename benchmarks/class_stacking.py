@@ -1,6 +1,6 @@
 """Stacking per atom-pair class on the QM9 validation split (docs/class_stacking.md).
 
-    OMP_NUM_THREADS=2 python benchmarks/class_stacking.py [--members K2|K19]
+    OMP_NUM_THREADS=2 python benchmarks/class_stacking.py [--members K2|K19|NET ...]
 
 Uses the member Hessians cached by `benchmarks/stacked_members.py` (``--cache``), fits per-class convex weights on
 validation half A (`hessfit.train.class_stack_weights`), and prints on half B, for the class-stacked primary and
@@ -29,7 +29,9 @@ FALLBACK = {"nequip_mf": 0.3, "blocks_hinge_mf": 0.7}  # ensemble_hinge_mf
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--members", choices=sorted(SETS), default="K2")
+    p.add_argument("--members", nargs="+", default=["K2"],
+                   help="K2 or K19 (docs/class_stacking.md), or networks: shipped names or checkpoint folders "
+                        "(e.g. independent members trained on the pool's split, docs/stacked_members.md)")
     p.add_argument("--min-weight", type=float, default=0.03)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, default=ROOT / "scratch" / "stacked_cache")
@@ -45,8 +47,9 @@ def main() -> None:
     warnings.simplefilter("ignore", HessfitWarning)
     ds, idx, structures, refs, half_a, half_b = validation_halves(args.seed)
 
-    names = [short(m) for m in SETS[args.members]]
-    needed = dict.fromkeys(SETS[args.members] + list(PLAIN) + list(FALLBACK))
+    members = SETS[args.members[0]] if len(args.members) == 1 and args.members[0] in SETS else args.members
+    names = [short(m) for m in members]
+    needed = dict.fromkeys(list(members) + list(PLAIN) + list(FALLBACK))
     preds = {short(m): member_hessians(m, structures, args.cache) for m in needed}
     classes = [pair_class_index(s) for s in structures]
     t0 = time.perf_counter()
