@@ -52,10 +52,9 @@ def load_set(name: str, max_molecules: int | None):
 
 
 def member_predictions(structures, ensemble):
-    """{member name: [Hessian or None per molecule]} and the ensemble's weighted mean (None where any is None)."""
+    """{member name: [Hessian or None per molecule]} and the ensemble's Hessians (`Ensemble.combine`; None where any
+    member gave none)."""
     from hessfit.train._evaluate import network_predict_fn
-
-    from hessfit.train._evaluate import weighted_mean
 
     preds = {}
     for k, (ref, m) in enumerate(zip(ensemble.references, ensemble.members)):
@@ -64,9 +63,7 @@ def member_predictions(structures, ensemble):
         preds[name] = network_predict_fn(m)(structures)
         print(f"  {name}: {sum(p is not None for p in preds[name])} molecules predicted in "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
-    if ensemble.class_weights is None:
-        return preds, weighted_mean(list(preds.values()), ensemble.weights)
-    columns = list(zip(*preds.values()))
+    columns = zip(*preds.values())  # Ensemble.combine: the weighted mean, or per atom-pair class
     return preds, [None if any(h is None for h in hs) else ensemble.combine(s, hs)
                    for s, hs in zip(structures, columns)]
 

@@ -28,15 +28,6 @@ def pair_class_index(structure) -> np.ndarray:
     return out
 
 
-def _translation_projected(h: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """P H P with P = 1 − T Tᵀ, T the uniform translations of each group of atoms (`group_translation_basis`)."""
-    from hessfit.modes import group_translation_basis
-
-    t = group_translation_basis(groups)
-    ht = h @ t
-    return h - t @ (t.T @ h) - ht @ t.T + t @ (t.T @ ht) @ t.T
-
-
 def combine_by_class(hessians, index: np.ndarray, weights, groups: np.ndarray | None = None) -> np.ndarray:
     """The class-weighted Hessian (3N, 3N) of members ``hessians`` (each (3N, 3N), same unit, obeying the sum
     rule) with ``weights`` (K, len(PAIR_CLASSES)) and ``index`` from `pair_class_index`; ``groups``: the
@@ -52,16 +43,8 @@ def combine_by_class(hessians, index: np.ndarray, weights, groups: np.ndarray | 
     for h, wk in zip(hessians, w):
         wij = np.where(pair, wk[np.clip(index, 0, None)], 0.0)
         off += np.asarray(h, float).reshape(n, 3, n, 3) * wij[:, None, :, None]
-    diag = -off.sum(axis=2)
-    diag = 0.5 * (diag + diag.transpose(0, 2, 1))
-    full = off.copy()
-    full[np.arange(n), :, np.arange(n), :] = diag
-    full = full.reshape(3 * n, 3 * n)
-    # symmetrising H_ii leaves the antisymmetric part of Σ_j c_ij H_ij (zero for equal weights, by rotational
-    # invariance); projecting out each interacting group's translations restores the sum rule exactly
-    if groups is None:
-        from hessfit.modes import interacting_groups
+    from hessfit.modes import group_translation_basis, interacting_groups, sum_rule_hessian
 
+    if groups is None:
         groups = interacting_groups(hessians)
-    groups = np.asarray(groups)
-    return _translation_projected(0.5 * (full + full.T), groups)
+    return sum_rule_hessian(off, group_translation_basis(groups))

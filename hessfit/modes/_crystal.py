@@ -60,6 +60,22 @@ def group_translation_basis(groups) -> np.ndarray:
     return t.reshape(3 * n, 3 * g)
 
 
+def sum_rule_hessian(off_blocks, translations, xp=np):
+    """The Hessian (3N, 3N) whose off-diagonal atom-pair blocks are ``off_blocks`` ((N, 3, N, 3), diagonal blocks
+    zero): diagonal blocks H_ii = −Σ_{j≠i} H_ij, symmetrised, then P H P with P = 1 − T Tᵀ (``translations`` T,
+    (3N, 3G) orthonormal, e.g. `group_translation_basis`). Symmetrising H_ii leaves the antisymmetric part of
+    Σ_j H_ij (zero for blocks of a rotationally invariant Hessian); the projection removes it, so the result is
+    symmetric and obeys the sum rule exactly. ``xp``: numpy or jax.numpy (differentiable)."""
+    n = off_blocks.shape[0]
+    diag = -off_blocks.sum(axis=2)
+    diag = 0.5 * (diag + xp.swapaxes(diag, 1, 2))
+    full = (off_blocks + xp.einsum("iab,ij->iajb", diag, xp.eye(n))).reshape(3 * n, 3 * n)
+    full = 0.5 * (full + full.T)
+    t = translations
+    ht = full @ t
+    return full - t @ (t.T @ full) - ht @ t.T + t @ (t.T @ ht) @ t.T
+
+
 def crystal_basis(masses: np.ndarray) -> np.ndarray:
     """Orthonormal basis (3N, 3N−3) of the mass-weighted space orthogonal to the uniform translations."""
     return orthogonal_complement(translation_basis(masses))

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from hessfit.errors import ConfigError
-from hessfit.modes import group_translation_basis, interacting_groups, rigid_body_basis, translation_basis
+from hessfit.modes import (group_translation_basis, interacting_groups, rigid_body_basis, sum_rule_hessian,
+                           translation_basis)
 from hessfit.structures import pair_classes
 
 SQM_TYPES = ("X-H stretch", "X-Y stretch", "X-H bend", "bend", "torsion", "out-of-plane")
@@ -79,20 +80,12 @@ def class_scales(structure, h0, *, bounds=(0.5, 2.0), grouping: str = "elements"
     expand = jnp.asarray(np.kron(idx, np.ones((3, 3), dtype=int)))
     off = jnp.asarray(off)
 
-    # projector removing the uniform translations of each group of atoms the seed couples: P H P is symmetric and
-    # obeys Σ_j H_ij = 0 exactly, and molecules the seed leaves uncoupled (a crystal's, made whole) stay uncoupled
-    trans = group_translation_basis(interacting_groups([np.asarray(h0)]))
-    p_t = jnp.asarray(np.eye(3 * n) - trans @ trans.T)
+    # the uniform translations of each group of atoms the seed couples are projected out, so molecules the seed
+    # leaves uncoupled (a crystal's, made whole) stay uncoupled
+    trans = jnp.asarray(group_translation_basis(interacting_groups([np.asarray(h0)])))
 
     def apply(p):
-        h = h0 * p[expand] * off
-        blocks = h.reshape(n, 3, n, 3)
-        diag = -blocks.sum(axis=2)  # (n, 3, 3): H_ii = −Σ_{j≠i} H_ij
-        diag = 0.5 * (diag + jnp.swapaxes(diag, 1, 2))
-        full = (blocks + jnp.einsum("iab,ij->iajb", diag, jnp.eye(n))).reshape(3 * n, 3 * n)
-        # symmetrising H_ii leaves the antisymmetric part of Σ_j c_ij H_ij (zero for equal factors, by rotational
-        # invariance); the translation projector removes it so the sum rule holds exactly
-        return p_t @ full @ p_t
+        return sum_rule_hessian((h0 * p[expand] * off).reshape(n, 3, n, 3), trans, jnp)
 
     k = len(names)
     return Parametrization("classes", names, np.ones(k), np.full(k, bounds[0]), np.full(k, bounds[1]), apply,
