@@ -32,7 +32,8 @@ POOL = ["nequip_qm9", "nequip_mf", "blocks_qm9", "blocks_mf", "blocks_hinge_mf"]
 
 
 def short(name: str) -> str:
-    return name.split("/")[-2] if "/" in name else name
+    """A member's name: a run's ".../NAME/best" is NAME, any other folder its own name, a shipped model its name."""
+    return Path(name).parent.name if Path(name).name == "best" else Path(name).name
 
 
 def member_hessians(name: str, structures, cache: Path) -> list[np.ndarray]:

@@ -105,7 +105,8 @@ def write_weighted(args) -> None:
             raise SystemExit("--class-weights and --weights: give one of them (with classes, each member's weight "
                              "is its mean over the classes)")
         fitted = json.loads(Path(args.class_weights).read_text())["weights"]
-        short = [m.rstrip("/").split("/")[-1] for m in args.members]  # as benchmarks/class_stacking.py names them
+        # as benchmarks/class_stacking.py names them (stacked_members.short): a run's ".../NAME/best" is NAME
+        short = [Path(m).parent.name if Path(m).name == "best" else Path(m).name for m in args.members]
         if sorted(fitted) != sorted(short):
             raise SystemExit(f"{args.class_weights}: members {sorted(fitted)} are not --members {sorted(short)}")
         missing = {k: [c for c in PAIR_CLASSES if c not in fitted[k]] for k in short}

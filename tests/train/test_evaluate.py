@@ -1,5 +1,7 @@
 """Evaluation metrics: perfect predictions give perfect scores; a scaled Hessian gives the expected errors."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -85,4 +87,18 @@ def test_ensemble_weight_scan_and_build(tiny_dataset, tiny32, tmp_path):
     assert three.metadata["bundled_molecule_metrics"]["hessian_mae"] != ref.metadata["bundled_molecule_metrics"]["hessian_mae"]
     with pytest.raises(SystemExit, match="summing to 1"):
         main(["--members", str(tmp_path / "a"), str(tmp_path / "b"), "--weights", "0.5", "0.6",
+              "--dest", str(tmp_path / "bad")])
+    # per-class weights from benchmarks/class_stacking.py, which names a run's ".../NAME/best" NAME
+    from hessfit.model import PAIR_CLASSES
+
+    save_model(tmp_path / "run_a" / "best", a)
+    fitted = {"run_a": {c: 0.1 * (k % 3) for k, c in enumerate(PAIR_CLASSES)}, "b": {}}
+    fitted["b"] = {c: 1 - w for c, w in fitted["run_a"].items()}
+    (tmp_path / "w.json").write_text(json.dumps({"weights": fitted}))
+    main(["--members", str(tmp_path / "run_a" / "best"), str(tmp_path / "b"), "--class-weights",
+          str(tmp_path / "w.json"), "--dest", str(tmp_path / "classes")])
+    classes = load_model(tmp_path / "classes")
+    assert [list(row) for row in classes.class_weights] == [[fitted[m][c] for c in PAIR_CLASSES] for m in ("run_a", "b")]
+    with pytest.raises(SystemExit, match="are not --members"):
+        main(["--members", str(tmp_path / "a"), str(tmp_path / "b"), "--class-weights", str(tmp_path / "w.json"),
               "--dest", str(tmp_path / "bad")])
