@@ -43,8 +43,9 @@ def as_model(model: Model | Ensemble | Cascade | str | Path | None) -> Model | E
 
 
 def training_domain(metadata: dict) -> dict:
-    """Sizes and shortest pair distances (Å) over all of a model's training data: the main set
-    (``training_data``) and every other level or frequency set (``extra_training_data``)."""
+    """Sizes, shortest pair distances (Å) and atom environments (where every summary records them) over all of a
+    model's training data: the main set (``training_data``) and every other level or frequency set
+    (``extra_training_data``)."""
     summaries = [metadata.get("training_data", {})] + list(metadata.get("extra_training_data", []))
     summaries = [m for m in summaries if m]
     if not summaries:
@@ -54,8 +55,11 @@ def training_domain(metadata: dict) -> dict:
         for pair, d in m.get("min_distance_angstrom", {}).items():
             dmin[pair] = min(d, dmin.get(pair, np.inf))
     sizes = [(m["min_atoms"], m["max_atoms"]) for m in summaries if m.get("max_atoms")]
-    return {"min_atoms": min(a for a, _ in sizes) if sizes else None,
-            "max_atoms": max(b for _, b in sizes) if sizes else None, "min_distance_angstrom": dmin}
+    domain = {"min_atoms": min(a for a, _ in sizes) if sizes else None,
+              "max_atoms": max(b for _, b in sizes) if sizes else None, "min_distance_angstrom": dmin}
+    if all("atom_environments" in m for m in summaries):  # known only if known for every set
+        domain["atom_environments"] = set().union(*(m["atom_environments"] for m in summaries))
+    return domain
 
 
 def check_domain(structure, model: Model, pairs=None) -> None:
@@ -76,6 +80,18 @@ def check_domain(structure, model: Model, pairs=None) -> None:
         warnings.warn(f"{name}: {structure.n_atoms} atoms, the model was trained on molecules of "
                       f"{meta.get('min_atoms')}–{max_atoms} atoms; the Hessian is an extrapolation", HessfitWarning,
                       stacklevel=3)
+    seen = meta.get("atom_environments")
+    if seen is not None:
+        from hessfit.structures import atom_environments
+
+        envs = atom_environments(structure)
+        new = [i for i, e in enumerate(envs) if e not in seen]
+        if new:
+            kinds = ", ".join(sorted({envs[i] for i in new}))
+            atoms = ", ".join(str(i + 1) for i in new)
+            warnings.warn(f"{name}: atom(s) {atoms} (1-based) have bonding environments absent from the network's "
+                          f"training data ({kinds}); expect larger errors (docs/out_of_domain.md); --source xtb is "
+                          "the physics alternative", HessfitWarning, stacklevel=3)
     dmin = meta.get("min_distance_angstrom", {})
     if dmin and structure.n_atoms > 1:
         pos = structure.positions

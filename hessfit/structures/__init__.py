@@ -13,7 +13,8 @@ from hessfit.structures._hydrogens import (NEUTRON_XH_ANGSTROM, SHORT_XH_TOLERAN
                                             warn_hydrogen_positions)
 from hessfit.structures._frequency_dataset import (FrequencyDataset, frequency_dataset_from_arrays,
                                                    load_frequency_dataset, save_frequency_dataset)
-from hessfit.structures._internal import (BOND_SCALE, InternalCoordinate, atom_groups, bonds_from_radii,
+from hessfit.structures._internal import (BOND_SCALE, InternalCoordinate, atom_environments, atom_groups,
+                                          bonds_from_radii,
                                           internal_coordinates, pair_class_label, pair_classes,
                                           topological_distance, wilson_b)
 from hessfit.structures.readers.spectrum import MeasuredSpectrum, read_spectrum
@@ -24,7 +25,7 @@ __all__ = [
     "cross_sections", "standard_mass", "CROSS_SECTIONS_BARN", "DEUTERIUM_MASS",
     "HessianDataset", "load_dataset", "save_dataset", "concat_datasets", "MeasuredSpectrum", "read_spectrum",
     "InternalCoordinate", "internal_coordinates", "wilson_b", "topological_distance", "pair_classes",
-    "pair_class_label", "bonds_from_radii", "atom_groups", "BOND_SCALE",
+    "pair_class_label", "bonds_from_radii", "atom_environments", "atom_groups", "BOND_SCALE",
     "MoleculeAssignment", "describe_structure", "find_molecules", "make_whole", "require_crystal", "supercell",
     "split_intermolecular",
     "from_arrays", "check_writable",

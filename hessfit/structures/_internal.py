@@ -55,6 +55,20 @@ def bonds_from_radii(structure, *, scale: float = BOND_SCALE) -> list[tuple[int,
     return list(zip(i.tolist(), j.tolist()))
 
 
+def atom_environments(structure) -> list[str]:
+    """Each atom's bonding environment: its element and its bonded neighbours' elements, heaviest first, e.g.
+    'N(O,O,C)' for a nitro nitrogen, 'H(C)' (bonds from covalent radii, `bonds_from_radii`)."""
+    from ase.data import chemical_symbols
+
+    numbers = [int(z) for z in structure.numbers]
+    neighbours: list[list[int]] = [[] for _ in numbers]
+    for i, j in bonds_from_radii(structure):
+        neighbours[i].append(numbers[j])
+        neighbours[j].append(numbers[i])
+    return [f"{chemical_symbols[z]}({','.join(chemical_symbols[x] for x in sorted(nb, reverse=True))})"
+            for z, nb in zip(numbers, neighbours)]
+
+
 def topological_distance(structure) -> np.ndarray:
     """(N, N) number of bonds on the shortest path (inf if disconnected); bonds from covalent radii, across
     periodic boundaries for a crystal (to any image)."""

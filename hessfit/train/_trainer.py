@@ -42,13 +42,18 @@ RESUMABLE_CHANGES = ("time_limit_s", "checkpoint_every_s", "patience_epochs", "m
 
 
 def training_data_summary(dataset, indices) -> dict:
-    """Element set, molecule sizes and shortest distance per element pair (Å) of the training molecules."""
+    """Molecule sizes, shortest distance per element pair (Å) and the atoms' bonding environments
+    (`hessfit.structures.atom_environments`) of the training molecules."""
+    from hessfit.structures import atom_environments
+
     dmin: dict[str, float] = {}
     sizes = []
+    environments: set[str] = set()
     for i in indices:
         z = dataset.numbers(i)
         pos = dataset.positions(i)
         sizes.append(len(z))
+        environments.update(atom_environments(dataset.structure(i)))
         d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
         iu = np.triu_indices(len(z), 1)
         a = np.minimum(z[iu[0]], z[iu[1]])
@@ -58,7 +63,8 @@ def training_data_summary(dataset, indices) -> dict:
             k = f"{key[0]}-{key[1]}"
             dmin[k] = min(dmin.get(k, np.inf), m)
     return {"n_molecules": len(sizes), "min_atoms": int(min(sizes)), "max_atoms": int(max(sizes)),
-            "min_distance_angstrom": {k: round(v, 4) for k, v in sorted(dmin.items())}}
+            "min_distance_angstrom": {k: round(v, 4) for k, v in sorted(dmin.items())},
+            "atom_environments": sorted(environments)}
 
 
 def merge_data_summaries(a: dict, b: dict) -> dict:
@@ -66,8 +72,11 @@ def merge_data_summaries(a: dict, b: dict) -> dict:
     dmin = dict(a["min_distance_angstrom"])
     for k, v in b["min_distance_angstrom"].items():
         dmin[k] = min(dmin.get(k, np.inf), v)
-    return {"n_molecules": a["n_molecules"] + b["n_molecules"], "min_atoms": min(a["min_atoms"], b["min_atoms"]),
-            "max_atoms": max(a["max_atoms"], b["max_atoms"]), "min_distance_angstrom": dict(sorted(dmin.items()))}
+    merged = {"n_molecules": a["n_molecules"] + b["n_molecules"], "min_atoms": min(a["min_atoms"], b["min_atoms"]),
+              "max_atoms": max(a["max_atoms"], b["max_atoms"]), "min_distance_angstrom": dict(sorted(dmin.items()))}
+    if "atom_environments" in a and "atom_environments" in b:  # unknown for either: unknown for both
+        merged["atom_environments"] = sorted(set(a["atom_environments"]) | set(b["atom_environments"]))
+    return merged
 
 
 def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:

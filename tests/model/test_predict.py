@@ -89,3 +89,48 @@ def test_domain_covers_every_training_level(tiny_config, tiny_params):
     with warnings.catch_warnings():
         warnings.simplefilter("error", HessfitWarning)
         predict_hessian(chain, Model(tiny_config, tiny_params, {"training_data": main, "extra_training_data": extra}))
+
+
+def test_unseen_bonding_environment_warns_once_naming_atoms_and_kinds(tiny_config, tiny_params):
+    """Atoms whose element and bonded neighbours never occur in the training data are named (1-based) with their
+    environments; no warning when all occur, nor when any training set does not record environments."""
+    import warnings
+
+    from hessfit.model import Model
+    from hessfit.model._predict import training_domain
+    from hessfit.structures import atom_environments
+
+    # methanol: C bonded to O and three H, O to C and H
+    methanol = Structure.from_numbers([6, 8, 1, 1, 1, 1], [[0, 0, 0], [1.43, 0, 0], [-0.36, 1.03, 0],
+                                                          [-0.36, -0.51, 0.89], [-0.36, -0.51, -0.89],
+                                                          [1.75, 0.9, 0]], name="methanol")
+    assert atom_environments(methanol) == ["C(O,H,H,H)", "O(C,H)", "H(C)", "H(C)", "H(C)", "H(O)"]
+    base = {"min_atoms": 3, "max_atoms": 30, "min_distance_angstrom": {"1-6": 0.9, "1-8": 0.9, "6-8": 1.2}}
+    seen = dict(base, atom_environments=["C(O,H,H,H)", "H(C)", "H(O)", "O(C,H)"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HessfitWarning)
+        predict_hessian(methanol, Model(tiny_config, tiny_params, {"training_data": seen}))
+        predict_hessian(methanol, Model(tiny_config, tiny_params, {"training_data": base}))  # not recorded
+    no_oh = dict(base, atom_environments=["C(O,H,H,H)", "H(C)", "O(C,C)"])
+    with pytest.warns(HessfitWarning, match=r"methanol: atom\(s\) 2, 6 \(1-based\) have bonding environments "
+                                            r"absent from the network's training data \(H\(O\), O\(C,H\)\)"):
+        predict_hessian(methanol, Model(tiny_config, tiny_params, {"training_data": no_oh}))
+    # the union over every training set, and unknown when one set lacks the record
+    assert training_domain({"training_data": no_oh, "extra_training_data": [seen]})["atom_environments"] == {
+        "C(O,H,H,H)", "H(C)", "H(O)", "O(C,C)", "O(C,H)"}
+    assert "atom_environments" not in training_domain({"training_data": no_oh, "extra_training_data": [base]})
+
+
+def test_shipped_default_members_record_environments_and_flag_a_nitro_group():
+    """The default's members list the QM9 training split's 44 environments; nitromethane's nitro N and O are new."""
+    from hessfit.model._predict import training_domain
+
+    for name in ("nequip_qm9", "blocks_qm9"):
+        envs = training_domain(load_model(name).metadata)["atom_environments"]
+        assert len(envs) == 44 and {"C(C,H,H,H)", "O(C,H)", "N(C,C,C)"} <= envs
+        assert not {"N(O,O,C)", "O(N)", "N(N,C,C)"} & envs
+    nitromethane = Structure.from_numbers([6, 7, 8, 8, 1, 1, 1], [
+        [0, 0, 0], [1.49, 0, 0], [2.08, 1.07, 0], [2.08, -1.07, 0], [-0.36, 1.02, 0], [-0.36, -0.51, 0.88],
+        [-0.36, -0.51, -0.88]], name="nitromethane")
+    with pytest.warns(HessfitWarning, match=r"atom\(s\) 2, 3, 4 \(1-based\).*\(N\(O,O,C\), O\(N\)\)"):  # C(N,H,H,H) is seen
+        predict_hessian(nitromethane)

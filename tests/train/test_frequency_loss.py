@@ -120,6 +120,10 @@ def test_training_on_frequencies_records_the_saved_models_error(tiny_dataset, ti
     assert best["val_frequency_mae_cm1"] < 0.6 * first["val_frequency_mae_cm1"]
     model = load_model(tmp_path / "run" / "best")
     assert model.metadata["training_data"]["n_molecules"] == 3  # its domain includes the frequency molecule
+    from hessfit.structures import atom_environments
+
+    assert model.metadata["training_data"]["atom_environments"] == sorted(
+        {e for i in range(3) for e in atom_environments(tiny_dataset.structure(i))})
     s = tiny_dataset.structure(2)
     nu = np.asarray(normal_modes(s, np.asarray(predict_hessian(s, model), float)).frequencies_cm1)
     ref = load_frequency_dataset(tmp_path / "freq.npz").frequencies(0)
