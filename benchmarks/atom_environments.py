@@ -36,9 +36,10 @@ def main() -> None:
     warnings.simplefilter("ignore", HessfitWarning)
     model = load_model(args.model)
     leaves = network_leaves(model.primary if isinstance(model, Cascade) else model)
-    seen = set.intersection(*(training_domain(m.metadata).get("atom_environments", set()) for m in leaves))
-    if not seen:
-        raise SystemExit(f"{args.model}: its networks record no atom environments")
+    recorded = [d["atom_environments"] for m in leaves if "atom_environments" in (d := training_domain(m.metadata))]
+    if not recorded:
+        raise SystemExit(f"{args.model}: none of its networks records atom environments")
+    seen = set.intersection(*recorded)  # those every recording network saw
     print("| set | flagged: molecules, frequency MAE (cm⁻¹) | others: molecules, frequency MAE (cm⁻¹) |")
     print("|---|---|---|")
     notes = []

@@ -32,7 +32,7 @@ def main(argv=None) -> None:
         path = ROOT / "hessfit" / "model" / "weights" / name / "model.json"
         doc = json.loads(path.read_text())
         meta = doc["metadata"]
-        if "extra_training_data" in meta:
+        if meta.get("extra_training_data"):
             raise SystemExit(f"{path}: trained on extra sets too; their molecules are not in {args.data}")
         split = json.loads((ROOT / "checkpoints" / name / "split.json").read_text())
         summary = training_data_summary(ds, split["train"])

@@ -88,7 +88,7 @@ def check_domain(structure, model: Model, pairs=None) -> None:
         new = [i for i, e in enumerate(envs) if e not in seen]
         if new:
             kinds = ", ".join(sorted({envs[i] for i in new}))
-            atoms = ", ".join(str(i + 1) for i in new)
+            atoms = ", ".join(str(i + 1) for i in new[:20]) + (f", … ({len(new)} atoms)" if len(new) > 20 else "")
             warnings.warn(f"{name}: atom(s) {atoms} (1-based) have bonding environments absent from the network's "
                           f"training data ({kinds}); expect larger errors (docs/out_of_domain.md); --source xtb is "
                           "the physics alternative", HessfitWarning, stacklevel=3)

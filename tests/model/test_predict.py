@@ -134,3 +134,13 @@ def test_shipped_default_members_record_environments_and_flag_a_nitro_group():
         [-0.36, -0.51, -0.88]], name="nitromethane")
     with pytest.warns(HessfitWarning, match=r"atom\(s\) 2, 3, 4 \(1-based\).*\(N\(O,O,C\), O\(N\)\)"):  # C(N,H,H,H) is seen
         predict_hessian(nitromethane)
+
+
+def test_unseen_environment_warning_lists_at_most_twenty_atoms(tiny_config, tiny_params):
+    from hessfit.model import Model
+
+    chain = Structure.from_numbers([6] * 25, [[1.5 * i, 0, 0] for i in range(25)], name="chain")  # C(C,C) atoms
+    meta = {"training_data": {"min_atoms": 3, "max_atoms": 30, "min_distance_angstrom": {"6-6": 1.3},
+                              "atom_environments": ["H(C)"]}}
+    with pytest.warns(HessfitWarning, match=r"atom\(s\) 1, 2, .*, 20, … \(25 atoms\) \(1-based\)"):
+        predict_hessian(chain, Model(tiny_config, tiny_params, meta))
