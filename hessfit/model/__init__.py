@@ -17,7 +17,7 @@ import importlib
 
 _WHERE = {
     "_blocks": ["BlockModel", "make_direct_hessian_fn"],
-    "_cascade": ["CASCADE_THRESHOLD_CM1", "Cascade", "choose_sounder", "known_elements",
+    "_cascade": ["CASCADE_THRESHOLD_CM1", "Cascade", "choose_sounder", "domain_network", "known_elements",
                  "lowest_internal_frequency", "network_leaves"],
     "_config": ["PRESETS", "ModelConfig"],
     "_ensemble": ["Ensemble", "check_convex_weights"],

@@ -131,6 +131,14 @@ def network_leaves(model) -> tuple:
     return tuple(members) if members is not None else (model,)
 
 
+def domain_network(model):
+    """The network whose training data stand for ``model``'s domain (`check_domain`): the network of longest cutoff
+    among a cascade's primary's networks or an ensemble's members (a row is zero only if zero in every network);
+    a single network itself."""
+    leaves = network_leaves(model.primary if isinstance(model, Cascade) else model)
+    return max(leaves, key=lambda m: m.config.cutoff_angstrom)
+
+
 def known_elements(model) -> set[int]:
     """Atomic numbers every network of ``model`` (a `Model` or an ensemble) was trained on."""
     return set.intersection(*(set(int(z) for z in m.config.elements) for m in network_leaves(model)))

@@ -10,7 +10,7 @@ import numpy as np
 
 from hessfit.model._graph import group_by_size, neighbour_pairs, pack, periodic_neighbour_pairs, species_index
 from hessfit.model._hessian import INFERENCE_CHUNK, batch_hessians
-from hessfit.model._cascade import Cascade, choose_sounder, known_elements, network_leaves
+from hessfit.model._cascade import Cascade, choose_sounder, domain_network, known_elements
 from hessfit.model._ensemble import Ensemble
 from hessfit.model._io import Model, load_model
 
@@ -138,9 +138,7 @@ def predict_hessians(structures: Sequence, model: Model | Ensemble | Cascade | s
     model = as_model(model)
     opts = dict(max_atoms_per_batch=max_atoms_per_batch, chunk_size=chunk_size, progress=progress)
     if isinstance(model, (Ensemble, Cascade)) and check:
-        # once, with the network of the longest cutoff (a row is zero only if zero in every network)
-        leaves = network_leaves(model.primary if isinstance(model, Cascade) else model)
-        widest = max(leaves, key=lambda m: m.config.cutoff_angstrom)
+        widest = domain_network(model)  # checked once, not per member
         for s in structures:
             check_domain(s, widest)
     if isinstance(model, Ensemble):  # Ensemble.combine of the members' Hessians

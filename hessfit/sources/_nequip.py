@@ -199,7 +199,7 @@ class NequipSource(HessianSource):
             return memo[id(m)]
 
         if ensemble_cls is not None and isinstance(model, ensemble_cls):
-            widest = max(model.members, key=lambda m: m.config.cutoff_angstrom)  # as predict_hessians checks
+            widest = hm.domain_network(model)  # as predict_hessians checks
             memo = {} if memo is None else memo
             members = [network(m, check and m is widest) for m in model.members]
             return model.combine(structure, members), members

@@ -57,7 +57,8 @@ def bonds_from_radii(structure, *, scale: float = BOND_SCALE) -> list[tuple[int,
 
 def atom_environments(structure) -> list[str]:
     """Each atom's bonding environment: its element and its bonded neighbours' elements, heaviest first, e.g.
-    'N(O,O,C)' for a nitro nitrogen, 'H(C)' (bonds from covalent radii, `bonds_from_radii`)."""
+    'N(O,O,C)' for a nitro nitrogen, 'H(C)' (bonds from covalent radii, `bonds_from_radii`: within the given
+    coordinates, no periodic images)."""
     from ase.data import chemical_symbols
 
     numbers = [int(z) for z in structure.numbers]

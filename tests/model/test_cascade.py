@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from hessfit.errors import InputFormatError
-from hessfit.model import (CASCADE_THRESHOLD_CM1, Cascade, choose_sounder, load_model, lowest_internal_frequency,
-                           network_leaves, predict_hessian, predict_hessians, save_cascade, save_ensemble)
+from hessfit.model import (CASCADE_THRESHOLD_CM1, Cascade, choose_sounder, domain_network, load_model,
+                           lowest_internal_frequency, network_leaves, predict_hessian, predict_hessians, save_cascade,
+                           save_ensemble)
 from hessfit.modes import vibrational_basis
 from tests.helpers import hessian_with_frequencies
 from tests.model.test_hessian import _molecule
@@ -85,6 +86,11 @@ def test_cascade_folder_predicts_the_per_molecule_choice(members, tmp_path):
     casc = load_model(tmp_path / "casc")
     assert isinstance(casc, Cascade) and casc.threshold_cm1 == threshold and casc.metadata == {"note": "test"}
     assert network_leaves(casc) == (casc.primary, *casc.fallback.members)
+    # the domain is the primary's (never the fallback's); an ensemble's: its member of longest cutoff, first on ties
+    mix = casc.fallback
+    assert domain_network(casc) is casc.primary and domain_network(casc.primary) is casc.primary
+    widest = max(m.config.cutoff_angstrom for m in mix.members)
+    assert domain_network(mix) is next(m for m in mix.members if m.config.cutoff_angstrom == widest)
     got = predict_hessians(mols, casc, max_atoms_per_batch=1)
     k = int(np.argmin(lowest))  # the failing one
     expect_fallback = lowest_internal_frequency(mols[k], f[k]) > lowest[k]
