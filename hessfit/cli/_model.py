@@ -44,6 +44,11 @@ def train(
                                                     "as level 1, 2, ...; predictions use --data's level; repeatable"),
     extra_repeats: Optional[int] = typer.Option(None, "--extra-repeats", help="times each --extra-data molecule "
                                                 "appears per epoch (default 1)"),
+    supplement_data: Optional[list[Path]] = typer.Option(None, "--supplement-data", help="Hessian dataset .npz at "
+                                                         "--data's level of theory whose molecules all join the "
+                                                         "training set (chemistry --data lacks); repeatable"),
+    supplement_repeats: Optional[int] = typer.Option(None, "--supplement-repeats", help="times each "
+                                                     "--supplement-data molecule appears per epoch (default 1)"),
     frequency_data: Optional[Path] = typer.Option(None, "--frequency-data", help="frequency dataset .npz (geometries "
                                                   "and harmonic frequencies, no Hessians; docs/frequency_training.md) "
                                                   "trained jointly through the predicted Hessian's eigenvalues"),
@@ -78,12 +83,17 @@ def train(
                  "soft_mode_weight": soft_mode_weight, "soft_mode_floor_cm1": soft_mode_floor,
                  "time_limit_s": time_limit, "init_from": str(init_from) if init_from else None,
                  "extra_datasets": [str(p) for p in extra_data] if extra_data else None, "extra_repeats": extra_repeats,
+                 "supplement_datasets": [str(p) for p in supplement_data] if supplement_data else None,
+                 "supplement_repeats": supplement_repeats,
                  "frequency_dataset": str(frequency_data) if frequency_data else None,
                  "frequency_weight": frequency_weight, "max_frequency_molecules": max_frequency_molecules}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
     for path in (p for entry in tcfg.extra_datasets for p in dataset_files(entry)):
         if not Path(path).exists():
             raise ConfigError(f"{path}: extra dataset (--extra-data) not found")
+    for path in tcfg.supplement_datasets:
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: supplement dataset (--supplement-data) not found")
     if tcfg.frequency_dataset and not Path(tcfg.frequency_dataset).exists():
         raise ConfigError(f"{tcfg.frequency_dataset}: frequency dataset (--frequency-data) not found")
     if tcfg.extra_datasets:  # one level of theory per dataset

@@ -62,6 +62,11 @@ class TrainConfig:
             dataset's, and each extra set's validation Hessian MSE is recorded beside it.
         extra_repeats: each training molecule of the extra datasets appears this many times per epoch (a small
             extra set would otherwise hardly weigh against the main one).
+        supplement_datasets: Hessian datasets (.npz) at the main dataset's level of theory (level 0) whose molecules
+            all join the training set (no split of their own, never validated on): chemistry the main set lacks.
+            Their training Hessian MSE is recorded per epoch (``supplement_hessian_mse``) and their molecules join
+            the model's recorded domain (`hessfit.model.check_domain`).
+        supplement_repeats: each supplement molecule appears this many times per epoch.
         frequency_dataset: a frequency dataset (.npz, `hessfit.structures.FrequencyDataset`: geometries and harmonic
             frequencies, no Hessians) trained jointly at level 0 through the frequency loss (`hessfit.train._loss.
             frequency_terms`: the predicted Hessian's sorted eigenvalues against the reference's, relative to
@@ -119,6 +124,8 @@ class TrainConfig:
     init_from: str | None = None
     extra_datasets: tuple[str, ...] = ()
     extra_repeats: int = 1
+    supplement_datasets: tuple[str, ...] = ()
+    supplement_repeats: int = 1
     frequency_dataset: str | None = None
     frequency_weight: float = 1.0
     max_frequency_molecules: int | None = None
@@ -137,11 +144,12 @@ class TrainConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "extra_datasets", tuple(_dataset_entry(p) for p in self.extra_datasets))
+        object.__setattr__(self, "supplement_datasets", tuple(str(p) for p in self.supplement_datasets))
         object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
         f = self.split_fractions
         if len(f) != 3 or any(x < 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
             raise ConfigError(f"TrainConfig.split_fractions must be 3 non-negative numbers summing to 1, got {f}")
-        for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs", "extra_repeats",
+        for name in ("max_atoms_per_batch", "probes_per_molecule", "max_epochs", "extra_repeats", "supplement_repeats",
                      "curvature_hinge_block", "curvature_hinge_krylov_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -165,6 +173,7 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["split_fractions"] = list(self.split_fractions)
         d["extra_datasets"] = [p if isinstance(p, str) else list(p) for p in self.extra_datasets]
+        d["supplement_datasets"] = list(self.supplement_datasets)
         return d
 
     @classmethod

@@ -277,6 +277,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                           f"{1 + len(tcfg.extra_datasets)} levels of theory (the dataset and "
                           f"{len(tcfg.extra_datasets)} extra dataset(s)); set n_fidelities to match")
     extras = [load_extra_dataset(entry) for entry in tcfg.extra_datasets]
+    supplements = [load_extra_dataset(path) for path in tcfg.supplement_datasets]
     freq_ds = None
     if tcfg.frequency_dataset:
         from hessfit.structures import load_frequency_dataset
@@ -314,7 +315,9 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                                                  cutoff_angstrom=mcfg.cutoff_angstrom)]
                             for idx in (freq_train_idx,
                                         freq_split["val"] if len(freq_split["val"]) else freq_split["train"]))
-    tr = concat_sets([prepared(dataset, train_idx, 0)] + extra_tr * tcfg.extra_repeats + freq_tr)
+    supplement_tr = [prepared(s, np.arange(len(s)), 0) for s in supplements]  # level 0, every molecule trains
+    tr = concat_sets([prepared(dataset, train_idx, 0)] + supplement_tr * tcfg.supplement_repeats
+                     + extra_tr * tcfg.extra_repeats + freq_tr)
     n_hessian_tr = len(tr) - sum(len(m) for m in freq_tr)  # frequency-labelled molecules come last
     # an energy model gets each molecule's full Hessian from unit column probes: frequency molecules in batches of
     # their own (a block model's one forward pass gives every block, so its batches mix both kinds)
@@ -337,6 +340,10 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
         freq_summary = training_data_summary(freq_ds, freq_train_idx)
         extra_summaries.append({"frequency_dataset": tcfg.frequency_dataset, **freq_summary})
         summary = merge_data_summaries(summary, freq_summary)
+    for path, s in zip(tcfg.supplement_datasets, supplements):  # level 0 too: part of the model's domain
+        s_summary = training_data_summary(s, np.arange(len(s)))
+        extra_summaries.append({"supplement_dataset": path, **s_summary})
+        summary = merge_data_summaries(summary, s_summary)
 
     # fixed validation batches and probes
     val_rng = np.random.default_rng(12345)
@@ -359,6 +366,7 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
     val_batches = fixed_batches(va)
     extra_val_batches = [fixed_batches(m) for m in extra_va]
     freq_val_batches = [frequency_batches(m) for m in freq_va]
+    supplement_batches = [b for m in supplement_tr for b in fixed_batches(m)]
 
     def mean_aux(params, batches) -> dict:
         """The loss's aux terms (Hessian MSE, soft-mode term, frequency terms) averaged over the molecules."""
@@ -471,6 +479,8 @@ def train(dataset, out_dir: str | Path, *, model_config: ModelConfig | None = No
                         **(_extra_val_terms([mean_aux(state["params"], b) for b in extra_val_batches],
                                             tcfg) if extra_val_batches else {}),
                         **val_freq,
+                        **({"supplement_hessian_mse": mean_aux(state["params"], supplement_batches)["hessian_mse"]}
+                           if supplement_batches else {}),
                         "lr": float(schedule(int(state["step"]))), "elapsed_s": time.time() - t_start})
         if val < float(state["best_val"]):
             state.update(best_val=val, best_epoch=epoch + 1)

@@ -67,6 +67,9 @@ def test_evaluate_and_train_cli_errors(model_dir, data_dir, tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--extra-data",
                  str(tmp_path / "xtb.npz")]) == 1
     assert "xtb.npz: extra dataset (--extra-data) not found" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--supplement-data",
+                 str(tmp_path / "nx.npz")]) == 1
+    assert "nx.npz: supplement dataset (--supplement-data) not found" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r"), "--frequency-data",
                  str(tmp_path / "qm9f.npz")]) == 1
     assert "qm9f.npz: frequency dataset (--frequency-data) not found" in capsys.readouterr().err
