@@ -8,7 +8,8 @@ molecules of the validation and test parts of the trainer's seeded split (`hessf
 `TrainConfig`'s default seed 0 and fractions 0.9 / 0.05 / 0.05: the molecules a run with that frequency dataset did not train on) are
 predicted by every model; per model: frequency MAE between sorted internal-mode frequencies (cm⁻¹) over all modes
 and over the modes whose reference is below 200 cm⁻¹, the number of molecules with a mode below −50 cm⁻¹ and the
-most negative mode. A blend 'A+B@W' is (1 − W)·A + W·B of two models' Hessians. Prints a markdown table and writes
+most negative mode. ``--exclude FILE.smi`` drops the held-out molecules whose InChIKey is that of a molecule in the
+file (e.g. one trained on through another dataset; needs RDKit). A blend 'A+B@W' is (1 − W)·A + W·B of two models' Hessians. Prints a markdown table and writes
 it with per-molecule rows (JSON) to ``--out``.
 """
 
@@ -29,6 +30,15 @@ def heldout_indices(n: int) -> list[int]:
 
     split = split_indices(n, seed=TrainConfig().seed, fractions=TrainConfig().split_fractions)
     return sorted(int(i) for i in np.concatenate([split["val"], split["test"]]))
+
+
+def inchikeys(smiles) -> list[str]:
+    """InChIKeys of SMILES strings ('' where RDKit cannot parse one)."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mols = [Chem.MolFromSmiles(str(s)) for s in smiles]
+    return [Chem.MolToInchiKey(m) if m is not None else "" for m in mols]
 
 
 def summary(ds, idx, hessians, structures) -> dict:
@@ -55,10 +65,13 @@ def main() -> None:
     p.add_argument("--models", nargs="*", default=["ensemble_mf"])
     p.add_argument("--blend", nargs="*", default=[], metavar="A+B@W")
     p.add_argument("--out", type=Path, default=ROOT / "scratch" / "freq_heldout")
+    p.add_argument("--exclude", nargs="*", type=Path, default=[], metavar="FILE.smi",
+                   help="drop held-out molecules whose InChIKey is in these SMILES files")
     args = p.parse_args()
 
     import warnings
 
+    from hessfit.dataset import read_build_input
     from hessfit.structures import HessfitWarning, load_frequency_dataset
     from hessfit.train._evaluate import candidate_predictions
 
@@ -67,6 +80,11 @@ def main() -> None:
     for path in args.data:
         ds = load_frequency_dataset(path)
         idx = heldout_indices(len(ds))
+        if args.exclude:
+            drop = set(inchikeys(item["smiles"] for f in args.exclude for item in read_build_input(f))) - {""}
+            keys = inchikeys(ds.extra["smiles"][i] for i in idx)
+            print(f"{path.name}: {sum(k in drop for k in keys)} held-out molecules dropped (--exclude)", flush=True)
+            idx = [i for i, k in zip(idx, keys) if k not in drop]
         structures = [ds.structure(i) for i in idx]
         print(f"{path.name}: {len(idx)} held-out molecules", flush=True)
         results[path.name] = {}

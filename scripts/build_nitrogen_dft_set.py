@@ -2,7 +2,7 @@
 
     python scripts/build_nitrogen_dft_set.py select          # the fixed list -> data/pretrain/nitrogen_bonds.smi
     python scripts/build_nitrogen_dft_set.py preopt          # GFN2-xTB minima (seconds)
-    python scripts/build_nitrogen_dft_set.py dft --worker 0  # B3LYP optimisation + analytic Hessian,
+    python scripts/build_nitrogen_dft_set.py dft --worker 0  # B3LYP analytic Hessian at the xTB minimum,
     python scripts/build_nitrogen_dft_set.py dft --worker 1  #   two single-threaded workers share the list
     python scripts/build_nitrogen_dft_set.py status
     python scripts/build_nitrogen_dft_set.py export          # DFT minima -> data/pretrain/nitrogen_bonds_b3lyp.npz
@@ -11,8 +11,12 @@ Why (docs/nitrogen_bonds.md): the QM9 Hessian set has no N–N bond, no nitro gr
 N–O bond, and six of the ten panel molecules whose networks give modes below −50 cm⁻¹ are nitro compounds.
 Frequency labels reached the block member only; full Hessians at the training data's level reach both members.
 
-Level and geometry as the out-of-domain DFT set (scripts/build_ood_sets.py): the project's PySCF source at
-B3LYP/6-311++G(d,p), ASE BFGS to max force ≤ 0.01 eV/Å started from the GFN2-xTB minimum, analytic Hessian.
+Level as the training set: the project's PySCF source at B3LYP/6-311++G(d,p), analytic Hessian. Geometry: the
+GFN2-xTB minimum, not re-optimised with DFT (``optimize=False``; the first two molecules, hydroxylamine and
+hydrazine, were built with the DFT optimisation, which took 2–7 min of a core each for 5–6 atoms, too slow for the
+list). A Hessian away from the DFT minimum is still the exact second derivative of the B3LYP surface at that
+geometry, which is what both members learn (no force term), and it sits where the panels are measured (xTB minima).
+The residual DFT force is recorded per molecule (``max_force_eV_A``).
 The list is sorted cheapest first by the estimated cost (22 basis functions per heavy atom + 7 per H)^3.5;
 worker k takes every second molecule from position k, so a partial build is the cheap end of the list. None
 shares an InChIKey skeleton with any ``data/ood/*.smi`` molecule (those stay held out).
@@ -126,7 +130,7 @@ def dft(worker: int, retry_failed: bool = False) -> None:
     part = WORK / f"xtb_preopt_{worker}.npz"
     save_dataset(part, ds.subset(mine), overwrite=True)
     r = build_dataset(part, worker_out(worker), method="dft", options=DFT_OPTIONS, n_workers=0, merge_every=1,
-                      retry_failed=retry_failed, progress=False)
+                      optimize=False, retry_failed=retry_failed, progress=False)
     print(f"dft worker {worker}: {r.n_done} computed, {r.n_failed} failed, {r.n_skipped} skipped of {r.n_input}; "
           f"{r.wall_time_s:.0f} s", flush=True)
 
@@ -162,15 +166,16 @@ def status() -> None:
 
 
 def export() -> None:
-    """Write the built molecules that are DFT minima (lowest internal mode above SADDLE_CM1) to TRAIN_OUT."""
+    """Write the built molecules whose DFT Hessian has no mode below SADDLE_CM1 to TRAIN_OUT (a label with negative
+    curvature at an xTB minimum would teach imaginary modes where the panels are measured)."""
     from hessfit.structures import save_dataset
 
     ds = _built(merge=True)
     keep = minima_indices(ds)
     cut = sorted(set(range(len(ds))) - set(keep.tolist()))
     save_dataset(TRAIN_OUT, ds.subset(keep), overwrite=True)
-    print(f"{len(keep)} of {len(ds)} built molecules are minima -> {TRAIN_OUT}; saddle points (a mode below "
-          f"{SADDLE_CM1:g} cm-1) cut: {', '.join(str(ds.extra['key'][i]) for i in cut) or 'none'}")
+    print(f"{len(keep)} of {len(ds)} built molecules -> {TRAIN_OUT}; cut (a DFT mode below "
+          f"{SADDLE_CM1:g} cm-1): {', '.join(str(ds.extra['key'][i]) for i in cut) or 'none'}")
 
 
 def main(argv=None) -> None:
