@@ -17,8 +17,9 @@ hydrazine, were built with the DFT optimisation, which took 2–7 min of a core 
 list). A Hessian away from the DFT minimum is still the exact second derivative of the B3LYP surface at that
 geometry, which is what both members learn (no force term), and it sits where the panels are measured (xTB minima).
 The residual DFT force is recorded per molecule (``max_force_eV_A``).
-The list is sorted cheapest first by the estimated cost (22 basis functions per heavy atom + 7 per H)^3.5;
-worker k takes every second molecule from position k, so a partial build is the cheap end of the list. None
+The list puts the molecules with a nitro group (nitro, nitrate, nitramine: the panels' failures) first, each part
+sorted cheapest first by the estimated cost (22 basis functions per heavy atom + 7 per H)^3.5; worker k takes every
+second molecule from position k, skipping any that a worker has built, so a partial build is the cheap nitro end. None
 shares an InChIKey skeleton with any ``data/ood/*.smi`` molecule (those stay held out).
 """
 
@@ -35,7 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_pretrain_set import SADDLE_CM1, _skeleton, mol_hydrogens, minima_indices  # noqa: E402
+from build_pretrain_set import SADDLE_CM1, _skeleton, minima_indices, mol_hydrogens  # noqa: E402
 
 SMILES_OUT = ROOT / "data" / "pretrain" / "nitrogen_bonds.smi"
 WORK = ROOT / "scratch" / "nitrogen_dft"
@@ -74,6 +75,12 @@ MOLECULES: dict[str, str] = {
 }
 
 
+def _nitro_pattern():
+    from rdkit import Chem
+
+    return Chem.MolFromSmarts("[#7](~[#8])~[#8]")
+
+
 def _cost(mol) -> float:
     """Relative DFT cost: (basis functions of 6-311++G(d,p), 22 per heavy atom + 7 per H)^3.5."""
     return (22.0 * mol.GetNumAtoms() + 7.0 * mol_hydrogens(mol)) ** 3.5
@@ -85,6 +92,7 @@ def select() -> None:
     from hessfit.dataset import read_build_input
 
     RDLogger.DisableLog("rdApp.*")
+    NITRO = _nitro_pattern()
     held = {_skeleton(m) for path in sorted((ROOT / "data" / "ood").glob("*.smi")) for item in read_build_input(path)
             if (m := Chem.MolFromSmiles(item["smiles"])) is not None}
     rows, cut = [], []
@@ -95,11 +103,12 @@ def select() -> None:
         if _skeleton(mol) in held:
             cut.append(name)
             continue
-        rows.append((_cost(mol), Chem.MolToSmiles(mol), name))
+        rows.append(((not mol.HasSubstructMatch(NITRO), _cost(mol)), Chem.MolToSmiles(mol), name))
     rows.sort(key=lambda row: row[0])
     header = ["# Small molecules with N–N and N–O bonds for B3LYP/6-311++G(d,p) training Hessians (issue 17),",
               "# written by scripts/build_nitrogen_dft_set.py select from its fixed list; none shares an InChIKey",
-              "# skeleton with data/ood/*.smi. Sorted cheapest first. Columns: SMILES, name."]
+              "# skeleton with data/ood/*.smi. Nitro groups (nitro, nitrate, nitramine) first, each part sorted",
+              "# cheapest first. Columns: SMILES, name."]
     SMILES_OUT.write_text("\n".join(header + [f"{s}\t{k}" for _, s, k in rows]) + "\n")
     print(f"{len(rows)} molecules -> {SMILES_OUT}; cut (in an out-of-domain set): {', '.join(cut) or 'none'}")
 
@@ -125,8 +134,9 @@ def dft(worker: int, retry_failed: bool = False) -> None:
         raise SystemExit(f"error: --worker must be 0..{N_WORKERS - 1}")
     ds = load_dataset(PREOPT_OUT)
     order = {name: i for i, name in enumerate(_listed_names())}
-    mine = sorted((i for i in range(len(ds)) if order[str(ds.extra["key"][i])] % N_WORKERS == worker),
-                  key=lambda i: order[str(ds.extra["key"][i])])
+    built = {str(k) for k in _built(merge=False).extra["key"]} if _any_built() else set()
+    mine = sorted((i for i in range(len(ds)) if order[str(ds.extra["key"][i])] % N_WORKERS == worker
+                   and str(ds.extra["key"][i]) not in built), key=lambda i: order[str(ds.extra["key"][i])])
     part = WORK / f"xtb_preopt_{worker}.npz"
     save_dataset(part, ds.subset(mine), overwrite=True)
     r = build_dataset(part, worker_out(worker), method="dft", options=DFT_OPTIONS, n_workers=0, merge_every=1,
@@ -139,6 +149,10 @@ def _listed_names() -> list[str]:
     from hessfit.dataset import read_build_input
 
     return [item["key"] for item in read_build_input(SMILES_OUT)]
+
+
+def _any_built() -> bool:
+    return any(worker_out(k).exists() for k in range(N_WORKERS))
 
 
 def _built(merge: bool):
