@@ -5,7 +5,7 @@
     python scripts/build_nitrogen_dft_set.py dft --worker 0  # B3LYP analytic Hessian at the xTB minimum,
     python scripts/build_nitrogen_dft_set.py dft --worker 1  #   two single-threaded workers share the list
     python scripts/build_nitrogen_dft_set.py status
-    python scripts/build_nitrogen_dft_set.py export          # DFT minima -> data/pretrain/nitrogen_bonds_b3lyp.npz
+    python scripts/build_nitrogen_dft_set.py export          # built molecules -> data/pretrain/nitrogen_bonds_b3lyp.npz
 
 Why (docs/nitrogen_bonds.md): the QM9 Hessian set has no N–N bond, no nitro group and 13 molecules with an
 N–O bond, and six of the ten panel molecules whose networks give modes below −50 cm⁻¹ are nitro compounds.
@@ -36,7 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_pretrain_set import SADDLE_CM1, _skeleton, minima_indices, mol_hydrogens  # noqa: E402
+from build_pretrain_set import SADDLE_CM1, _skeleton, mol_hydrogens  # noqa: E402
 
 SMILES_OUT = ROOT / "data" / "pretrain" / "nitrogen_bonds.smi"
 WORK = ROOT / "scratch" / "nitrogen_dft"
@@ -180,16 +180,21 @@ def status() -> None:
 
 
 def export() -> None:
-    """Write the built molecules whose DFT Hessian has no mode below SADDLE_CM1 to TRAIN_OUT (a label with negative
-    curvature at an xTB minimum would teach imaginary modes where the panels are measured)."""
+    """Write every built molecule to TRAIN_OUT and list those whose DFT Hessian has a mode below SADDLE_CM1: at an
+    xTB minimum these are the B3LYP surface's own negative curvature there (docs/nitrogen_bonds.md), kept as labels."""
+    import numpy as np
+
+    from hessfit.modes import normal_modes
     from hessfit.structures import save_dataset
 
     ds = _built(merge=True)
-    keep = minima_indices(ds)
-    cut = sorted(set(range(len(ds))) - set(keep.tolist()))
-    save_dataset(TRAIN_OUT, ds.subset(keep), overwrite=True)
-    print(f"{len(keep)} of {len(ds)} built molecules -> {TRAIN_OUT}; cut (a DFT mode below "
-          f"{SADDLE_CM1:g} cm-1): {', '.join(str(ds.extra['key'][i]) for i in cut) or 'none'}")
+    save_dataset(TRAIN_OUT, ds, overwrite=True)
+    print(f"{len(ds)} built molecules -> {TRAIN_OUT}")
+    for i in range(len(ds)):
+        f = np.asarray(normal_modes(ds.structure(i), ds.hessian(i)).frequencies_cm1)
+        if f[0] < SADDLE_CM1:
+            print(f"  {ds.extra['key'][i]}: lowest B3LYP mode {f[0]:.0f} cm-1 (max force "
+                  f"{float(ds.extra['max_force_eV_A'][i]):.2f} eV/Å)")
 
 
 def main(argv=None) -> None:
