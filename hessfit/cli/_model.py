@@ -88,14 +88,12 @@ def train(
                  "frequency_dataset": str(frequency_data) if frequency_data else None,
                  "frequency_weight": frequency_weight, "max_frequency_molecules": max_frequency_molecules}
     tcfg = TrainConfig.from_dict({**tcfg.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
-    for path in (p for entry in tcfg.extra_datasets for p in dataset_files(entry)):
+    inputs = ([(p, "extra dataset (--extra-data)") for entry in tcfg.extra_datasets for p in dataset_files(entry)]
+              + [(p, "supplement dataset (--supplement-data)") for p in tcfg.supplement_datasets]
+              + [(p, "frequency dataset (--frequency-data)") for p in [tcfg.frequency_dataset] if p])
+    for path, what in inputs:
         if not Path(path).exists():
-            raise ConfigError(f"{path}: extra dataset (--extra-data) not found")
-    for path in tcfg.supplement_datasets:
-        if not Path(path).exists():
-            raise ConfigError(f"{path}: supplement dataset (--supplement-data) not found")
-    if tcfg.frequency_dataset and not Path(tcfg.frequency_dataset).exists():
-        raise ConfigError(f"{tcfg.frequency_dataset}: frequency dataset (--frequency-data) not found")
+            raise ConfigError(f"{path}: {what} not found")
     if tcfg.extra_datasets:  # one level of theory per dataset
         mcfg = ModelConfig.from_dict({**mcfg.to_dict(), "n_fidelities": 1 + len(tcfg.extra_datasets)})
     if no_resume and (out / "checkpoint.msgpack").exists():
