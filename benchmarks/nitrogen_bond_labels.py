@@ -26,15 +26,12 @@ def main() -> None:
     args = p.parse_args()
 
     from hessfit.model import load_model, predict_hessian
-    from hessfit.modes import normal_modes
     from hessfit.structures import HessfitWarning, load_dataset
+    from hessfit.train._evaluate import _frequencies as freqs  # sorted internal modes, cm⁻¹
 
     warnings.simplefilter("ignore", HessfitWarning)  # small, new chemistry: the domain warning is expected
     ds = load_dataset(args.data)
     models = {m: load_model(m) for m in args.models}
-
-    def freqs(s, h):
-        return np.asarray(normal_modes(s, np.asarray(h, float)).frequencies_cm1)
 
     print("| molecule | atoms | max DFT force (eV/Å) | B3LYP lowest | "
           + " | ".join(f"{m}: lowest; MAE" for m in models) + " |")
